@@ -1,0 +1,1 @@
+//! vigil-benches: criterion benches live in benches/benches.

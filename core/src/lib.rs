@@ -1,0 +1,5 @@
+//! vigil-core: a worker pool with crash-detecting link monitors, on a pluggable scheduler.
+
+pub mod rt;
+pub mod sync;
+pub mod thread;

@@ -1,0 +1,226 @@
+//! The runtime seam: the `Scheduler` trait every other module in `core` is written against.
+//!
+//! `core` touches concurrency, time and randomness only through this module. The production
+//! implementation (`os.rs`) runs tasks on OS threads with the real clock; `vigil-sim` installs a
+//! deterministic one that runs every task as a coroutine on one thread and switches only at the
+//! scheduling points declared here.
+
+mod os;
+
+use std::cell::RefCell;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use os::OsScheduler;
+pub(crate) use os::RawLock;
+
+/// Identifies one task of a scheduler. Ids are small, dense and never reused within a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TaskId(pub u32);
+
+impl fmt::Display for TaskId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "t{}", self.0)
+    }
+}
+
+/// What a task is about to do at a scheduling point.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Op {
+    Lock,
+    Unlock,
+    Load,
+    Store,
+    Rmw,
+    Send,
+    Recv,
+    Spawn,
+    Join,
+    Park,
+    Yield,
+    /// A named step of the pool with no memory effect of its own, such as `pool.insert`.
+    Step,
+}
+
+impl Op {
+    /// The lower-case word used in traces and schedule files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Op::Lock => "lock",
+            Op::Unlock => "unlock",
+            Op::Load => "load",
+            Op::Store => "store",
+            Op::Rmw => "rmw",
+            Op::Send => "send",
+            Op::Recv => "recv",
+            Op::Spawn => "spawn",
+            Op::Join => "join",
+            Op::Park => "park",
+            Op::Yield => "yield",
+            Op::Step => "step",
+        }
+    }
+}
+
+/// A scheduling point: a static name for the shared object or pool step, and the operation.
+///
+/// Faults and replays target sites by name (`pool.insert`, `monitor.arm`), so names are part of
+/// the public contract of `core`: renaming one breaks recorded schedules that mention it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Site {
+    pub name: &'static str,
+    pub op: Op,
+}
+
+impl Site {
+    pub const fn new(name: &'static str, op: Op) -> Self {
+        Site { name, op }
+    }
+
+    /// A named pool step with no memory effect (`Op::Step`).
+    pub const fn step(name: &'static str) -> Self {
+        Site { name, op: Op::Step }
+    }
+}
+
+impl fmt::Display for Site {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.name, self.op.as_str())
+    }
+}
+
+/// A point on a scheduler's monotonic clock, in nanoseconds since the scheduler's epoch.
+///
+/// Under simulation this is virtual time; it starts at zero for every execution.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Instant(u64);
+
+impl Instant {
+    pub const ZERO: Instant = Instant(0);
+
+    pub const fn from_nanos(nanos: u64) -> Self {
+        Instant(nanos)
+    }
+
+    pub const fn as_nanos(self) -> u64 {
+        self.0
+    }
+
+    /// `self + duration`, saturating at the end of time.
+    pub fn saturating_add(self, duration: Duration) -> Instant {
+        let nanos = u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX);
+        Instant(self.0.saturating_add(nanos))
+    }
+
+    /// The time from `earlier` to `self`, or zero when `earlier` is later.
+    pub fn saturating_duration_since(self, earlier: Instant) -> Duration {
+        Duration::from_nanos(self.0.saturating_sub(earlier.0))
+    }
+}
+
+/// The runtime seam. Implementations decide which task runs, when time passes and where
+/// random numbers come from.
+///
+/// # Contract
+///
+/// - `point` is called before every operation on shared state made through `core`'s
+///   primitives (every lock, unlock, atomic load/store/read-modify-write, channel send/recv,
+///   spawn, join and park) and at named pool steps. A deterministic scheduler may switch tasks
+///   there and nowhere else.
+/// - `park` blocks the calling task until `unpark` names it or the deadline passes. An
+///   `unpark` that arrives before the `park` is remembered (one token per task), so a waiter
+///   that registers itself and then parks never loses its wakeup. `park` may return spuriously;
+///   callers re-check their condition in a loop.
+/// - `spawn` starts `body` as a new task. The body never unwinds into the scheduler: `core`
+///   catches panics in its spawn wrapper and reports them through `task_panicked`.
+/// - `now` is monotonic. `random_u64` is the only source of randomness in `core`.
+pub trait Scheduler: Send + Sync + 'static {
+    /// Starts `body` as a new task named `name` and returns its id.
+    fn spawn(&self, name: &str, body: Box<dyn FnOnce() + Send + 'static>) -> TaskId;
+    /// The id of the calling task.
+    fn current(&self) -> TaskId;
+    /// A scheduling point before the operation described by `site`.
+    fn point(&self, site: Site);
+    /// Blocks the calling task until unparked or until `deadline` passes (see the contract).
+    fn park(&self, site: Site, deadline: Option<Instant>);
+    /// Wakes `task` if it is parked, or leaves it a token for its next `park`.
+    fn unpark(&self, task: TaskId);
+    /// The scheduler's monotonic clock.
+    fn now(&self) -> Instant;
+    /// A random number from the scheduler's source.
+    fn random_u64(&self) -> u64;
+    /// Called by `core`'s spawn wrapper when a task's body panicked.
+    fn task_panicked(&self, _task: TaskId, _message: &str) {}
+}
+
+thread_local! {
+    static CURRENT: RefCell<Option<Arc<dyn Scheduler>>> = const { RefCell::new(None) };
+}
+
+/// The scheduler of the calling thread: the one installed by [`enter`], or the production
+/// scheduler when none is.
+pub fn current() -> Arc<dyn Scheduler> {
+    CURRENT
+        .with(|slot| slot.borrow().clone())
+        .unwrap_or_else(os::global)
+}
+
+/// Installs `scheduler` as the calling thread's scheduler until the guard is dropped.
+///
+/// `vigil-sim` calls this on its executor thread; every coroutine it runs then sees the
+/// simulated scheduler. Production code never needs it.
+pub fn enter(scheduler: Arc<dyn Scheduler>) -> EnterGuard {
+    let previous = CURRENT.with(|slot| slot.borrow_mut().replace(scheduler));
+    EnterGuard { previous }
+}
+
+/// Restores the previously installed scheduler when dropped.
+#[must_use = "the scheduler is uninstalled when the guard is dropped"]
+pub struct EnterGuard {
+    previous: Option<Arc<dyn Scheduler>>,
+}
+
+impl fmt::Debug for EnterGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EnterGuard").finish_non_exhaustive()
+    }
+}
+
+impl Drop for EnterGuard {
+    fn drop(&mut self) {
+        let previous = self.previous.take();
+        CURRENT.with(|slot| *slot.borrow_mut() = previous);
+    }
+}
+
+/// A scheduling point at a named pool step.
+pub fn step(name: &'static str) {
+    current().point(Site::step(name));
+}
+
+/// Gives other tasks a chance to run.
+pub fn yield_now() {
+    current().point(Site::new("thread", Op::Yield));
+}
+
+/// The current time on the scheduler's clock.
+pub fn now() -> Instant {
+    current().now()
+}
+
+/// A random number from the scheduler's source.
+pub fn random_u64() -> u64 {
+    current().random_u64()
+}
+
+/// Blocks the calling task for `duration` of scheduler time.
+pub fn sleep(duration: Duration) {
+    let scheduler = current();
+    let deadline = scheduler.now().saturating_add(duration);
+    let site = Site::new("sleep", Op::Park);
+    scheduler.point(site);
+    while scheduler.now() < deadline {
+        scheduler.park(site, Some(deadline));
+    }
+}

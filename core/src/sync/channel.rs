@@ -1,0 +1,261 @@
+//! A bounded multi-producer, single-consumer channel with `recv_timeout`.
+//!
+//! Send and receive are scheduling points; a full channel parks the sender and an empty one
+//! parks the receiver, on the scheduler. A capacity-1 channel buffers one value even before
+//! anyone is receiving, which is what the link monitor's exit notification relies on.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::rt::{self, Op, RawLock, Site, TaskId};
+
+struct Shared<T> {
+    name: &'static str,
+    capacity: usize,
+    state: RawLock<State<T>>,
+}
+
+struct State<T> {
+    queue: VecDeque<T>,
+    senders: usize,
+    receiver_alive: bool,
+    receiver_waiting: Option<TaskId>,
+    senders_waiting: VecDeque<TaskId>,
+}
+
+/// Creates a channel holding at most `capacity` values (at least one).
+pub fn channel<T>(name: &'static str, capacity: usize) -> (Sender<T>, Receiver<T>) {
+    assert!(capacity > 0, "[internal bug] channel '{name}' needs a capacity of at least 1");
+    let shared = Arc::new(Shared {
+        name,
+        capacity,
+        state: RawLock::new(State {
+            queue: VecDeque::with_capacity(capacity.min(64)),
+            senders: 1,
+            receiver_alive: true,
+            receiver_waiting: None,
+            senders_waiting: VecDeque::new(),
+        }),
+    });
+    (
+        Sender {
+            shared: shared.clone(),
+        },
+        Receiver { shared },
+    )
+}
+
+/// The value could not be sent because the receiver is gone.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("sending on a channel whose receiver is gone")]
+pub struct SendError<T>(pub T);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TrySendError<T> {
+    #[error("sending on a full channel")]
+    Full(T),
+    #[error("sending on a channel whose receiver is gone")]
+    Disconnected(T),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("receiving on an empty channel whose senders are all gone")]
+pub struct RecvError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TryRecvError {
+    #[error("receiving on an empty channel")]
+    Empty,
+    #[error("receiving on an empty channel whose senders are all gone")]
+    Disconnected,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum RecvTimeoutError {
+    #[error("timed out waiting on a channel")]
+    Timeout,
+    #[error("receiving on an empty channel whose senders are all gone")]
+    Disconnected,
+}
+
+/// The sending half; clone it for more producers.
+pub struct Sender<T> {
+    shared: Arc<Shared<T>>,
+}
+
+/// The receiving half.
+pub struct Receiver<T> {
+    shared: Arc<Shared<T>>,
+}
+
+impl<T> Sender<T> {
+    /// Sends `value`, parking while the channel is full.
+    pub fn send(&self, value: T) -> Result<(), SendError<T>> {
+        let scheduler = rt::current();
+        let site = Site::new(self.shared.name, Op::Send);
+        scheduler.point(site);
+        let me = scheduler.current();
+        let mut value = value;
+        loop {
+            match self.push(value, Some(me)) {
+                Ok(()) => return Ok(()),
+                Err(TrySendError::Disconnected(back)) => return Err(SendError(back)),
+                Err(TrySendError::Full(back)) => value = back,
+            }
+            scheduler.park(site, None);
+        }
+    }
+
+    /// Sends `value` only if there is room now.
+    pub fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
+        rt::current().point(Site::new(self.shared.name, Op::Send));
+        self.push(value, None)
+    }
+
+    /// Pushes without a scheduling point; a full channel registers `waiter` when given.
+    fn push(&self, value: T, waiter: Option<TaskId>) -> Result<(), TrySendError<T>> {
+        let woken = self.shared.state.with(|state| {
+            if !state.receiver_alive {
+                return Err(TrySendError::Disconnected(value));
+            }
+            if state.queue.len() >= self.shared.capacity {
+                if let Some(me) = waiter.filter(|me| !state.senders_waiting.contains(me)) {
+                    state.senders_waiting.push_back(me);
+                }
+                return Err(TrySendError::Full(value));
+            }
+            state.queue.push_back(value);
+            Ok(state.receiver_waiting.take())
+        })?;
+        if let Some(receiver) = woken {
+            rt::current().unpark(receiver);
+        }
+        Ok(())
+    }
+}
+
+impl<T> Clone for Sender<T> {
+    fn clone(&self) -> Self {
+        self.shared.state.with(|state| state.senders += 1);
+        Sender {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl<T> Drop for Sender<T> {
+    fn drop(&mut self) {
+        let woken = self.shared.state.with(|state| {
+            state.senders -= 1;
+            if state.senders == 0 {
+                state.receiver_waiting.take()
+            } else {
+                None
+            }
+        });
+        if let Some(receiver) = woken {
+            rt::current().unpark(receiver);
+        }
+    }
+}
+
+enum Poll<T> {
+    Ready(T),
+    Empty,
+    Disconnected,
+}
+
+impl<T> Receiver<T> {
+    /// Receives a value, parking until one arrives or every sender is gone.
+    pub fn recv(&self) -> Result<T, RecvError> {
+        match self.recv_until(None) {
+            Ok(value) => Ok(value),
+            Err(_) => Err(RecvError),
+        }
+    }
+
+    /// Receives a value, parking at most `timeout` of scheduler time.
+    pub fn recv_timeout(&self, timeout: Duration) -> Result<T, RecvTimeoutError> {
+        let deadline = rt::current().now().saturating_add(timeout);
+        self.recv_until(Some(deadline))
+    }
+
+    /// Receives a value only if one is queued now.
+    pub fn try_recv(&self) -> Result<T, TryRecvError> {
+        rt::current().point(Site::new(self.shared.name, Op::Recv));
+        match self.poll(None) {
+            Poll::Ready(value) => Ok(value),
+            Poll::Empty => Err(TryRecvError::Empty),
+            Poll::Disconnected => Err(TryRecvError::Disconnected),
+        }
+    }
+
+    fn recv_until(&self, deadline: Option<rt::Instant>) -> Result<T, RecvTimeoutError> {
+        let scheduler = rt::current();
+        let site = Site::new(self.shared.name, Op::Recv);
+        scheduler.point(site);
+        let me = scheduler.current();
+        loop {
+            match self.poll(Some(me)) {
+                Poll::Ready(value) => return Ok(value),
+                Poll::Disconnected => return Err(RecvTimeoutError::Disconnected),
+                Poll::Empty => {}
+            }
+            if deadline.is_some_and(|deadline| scheduler.now() >= deadline) {
+                self.shared.state.with(|state| state.receiver_waiting = None);
+                return Err(RecvTimeoutError::Timeout);
+            }
+            scheduler.park(site, deadline);
+        }
+    }
+
+    /// Pops without a scheduling point; an empty channel registers `waiter` when given.
+    fn poll(&self, waiter: Option<TaskId>) -> Poll<T> {
+        let (poll, woken) = self.shared.state.with(|state| match state.queue.pop_front() {
+            Some(value) => (Poll::Ready(value), state.senders_waiting.pop_front()),
+            None if state.senders == 0 => (Poll::Disconnected, None),
+            None => {
+                if waiter.is_some() {
+                    state.receiver_waiting = waiter;
+                }
+                (Poll::Empty, None)
+            }
+        });
+        if let Some(sender) = woken {
+            rt::current().unpark(sender);
+        }
+        poll
+    }
+
+    /// The number of values queued, without a scheduling point (for observers).
+    pub fn peek_len(&self) -> usize {
+        self.shared.state.with(|state| state.queue.len())
+    }
+}
+
+impl<T> Drop for Receiver<T> {
+    fn drop(&mut self) {
+        let woken = self.shared.state.with(|state| {
+            state.receiver_alive = false;
+            std::mem::take(&mut state.senders_waiting)
+        });
+        let scheduler = rt::current();
+        for sender in woken {
+            scheduler.unpark(sender);
+        }
+    }
+}
+
+impl<T> fmt::Debug for Sender<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sender").field("name", &self.shared.name).finish()
+    }
+}
+
+impl<T> fmt::Debug for Receiver<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Receiver").field("name", &self.shared.name).finish()
+    }
+}
