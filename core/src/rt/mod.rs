@@ -7,6 +7,7 @@
 
 mod os;
 
+use std::any::{Any, TypeId};
 use std::cell::RefCell;
 use std::fmt;
 use std::sync::Arc;
@@ -152,6 +153,79 @@ pub trait Scheduler: Send + Sync + 'static {
     fn random_u64(&self) -> u64;
     /// Called by `core`'s spawn wrapper when a task's body panicked.
     fn task_panicked(&self, _task: TaskId, _message: &str) {}
+    /// Storage for what would otherwise be process-global statics (the default worker
+    /// context). Production returns one process-wide instance; a simulator returns one per
+    /// execution and clears it before the execution ends, so nothing leaks between runs.
+    fn globals(&self) -> &Globals;
+}
+
+/// Type-keyed slots for per-run singletons; see [`Scheduler::globals`].
+#[derive(Default)]
+pub struct Globals {
+    slots: RawLock<Vec<(TypeId, Arc<dyn Any + Send + Sync>)>>,
+}
+
+impl Globals {
+    pub const fn new() -> Self {
+        Globals {
+            slots: RawLock::new(Vec::new()),
+        }
+    }
+
+    /// The value of type `T`, created by `init` on first use. `init` runs without the slot
+    /// lock held, so it may use the scheduler; if two callers race, the first stored wins.
+    pub fn get_or_init<T: Any + Send + Sync>(&self, init: impl FnOnce() -> T) -> Arc<T> {
+        if let Some(found) = self.find::<T>() {
+            return found;
+        }
+        let fresh: Arc<dyn Any + Send + Sync> = Arc::new(init());
+        let stored = self.slots.with(|slots| {
+            match slots.iter().find(|(id, _)| *id == TypeId::of::<T>()) {
+                Some((_, existing)) => existing.clone(),
+                None => {
+                    slots.push((TypeId::of::<T>(), fresh.clone()));
+                    fresh.clone()
+                }
+            }
+        });
+        drop(fresh);
+        stored
+            .downcast::<T>()
+            .unwrap_or_else(|_| panic!("[internal bug] globals slot holds the wrong type"))
+    }
+
+    fn find<T: Any + Send + Sync>(&self) -> Option<Arc<T>> {
+        let found = self.slots.with(|slots| {
+            slots
+                .iter()
+                .find(|(id, _)| *id == TypeId::of::<T>())
+                .map(|(_, value)| value.clone())
+        })?;
+        found.downcast::<T>().ok()
+    }
+
+    /// Drops every slot, in reverse order of creation, outside the slot lock.
+    pub fn clear(&self) {
+        let slots = self.slots.with(std::mem::take);
+        for slot in slots.into_iter().rev() {
+            drop(slot);
+        }
+    }
+
+    /// The number of occupied slots.
+    pub fn len(&self) -> usize {
+        self.slots.with(|slots| slots.len())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl fmt::Debug for Globals {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Globals").field("slots", &self.len()).finish()
+    }
 }
 
 thread_local! {

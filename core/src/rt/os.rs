@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, PoisonError};
 use std::thread::Thread;
 
-use super::{Instant, Scheduler, Site, TaskId};
+use super::{Globals, Instant, Scheduler, Site, TaskId};
 
 /// A short critical-section lock for the bookkeeping inside `core`'s own primitives.
 ///
@@ -38,6 +38,7 @@ impl<T> RawLock<T> {
 /// Runs tasks on OS threads with the real clock. The default scheduler of `core`.
 #[derive(Debug)]
 pub struct OsScheduler {
+    globals: Globals,
     epoch: std::time::Instant,
     threads: RawLock<BTreeMap<TaskId, Thread>>,
     next_task: AtomicU32,
@@ -73,6 +74,7 @@ impl OsScheduler {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0x5eed, |d| d.as_nanos() as u64);
         OsScheduler {
+            globals: Globals::new(),
             epoch: std::time::Instant::now(),
             threads: RawLock::new(BTreeMap::new()),
             next_task: AtomicU32::new(0),
@@ -133,6 +135,10 @@ impl Scheduler for OsScheduler {
     fn now(&self) -> Instant {
         let nanos = self.epoch.elapsed().as_nanos();
         Instant::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
+    }
+
+    fn globals(&self) -> &Globals {
+        &self.globals
     }
 
     fn random_u64(&self) -> u64 {
