@@ -1,0 +1,257 @@
+//! Conversation actors: the per-worker monitor that records participant deaths.
+//!
+//! A [`ConversationSupervisor`] owns a [`Node`]. Spawning a conversation starts a trapping
+//! actor process and boots it synchronously, which links it to every participant. When a
+//! linked participant ends, for any reason, the actor records it as dead and wakes every
+//! notifier registered for it. Registration and exit handling take the same state lock, so a
+//! notifier registered after the death is answered at once: exactly one wakeup per
+//! registration, however the two are ordered.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use crate::LiminalError;
+use crate::process::{Behaviour, ExitReason, Message, Node, Outcome, ParticipantPid, Pid, ProcessContext};
+use crate::rt::{self, Instant};
+use crate::sync::{Mutex, Sender, channel};
+
+/// What a conversation does when a participant crashes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CrashPolicy {
+    Fail,
+    RouteToNext,
+    Compensate,
+}
+
+/// How a conversation is set up.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ConversationConfig {
+    pub participants: Vec<ParticipantPid>,
+    pub on_crash: CrashPolicy,
+}
+
+impl ConversationConfig {
+    pub fn new(participants: Vec<ParticipantPid>, on_crash: CrashPolicy) -> Self {
+        ConversationConfig {
+            participants,
+            on_crash,
+        }
+    }
+}
+
+/// Where a conversation is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConversationPhase {
+    Created,
+    Active,
+    Completing,
+    Closed,
+    Failed,
+}
+
+/// A participant's liveness as the actor last saw it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ParticipantStatus {
+    Alive,
+    Dead { exited_at: Instant, reason: ExitReason },
+}
+
+/// Owns the node on which workers and their monitor actors live. Clones share the node.
+#[derive(Clone)]
+pub struct ConversationSupervisor {
+    node: Arc<Node>,
+}
+
+struct ActorCore {
+    config: ConversationConfig,
+    state: Mutex<ActorState>,
+    notifiers: Mutex<Vec<(Pid, Sender<Instant>)>>,
+}
+
+struct ActorState {
+    phase: ConversationPhase,
+    participants: BTreeMap<Pid, ParticipantStatus>,
+}
+
+/// A handle to one conversation actor. Dropping it does not stop the actor; `close` does.
+pub struct ConversationActor {
+    node: Arc<Node>,
+    pid: Pid,
+    core: Arc<ActorCore>,
+}
+
+struct Close {
+    reply: Sender<()>,
+}
+
+struct ActorProcess {
+    core: Arc<ActorCore>,
+}
+
+impl ConversationSupervisor {
+    pub fn new() -> Self {
+        ConversationSupervisor {
+            node: Arc::new(Node::new("conversation")),
+        }
+    }
+
+    /// The node all of this supervisor's pids live on.
+    pub fn node(&self) -> &Arc<Node> {
+        &self.node
+    }
+
+    /// Spawns a trapping actor and boots it: it links to every participant. A participant
+    /// that is already gone fails the spawn with `ParticipantCrashed`, and the half-booted
+    /// actor process is ended so nothing is left behind.
+    pub fn spawn(&self, config: ConversationConfig) -> Result<ConversationActor, LiminalError> {
+        let core = Arc::new(ActorCore {
+            state: Mutex::named(
+                "actor.state",
+                ActorState {
+                    phase: ConversationPhase::Created,
+                    participants: config
+                        .participants
+                        .iter()
+                        .map(|pid| (*pid, ParticipantStatus::Alive))
+                        .collect(),
+                },
+            ),
+            notifiers: Mutex::named("actor.notifiers", Vec::new()),
+            config,
+        });
+        let process = Box::new(ActorProcess { core: core.clone() });
+        let pid = self
+            .node
+            .spawn("conversation-actor", process, true)
+            .map_err(|error| LiminalError::SpawnFailed(error.to_string()))?;
+        for participant in &core.config.participants {
+            if let Err(error) = self.node.link(pid, *participant) {
+                self.node.terminate(pid, ExitReason::Normal);
+                return Err(LiminalError::ParticipantCrashed(error.to_string()));
+            }
+        }
+        core.state.lock().phase = ConversationPhase::Active;
+        Ok(ConversationActor {
+            node: self.node.clone(),
+            pid,
+            core,
+        })
+    }
+}
+
+impl Default for ConversationSupervisor {
+    fn default() -> Self {
+        ConversationSupervisor::new()
+    }
+}
+
+impl ConversationActor {
+    pub fn pid(&self) -> Pid {
+        self.pid
+    }
+
+    pub fn phase(&self) -> ConversationPhase {
+        self.core.state.lock().phase
+    }
+
+    pub fn participant_status(&self, participant: Pid) -> Option<ParticipantStatus> {
+        self.core.state.lock().participants.get(&participant).copied()
+    }
+
+    /// Sends the exit instant of `participant` on `tx` when it dies, or at once if it is
+    /// already recorded dead. The channel should have room for one value so the wakeup is
+    /// buffered even when nobody is receiving yet.
+    pub fn notify_on_participant_exit(
+        &self,
+        participant: Pid,
+        tx: Sender<Instant>,
+    ) -> Result<(), LiminalError> {
+        let state = self.core.state.lock();
+        match state.participants.get(&participant) {
+            None => Err(LiminalError::ConversationFailed(format!(
+                "{participant} is not a participant of conversation {}",
+                self.pid
+            ))),
+            Some(ParticipantStatus::Dead { exited_at, .. }) => {
+                let _ = tx.try_send(*exited_at);
+                Ok(())
+            }
+            Some(ParticipantStatus::Alive) => {
+                self.core.notifiers.lock().push((participant, tx));
+                Ok(())
+            }
+        }
+    }
+
+    /// Closes the conversation synchronously: the actor moves to Closed, replies, then ends
+    /// normally. Closing an actor whose process is already gone succeeds without effect.
+    pub fn close(&self) -> Result<(), LiminalError> {
+        let (reply, replied) = channel("actor.close", 1);
+        let request = Message::User(Box::new(Close { reply }));
+        if !self.node.send(self.pid, request) {
+            return Ok(());
+        }
+        // The actor either replies or dies (dropping the request and its sender) first.
+        let _ = replied.recv();
+        Ok(())
+    }
+}
+
+impl ActorCore {
+    fn handle_participant_exit(&self, participant: Pid, reason: ExitReason) {
+        let woken = {
+            let mut state = self.state.lock();
+            let Some(status) = state.participants.get_mut(&participant) else {
+                return;
+            };
+            let exited_at = rt::now();
+            *status = ParticipantStatus::Dead { exited_at, reason };
+            if self.config.on_crash == CrashPolicy::Fail {
+                state.phase = ConversationPhase::Failed;
+            }
+            let mut notifiers = self.notifiers.lock();
+            let (woken, kept): (Vec<_>, Vec<_>) =
+                notifiers.drain(..).partition(|(pid, _)| *pid == participant);
+            *notifiers = kept;
+            drop(notifiers);
+            (exited_at, woken)
+        };
+        let (exited_at, woken) = woken;
+        for (_, tx) in woken {
+            let _ = tx.try_send(exited_at);
+        }
+    }
+}
+
+impl Behaviour for ActorProcess {
+    fn handle(&mut self, _ctx: &ProcessContext<'_>, message: Message) -> Outcome {
+        match message {
+            Message::Exit { from, reason } => {
+                self.core.handle_participant_exit(from, reason);
+                Outcome::Wait
+            }
+            Message::User(payload) => match payload.downcast::<Close>() {
+                Ok(close) => {
+                    self.core.state.lock().phase = ConversationPhase::Closed;
+                    let _ = close.reply.send(());
+                    Outcome::Stop(ExitReason::Normal)
+                }
+                Err(_) => Outcome::Wait,
+            },
+        }
+    }
+}
+
+impl fmt::Debug for ConversationSupervisor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConversationSupervisor").field("node", &self.node).finish()
+    }
+}
+
+impl fmt::Debug for ConversationActor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConversationActor").field("pid", &self.pid).finish_non_exhaustive()
+    }
+}

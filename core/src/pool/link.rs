@@ -1,0 +1,133 @@
+//! The link monitor: a conversation actor linked to the worker's process, and a listener task
+//! that removes the worker from the pool when the actor reports the process's exit.
+
+use std::fmt;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use super::{WorkerContext, WorkerEntry, lifecycle_error};
+use crate::aion::{AionSurfaceError, ChannelName};
+use crate::conversation::{ConversationActor, ConversationConfig, ConversationSupervisor, CrashPolicy};
+use crate::process::{ExitReason, ParticipantPid};
+use crate::rt::{self, Instant};
+use crate::sync::{AtomicBool, Ordering, Receiver, RecvTimeoutError, channel};
+use crate::thread::{self, JoinHandle};
+
+/// How long the listener waits for an exit before it re-checks the stop flag. This bounds how
+/// long a shutdown can wait on a listener whose notifier is never dropped.
+pub(crate) const LISTENER_WAIT: Duration = Duration::from_millis(50);
+
+/// Watches one worker's process for as long as it is owned.
+pub struct WorkerLinkMonitor {
+    supervisor: ConversationSupervisor,
+    actor: Option<ConversationActor>,
+    listener: Option<JoinHandle<()>>,
+    stop: Arc<AtomicBool>,
+    owned_participant: Option<ParticipantPid>,
+}
+
+/// Arms crash detection for `participant`: boot a monitor actor linked to it, register a
+/// capacity-1 exit notifier, and start the listener task.
+pub(crate) fn monitor_worker_process(
+    context: &WorkerContext,
+    channel: &ChannelName,
+    participant: ParticipantPid,
+    entry: Weak<WorkerEntry>,
+    owned_participant: Option<ParticipantPid>,
+) -> Result<WorkerLinkMonitor, AionSurfaceError> {
+    let supervisor = context.supervisor_for(channel)?;
+    let config = ConversationConfig::new(vec![participant], CrashPolicy::RouteToNext);
+    let actor = supervisor
+        .spawn(config)
+        .map_err(|error| lifecycle_error(channel, error))?;
+    rt::step("monitor.notify");
+    let (exit_tx, exit_rx) = channel("monitor.exit", 1);
+    if let Err(error) = actor.notify_on_participant_exit(participant, exit_tx) {
+        let _ = actor.close();
+        return Err(lifecycle_error(channel, error));
+    }
+    let stop = Arc::new(AtomicBool::named("monitor.stop", false));
+    let listener = {
+        let context = context.clone();
+        let channel = channel.clone();
+        let stop = stop.clone();
+        thread::spawn("aion-worker-link-listener", move || {
+            listen(&context, &channel, &entry, &exit_rx, &stop);
+        })
+    };
+    Ok(WorkerLinkMonitor {
+        supervisor,
+        actor: Some(actor),
+        listener: Some(listener),
+        stop,
+        owned_participant,
+    })
+}
+
+/// Waits for one exit notification, in bounded slices so a stop request is always seen.
+fn listen(
+    context: &WorkerContext,
+    channel: &ChannelName,
+    entry: &Weak<WorkerEntry>,
+    exits: &Receiver<Instant>,
+    stop: &AtomicBool,
+) {
+    loop {
+        match exits.recv_timeout(LISTENER_WAIT) {
+            Ok(_exited_at) => break,
+            // The actor is gone without a stop request: it crashed, so crash detection for
+            // this worker is lost. The original kept the worker; vigil removes it, because a
+            // worker nobody watches must not stay eligible.
+            Err(RecvTimeoutError::Disconnected) if !stop.load(Ordering::Acquire) => break,
+            Err(RecvTimeoutError::Disconnected) => return,
+            Err(RecvTimeoutError::Timeout) if stop.load(Ordering::Acquire) => return,
+            Err(RecvTimeoutError::Timeout) => {}
+        }
+    }
+    rt::step("listener.teardown");
+    if let Some(entry) = entry.upgrade() {
+        entry.drop_subscription();
+        entry.active.store(false, Ordering::Release);
+        context.remove_inactive(channel);
+    }
+}
+
+impl WorkerLinkMonitor {
+    /// Stops monitoring: raise the stop flag, close the actor, join the listener, and only
+    /// then end an owned participant, so the join never waits on an exit shutdown caused and
+    /// a graceful stop is never seen as a crash. Idempotent.
+    pub fn shutdown(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        if let Some(actor) = self.actor.take() {
+            let _ = actor.close();
+        }
+        if let Some(listener) = self.listener.take() {
+            let _ = listener.join();
+        }
+        if let Some(participant) = self.owned_participant.take() {
+            self.supervisor
+                .node()
+                .terminate(participant, ExitReason::Normal);
+        }
+    }
+
+    /// The monitor actor's pid while the monitor is armed.
+    pub fn actor_pid(&self) -> Option<crate::process::Pid> {
+        self.actor.as_ref().map(ConversationActor::pid)
+    }
+}
+
+impl Drop for WorkerLinkMonitor {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+impl fmt::Debug for WorkerLinkMonitor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WorkerLinkMonitor")
+            .field("actor", &self.actor_pid())
+            .field("owned_participant", &self.owned_participant)
+            .finish_non_exhaustive()
+    }
+}

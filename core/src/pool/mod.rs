@@ -1,0 +1,467 @@
+//! The worker pool: workers register on a dispatch channel, a link monitor watches each one,
+//! and snapshots list the live workers in registration order (spec sections b.6, c.3–c.12).
+//!
+//! Ordering invariant ("arm before insert"): a registration arms its crash monitor before its
+//! entry is inserted, and every snapshot prunes inactive entries before it reads, so no
+//! snapshot ever returns a worker without a live monitor.
+
+mod link;
+mod snapshot;
+
+pub use link::WorkerLinkMonitor;
+pub use snapshot::{DispatchWorker, DispatchWorkerPool};
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::{Arc, Weak};
+
+use crate::aion::{AionSurfaceError, ChannelName, MessageSchema, WorkerCapacity, dispatch_channel};
+use crate::channel::{ChannelConfig, ChannelHandle, ChannelMode, Envelope, PayloadSchema};
+use crate::conversation::ConversationSupervisor;
+use crate::process::{ExitReason, IdleWorkerProcess, ParticipantPid};
+use crate::rt;
+use crate::sync::{AtomicBool, AtomicU32, AtomicU64, Mutex, OnceCell, Ordering};
+use crate::channel::SubscriptionHandle;
+
+/// A shared handle to one pool; clones share the same channels, counter and supervisor.
+#[derive(Clone)]
+pub struct WorkerContext {
+    inner: Arc<WorkerContextInner>,
+}
+
+/// The spec's second name for [`WorkerContext`].
+pub type WorkerPool = WorkerContext;
+
+struct WorkerContextInner {
+    channels: Mutex<BTreeMap<String, ChannelState>>,
+    next_worker: AtomicU64,
+    supervisor: OnceCell<ConversationSupervisor>,
+}
+
+/// One dispatch channel of a context: its session and its workers, in registration order.
+struct ChannelState {
+    session: ChannelSession,
+    entries: Vec<Weak<WorkerEntry>>,
+}
+
+/// Wraps the single channel handle every registration on a channel subscribes through.
+#[derive(Clone)]
+struct ChannelSession {
+    handle: ChannelHandle,
+}
+
+/// One registered worker. Only its [`WorkerRegistration`] owns it strongly.
+pub(crate) struct WorkerEntry {
+    channel_name: ChannelName,
+    worker_id: String,
+    participant: ParticipantPid,
+    capacity: WorkerCapacity,
+    subscription: Mutex<Option<SubscriptionHandle>>,
+    current_in_flight: AtomicU32,
+    active: AtomicBool,
+}
+
+/// Keeps one worker registered while it is owned. Not `Clone`.
+pub struct WorkerRegistration {
+    context: WorkerContext,
+    entry: Arc<WorkerEntry>,
+    link_monitor: Option<WorkerLinkMonitor>,
+}
+
+fn lifecycle_error(channel: &ChannelName, message: impl fmt::Display) -> AionSurfaceError {
+    AionSurfaceError::ChannelLifecycleError {
+        channel_name: channel.to_string(),
+        message: message.to_string(),
+    }
+}
+
+impl PayloadSchema for MessageSchema {
+    fn id(&self) -> &str {
+        MessageSchema::id(self)
+    }
+
+    fn check(&self, payload: &[u8]) -> Result<(), String> {
+        self.validate(payload).map_err(|error| error.to_string())
+    }
+}
+
+impl WorkerContext {
+    /// An empty pool: no channels, counter at 0, no supervisor. Spawns nothing.
+    pub fn new() -> Self {
+        WorkerContext {
+            inner: Arc::new(WorkerContextInner {
+                channels: Mutex::named("pool.channels", BTreeMap::new()),
+                next_worker: AtomicU64::named("pool.next_worker", 0),
+                supervisor: OnceCell::named("pool.supervisor"),
+            }),
+        }
+    }
+
+    /// The context's supervisor, created on first use. Two first callers may both build one;
+    /// the first stored wins and the loser's is dropped, so every pid of a context lives on
+    /// one node.
+    pub fn supervisor_for(
+        &self,
+        channel: &ChannelName,
+    ) -> Result<ConversationSupervisor, AionSurfaceError> {
+        if let Some(supervisor) = self.inner.supervisor.get() {
+            return Ok(supervisor.clone());
+        }
+        let fresh = ConversationSupervisor::new();
+        let _ = self.inner.supervisor.set(fresh);
+        self.inner
+            .supervisor
+            .get()
+            .cloned()
+            .ok_or_else(|| lifecycle_error(channel, "worker process supervisor unavailable"))
+    }
+
+    /// Registers a worker backed by a new idle process that this context owns and ends on
+    /// unregister.
+    pub fn register_worker(
+        &self,
+        namespace: &str,
+        task_queue: &str,
+        capacity: WorkerCapacity,
+    ) -> Result<WorkerRegistration, AionSurfaceError> {
+        let channel = dispatch_channel(namespace, task_queue)?;
+        let seq = self
+            .inner
+            .next_worker
+            .fetch_add(1, Ordering::Relaxed)
+            .saturating_add(1);
+        let supervisor = self.supervisor_for(&channel)?;
+        let participant = supervisor
+            .node()
+            .spawn("idle-worker", Box::new(IdleWorkerProcess), false)
+            .map_err(|error| lifecycle_error(&channel, error))?;
+        let registered = self.register_worker_on_channel(
+            channel,
+            format!("worker-{seq}"),
+            participant,
+            capacity,
+            Some(participant),
+        );
+        if registered.is_err() {
+            // Closes a gap of the original: a registration that failed before its monitor
+            // existed leaked the process it had spawned.
+            supervisor.node().terminate(participant, ExitReason::Normal);
+        }
+        registered
+    }
+
+    /// Registers a worker backed by a caller-supplied process, which must live on this
+    /// context's supervisor node. The context never ends that process.
+    pub fn register_worker_with_participant(
+        &self,
+        namespace: &str,
+        task_queue: &str,
+        worker_id: impl Into<String>,
+        participant: ParticipantPid,
+        capacity: WorkerCapacity,
+    ) -> Result<WorkerRegistration, AionSurfaceError> {
+        let channel = dispatch_channel(namespace, task_queue)?;
+        self.register_worker_on_channel(channel, worker_id.into(), participant, capacity, None)
+    }
+
+    /// The shared registration path: session, subscribe, arm the monitor, then insert.
+    fn register_worker_on_channel(
+        &self,
+        channel: ChannelName,
+        worker_id: String,
+        participant: ParticipantPid,
+        capacity: WorkerCapacity,
+        owned_participant: Option<ParticipantPid>,
+    ) -> Result<WorkerRegistration, AionSurfaceError> {
+        let session = self.session_for(&channel)?;
+        rt::step("pool.subscribe");
+        let subscription = session
+            .handle
+            .subscribe()
+            .map_err(|error| lifecycle_error(&channel, error))?;
+        let entry = Arc::new(WorkerEntry {
+            channel_name: channel.clone(),
+            worker_id,
+            participant,
+            capacity,
+            subscription: Mutex::named("entry.subscription", Some(subscription)),
+            current_in_flight: AtomicU32::named("entry.in_flight", 0),
+            active: AtomicBool::named("entry.active", true),
+        });
+        rt::step("monitor.arm");
+        let link_monitor = link::monitor_worker_process(
+            self,
+            &channel,
+            participant,
+            Arc::downgrade(&entry),
+            owned_participant,
+        )?;
+        rt::step("pool.insert");
+        self.insert_entry(&channel, &entry)?;
+        Ok(WorkerRegistration {
+            context: self.clone(),
+            entry,
+            link_monitor: Some(link_monitor),
+        })
+    }
+
+    /// Looks up the channel's session, creating it outside the lock on first use and keeping
+    /// whichever session was stored first if two registrations race.
+    fn session_for(&self, channel: &ChannelName) -> Result<ChannelSession, AionSurfaceError> {
+        if let Some(state) = self.inner.channels.lock().get(channel.as_str()) {
+            return Ok(state.session.clone());
+        }
+        let node = self.supervisor_for(channel)?.node().clone();
+        let config = ChannelConfig::new(
+            channel.as_str(),
+            Arc::new(MessageSchema::request()),
+            ChannelMode::Ephemeral,
+        );
+        let fresh = ChannelSession {
+            handle: ChannelHandle::new(config, node),
+        };
+        rt::step("pool.session");
+        let mut channels = self.inner.channels.lock();
+        let state = channels
+            .entry(channel.as_str().to_owned())
+            .or_insert_with(|| ChannelState {
+                session: fresh,
+                entries: Vec::new(),
+            });
+        Ok(state.session.clone())
+    }
+
+    fn insert_entry(
+        &self,
+        channel: &ChannelName,
+        entry: &Arc<WorkerEntry>,
+    ) -> Result<(), AionSurfaceError> {
+        let mut channels = self.inner.channels.lock();
+        let state = channels
+            .get_mut(channel.as_str())
+            .ok_or_else(|| lifecycle_error(channel, "dispatch channel missing"))?;
+        state.entries.push(Arc::downgrade(entry));
+        Ok(())
+    }
+
+    /// Prunes inactive and dropped entries of `channel`.
+    pub(crate) fn remove_inactive(&self, channel: &ChannelName) {
+        if let Some(state) = self.inner.channels.lock().get_mut(channel.as_str()) {
+            state.retain_active();
+        }
+    }
+
+    /// A fresh snapshot of the live workers on `channel`, in registration order. Prunes
+    /// first; an unknown channel gives an empty list. Full workers are still listed.
+    pub fn workers_for_channel(
+        &self,
+        channel: &ChannelName,
+    ) -> Result<Vec<DispatchWorker>, AionSurfaceError> {
+        let mut channels = self.inner.channels.lock();
+        let Some(state) = channels.get_mut(channel.as_str()) else {
+            return Ok(Vec::new());
+        };
+        state.retain_active();
+        Ok(state
+            .entries
+            .iter()
+            .filter_map(Weak::upgrade)
+            .map(|entry| snapshot::project(&entry))
+            .collect())
+    }
+
+    /// The channel handle workers on `channel` subscribe through, if the channel exists.
+    pub fn channel_handle(&self, channel: &ChannelName) -> Option<ChannelHandle> {
+        let channels = self.inner.channels.lock();
+        channels
+            .get(channel.as_str())
+            .map(|state| state.session.handle.clone())
+    }
+
+    /// The supervisor, if one was created, without a scheduling point (for observers).
+    pub fn peek_supervisor(&self) -> Option<&ConversationSupervisor> {
+        self.inner.supervisor.peek()
+    }
+
+    /// Runs `read` over every channel's entries without scheduling points; `None` while the
+    /// channels lock is held. For invariant checkers that observe between steps.
+    pub fn peek_channels<R>(&self, read: impl FnOnce(&[PeekedChannel]) -> R) -> Option<R> {
+        let peeked = self.inner.channels.peek(|channels| {
+            channels
+                .iter()
+                .map(|(name, state)| PeekedChannel {
+                    name: name.clone(),
+                    entries: state
+                        .entries
+                        .iter()
+                        .map(|weak| {
+                            weak.upgrade().map(|entry| PeekedEntry {
+                                worker_id: entry.worker_id.clone(),
+                                participant: entry.participant,
+                                active: entry.active.peek(),
+                            })
+                        })
+                        .collect(),
+                })
+                .collect::<Vec<_>>()
+        })?;
+        Some(read(&peeked))
+    }
+
+    /// Whether two handles share one pool.
+    pub fn same_pool(&self, other: &WorkerContext) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+}
+
+/// One channel as an observer sees it between steps.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PeekedChannel {
+    pub name: String,
+    /// Entries in vector order; `None` where the weak pointer no longer upgrades.
+    pub entries: Vec<Option<PeekedEntry>>,
+}
+
+/// One entry as an observer sees it between steps.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PeekedEntry {
+    pub worker_id: String,
+    pub participant: ParticipantPid,
+    pub active: bool,
+}
+
+impl Default for WorkerContext {
+    fn default() -> Self {
+        WorkerContext::new()
+    }
+}
+
+impl ChannelState {
+    /// Keeps an entry only while it upgrades and is active.
+    fn retain_active(&mut self) {
+        self.entries.retain(|weak| {
+            weak.upgrade()
+                .is_some_and(|entry| entry.active.load(Ordering::Acquire))
+        });
+    }
+}
+
+impl DispatchWorkerPool for WorkerContext {
+    fn workers_for(
+        &self,
+        channel: &ChannelName,
+        _request: &crate::aion::ActivityRequest,
+    ) -> Result<Vec<DispatchWorker>, AionSurfaceError> {
+        self.workers_for_channel(channel)
+    }
+}
+
+/// The process-wide default context (one per execution under simulation).
+pub fn default_worker_context() -> WorkerContext {
+    let scheduler = rt::current();
+    let slot = scheduler.globals().get_or_init(WorkerContext::new);
+    (*slot).clone()
+}
+
+/// Registers a generated worker on [`default_worker_context`].
+pub fn register_worker(
+    namespace: &str,
+    task_queue: &str,
+    capacity: WorkerCapacity,
+) -> Result<WorkerRegistration, AionSurfaceError> {
+    default_worker_context().register_worker(namespace, task_queue, capacity)
+}
+
+impl WorkerEntry {
+    /// Drops the subscription, which ends the subscriber process.
+    fn drop_subscription(&self) {
+        let subscription = self.subscription.lock().take();
+        drop(subscription);
+    }
+}
+
+impl WorkerRegistration {
+    pub fn worker_id(&self) -> &str {
+        &self.entry.worker_id
+    }
+
+    pub fn channel_name(&self) -> &ChannelName {
+        &self.entry.channel_name
+    }
+
+    pub fn participant(&self) -> ParticipantPid {
+        self.entry.participant
+    }
+
+    pub fn capacity(&self) -> &WorkerCapacity {
+        &self.entry.capacity
+    }
+
+    pub fn current_in_flight(&self) -> u32 {
+        self.entry.current_in_flight.load(Ordering::Acquire)
+    }
+
+    /// Stores an absolute in-flight count; values above the capacity are accepted.
+    pub fn set_in_flight(&self, in_flight: u32) {
+        self.entry
+            .current_in_flight
+            .store(in_flight, Ordering::Release);
+    }
+
+    /// Pops the next message published to this worker, or `None` when there is none or the
+    /// subscription is already gone (after a crash or unregister).
+    pub fn try_next(&self) -> Result<Option<Envelope>, AionSurfaceError> {
+        let subscription = self.entry.subscription.lock();
+        Ok(subscription.as_ref().and_then(SubscriptionHandle::try_next))
+    }
+
+    /// Whether the link monitor still considers the worker live (for observers).
+    pub fn is_active(&self) -> bool {
+        self.entry.active.peek()
+    }
+
+    /// Leaves the pool: deactivate, prune, drop the subscription, then stop the monitor.
+    pub fn unregister(mut self) -> Result<(), AionSurfaceError> {
+        self.teardown();
+        Ok(())
+    }
+
+    fn teardown(&mut self) {
+        rt::step("pool.unregister");
+        self.entry.active.store(false, Ordering::Release);
+        self.context.remove_inactive(&self.entry.channel_name);
+        self.entry.drop_subscription();
+        if let Some(mut monitor) = self.link_monitor.take() {
+            monitor.shutdown();
+        }
+    }
+}
+
+impl Drop for WorkerRegistration {
+    fn drop(&mut self) {
+        if self.link_monitor.is_some() {
+            self.teardown();
+        }
+    }
+}
+
+impl fmt::Debug for WorkerRegistration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WorkerRegistration")
+            .field("worker_id", &self.entry.worker_id)
+            .field("channel_name", &self.entry.channel_name)
+            .field("participant", &self.entry.participant)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for WorkerContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WorkerContext").finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests;

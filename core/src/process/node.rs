@@ -1,0 +1,338 @@
+//! The node: a process table plus the runner task that activates processes.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::fmt;
+use std::sync::Arc;
+
+use super::{Behaviour, ExitReason, Message, Outcome, Pid, ProcessError};
+use crate::rt::{self, TaskId};
+use crate::sync::{Mutex, Receiver, Sender, TrySendError, channel};
+use crate::thread::{self, JoinHandle};
+
+/// One process table and its runner task. Dropping the node stops and joins the runner.
+pub struct Node {
+    shared: Arc<Shared>,
+    runner: Option<JoinHandle<()>>,
+    runner_id: TaskId,
+}
+
+struct Shared {
+    name: &'static str,
+    table: Mutex<Table>,
+    doorbell: Sender<()>,
+}
+
+#[derive(Default)]
+struct Table {
+    next_pid: u64,
+    processes: BTreeMap<Pid, Process>,
+    tombstones: BTreeMap<Pid, ExitReason>,
+    run_queue: VecDeque<Pid>,
+    shutdown: bool,
+}
+
+struct Process {
+    name: &'static str,
+    trap_exit: bool,
+    links: BTreeSet<Pid>,
+    mailbox: VecDeque<Message>,
+    /// `None` while the runner is activating the process.
+    behaviour: Option<Box<dyn Behaviour>>,
+    queued: bool,
+}
+
+/// What a behaviour can do while it is being activated.
+pub struct ProcessContext<'a> {
+    node: &'a Shared,
+    pid: Pid,
+}
+
+impl fmt::Debug for ProcessContext<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProcessContext").field("pid", &self.pid).finish()
+    }
+}
+
+impl ProcessContext<'_> {
+    pub fn pid(&self) -> Pid {
+        self.pid
+    }
+
+    /// Links the running process to `other` (see [`Node::link`]).
+    pub fn link(&self, other: Pid) -> Result<(), ProcessError> {
+        self.node.link(self.pid, other)
+    }
+}
+
+impl Node {
+    /// Creates a node and spawns its runner task (named `<name>-runner`).
+    pub fn new(name: &'static str) -> Node {
+        let (doorbell, ring) = channel("node.doorbell", 1);
+        let shared = Arc::new(Shared {
+            name,
+            table: Mutex::named("node.table", Table::default()),
+            doorbell,
+        });
+        let runner_shared = shared.clone();
+        let runner = thread::spawn(&format!("{name}-runner"), move || run(&runner_shared, &ring));
+        Node {
+            shared,
+            runner_id: runner.id(),
+            runner: Some(runner),
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        self.shared.name
+    }
+
+    /// Spawns a process; with `trap_exit` it receives exits as messages from the start.
+    pub fn spawn(
+        &self,
+        name: &'static str,
+        behaviour: Box<dyn Behaviour>,
+        trap_exit: bool,
+    ) -> Result<Pid, ProcessError> {
+        let mut table = self.shared.table.lock();
+        if table.shutdown {
+            return Err(ProcessError::NodeDown(self.shared.name));
+        }
+        table.next_pid += 1;
+        let pid = Pid(table.next_pid);
+        table.processes.insert(
+            pid,
+            Process {
+                name,
+                trap_exit,
+                links: BTreeSet::new(),
+                mailbox: VecDeque::new(),
+                behaviour: Some(behaviour),
+                queued: false,
+            },
+        );
+        Ok(pid)
+    }
+
+    /// Links `a` and `b` both ways. Fails with `NoProc` when either is unknown or has exited;
+    /// linking a process to itself does nothing.
+    pub fn link(&self, a: Pid, b: Pid) -> Result<(), ProcessError> {
+        self.shared.link(a, b)
+    }
+
+    /// Queues `message` for `pid`. Messages to exited or unknown pids are dropped, as in
+    /// Erlang; the return value says whether the message was queued.
+    pub fn send(&self, pid: Pid, message: Message) -> bool {
+        self.shared.deliver(pid, message)
+    }
+
+    /// Ends `pid` with `reason` from the host side and propagates the exit along its links.
+    /// Does nothing (returns `false`) when the pid has already exited or is unknown.
+    pub fn terminate(&self, pid: Pid, reason: ExitReason) -> bool {
+        self.shared.terminate(pid, reason)
+    }
+
+    pub fn is_alive(&self, pid: Pid) -> bool {
+        self.shared.table.lock().processes.contains_key(&pid)
+    }
+
+    /// The recorded exit reason of a pid that has exited.
+    pub fn exit_reason(&self, pid: Pid) -> Option<ExitReason> {
+        self.shared.table.lock().tombstones.get(&pid).copied()
+    }
+
+    /// Live pids and their names, without scheduling points (`None` while the table is locked).
+    pub fn peek_processes(&self) -> Option<Vec<(Pid, &'static str)>> {
+        self.shared.table.peek(|table| {
+            table
+                .processes
+                .iter()
+                .map(|(pid, process)| (*pid, process.name))
+                .collect()
+        })
+    }
+
+    /// Whether `pid` is alive, without scheduling points (`None` while the table is locked).
+    pub fn peek_alive(&self, pid: Pid) -> Option<bool> {
+        self.shared
+            .table
+            .peek(|table| table.processes.contains_key(&pid))
+    }
+}
+
+impl Shared {
+    fn link(&self, a: Pid, b: Pid) -> Result<(), ProcessError> {
+        let mut table = self.table.lock();
+        for pid in [a, b] {
+            if !table.processes.contains_key(&pid) {
+                return Err(ProcessError::NoProc(pid));
+            }
+        }
+        if a != b {
+            for (from, to) in [(a, b), (b, a)] {
+                if let Some(process) = table.processes.get_mut(&from) {
+                    process.links.insert(to);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn deliver(&self, pid: Pid, message: Message) -> bool {
+        let queued = {
+            let mut table = self.table.lock();
+            table.push_message(pid, message)
+        };
+        if queued {
+            self.ring();
+        }
+        queued
+    }
+
+    fn ring(&self) {
+        match self.doorbell.try_send(()) {
+            Ok(()) | Err(TrySendError::Full(())) => {}
+            Err(TrySendError::Disconnected(())) => {}
+        }
+    }
+
+    fn terminate(&self, pid: Pid, reason: ExitReason) -> bool {
+        let mut dropped: Vec<Box<dyn Behaviour>> = Vec::new();
+        let (found, rang) = {
+            let mut table = self.table.lock();
+            let mut pending = vec![(pid, reason)];
+            let mut found = false;
+            let mut rang = false;
+            while let Some((pid, reason)) = pending.pop() {
+                let Some(process) = table.processes.remove(&pid) else {
+                    continue;
+                };
+                found = true;
+                table.tombstones.insert(pid, reason);
+                table.run_queue.retain(|queued| *queued != pid);
+                dropped.extend(process.behaviour);
+                let signal = reason.propagated();
+                for linked in process.links {
+                    let Some(peer) = table.processes.get_mut(&linked) else {
+                        continue;
+                    };
+                    peer.links.remove(&pid);
+                    if peer.trap_exit {
+                        rang |= table.push_message(linked, Message::Exit { from: pid, reason: signal });
+                    } else if !signal.is_normal() {
+                        pending.push((linked, signal));
+                    }
+                }
+            }
+            (found, rang)
+        };
+        if rang {
+            self.ring();
+        }
+        // Behaviours are dropped outside the table lock: their destructors may use the
+        // scheduler (drop a channel sender, say).
+        drop(dropped);
+        found
+    }
+}
+
+impl Table {
+    /// Queues a message and schedules the process; `false` when the pid is gone.
+    fn push_message(&mut self, pid: Pid, message: Message) -> bool {
+        let Some(process) = self.processes.get_mut(&pid) else {
+            return false;
+        };
+        process.mailbox.push_back(message);
+        if !process.queued {
+            process.queued = true;
+            self.run_queue.push_back(pid);
+        }
+        true
+    }
+}
+
+/// The runner: activates queued processes one message at a time until shutdown.
+fn run(shared: &Shared, ring: &Receiver<()>) {
+    loop {
+        let next = {
+            let mut table = shared.table.lock();
+            if table.shutdown {
+                return;
+            }
+            table.take_next()
+        };
+        let Some((pid, mut behaviour, message)) = next else {
+            if ring.recv().is_err() {
+                return;
+            }
+            continue;
+        };
+        let outcome = behaviour.handle(&ProcessContext { node: shared, pid }, message);
+        let leftover = {
+            let mut table = shared.table.lock();
+            table.put_back(pid, behaviour)
+        };
+        drop(leftover);
+        if let Outcome::Stop(reason) = outcome {
+            shared.terminate(pid, reason);
+        }
+    }
+}
+
+impl Table {
+    fn take_next(&mut self) -> Option<(Pid, Box<dyn Behaviour>, Message)> {
+        while let Some(pid) = self.run_queue.pop_front() {
+            let Some(process) = self.processes.get_mut(&pid) else {
+                continue;
+            };
+            process.queued = false;
+            let Some(message) = process.mailbox.pop_front() else {
+                continue;
+            };
+            let behaviour = process
+                .behaviour
+                .take()
+                .expect("[internal bug] a queued process is already running");
+            return Some((pid, behaviour, message));
+        }
+        None
+    }
+
+    /// Returns the behaviour to its process, or hands it back when the process exited while
+    /// it ran (the caller drops it outside the lock).
+    fn put_back(&mut self, pid: Pid, behaviour: Box<dyn Behaviour>) -> Option<Box<dyn Behaviour>> {
+        let Some(process) = self.processes.get_mut(&pid) else {
+            return Some(behaviour);
+        };
+        process.behaviour = Some(behaviour);
+        if !process.mailbox.is_empty() && !process.queued {
+            process.queued = true;
+            self.run_queue.push_back(pid);
+        }
+        None
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let processes = {
+            let mut table = self.shared.table.lock();
+            table.shutdown = true;
+            std::mem::take(&mut table.processes)
+        };
+        self.shared.ring();
+        // Process behaviours may own handles into other nodes; drop them outside the lock.
+        drop(processes);
+        if let Some(runner) = self.runner.take() {
+            // A node whose last handle is dropped by its own runner cannot join itself.
+            if rt::current().current() != self.runner_id {
+                let _ = runner.join();
+            }
+        }
+    }
+}
+
+impl fmt::Debug for Node {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Node").field("name", &self.shared.name).finish_non_exhaustive()
+    }
+}
