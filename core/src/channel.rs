@@ -263,29 +263,36 @@ impl ChannelActor {
     }
 }
 
+impl ChannelActor {
+    fn run_command(&mut self, ctx: &ProcessContext<'_>, command: Command) {
+        match command {
+            Command::Publish { payload, reply } => {
+                let _ = reply.try_send(self.publish(&payload));
+            }
+            Command::Subscribe { pid, inbox, reply } => {
+                let linked = ctx
+                    .link(pid)
+                    .map_err(|error| LiminalError::SubscriptionFailed(error.to_string()));
+                if linked.is_ok() {
+                    self.subscribers.push((pid, inbox));
+                }
+                let _ = reply.try_send(linked);
+            }
+        }
+    }
+}
+
 impl Behaviour for ChannelActor {
     fn handle(&mut self, ctx: &ProcessContext<'_>, message: Message) -> Outcome {
         match message {
             Message::Exit { from, .. } => {
                 self.subscribers.retain(|(pid, _)| *pid != from);
             }
-            Message::User(payload) => match payload.downcast::<Command>() {
-                Ok(command) => match *command {
-                    Command::Publish { payload, reply } => {
-                        let _ = reply.try_send(self.publish(&payload));
-                    }
-                    Command::Subscribe { pid, inbox, reply } => {
-                        let linked = ctx
-                            .link(pid)
-                            .map_err(|error| LiminalError::SubscriptionFailed(error.to_string()));
-                        if linked.is_ok() {
-                            self.subscribers.push((pid, inbox));
-                        }
-                        let _ = reply.try_send(linked);
-                    }
-                },
-                Err(_) => {}
-            },
+            Message::User(payload) => {
+                if let Ok(command) = payload.downcast::<Command>() {
+                    self.run_command(ctx, *command);
+                }
+            }
         }
         Outcome::Wait
     }
@@ -293,12 +300,16 @@ impl Behaviour for ChannelActor {
 
 impl fmt::Debug for ChannelHandle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ChannelHandle").field("name", &self.name()).finish_non_exhaustive()
+        f.debug_struct("ChannelHandle")
+            .field("name", &self.name())
+            .finish_non_exhaustive()
     }
 }
 
 impl fmt::Debug for SubscriptionHandle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SubscriptionHandle").field("pid", &self.inner.pid).finish_non_exhaustive()
+        f.debug_struct("SubscriptionHandle")
+            .field("pid", &self.inner.pid)
+            .finish_non_exhaustive()
     }
 }

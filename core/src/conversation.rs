@@ -12,7 +12,9 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::LiminalError;
-use crate::process::{Behaviour, ExitReason, Message, Node, Outcome, ParticipantPid, Pid, ProcessContext};
+use crate::process::{
+    Behaviour, ExitReason, Message, Node, Outcome, ParticipantPid, Pid, ProcessContext,
+};
 use crate::rt::{self, Instant};
 use crate::sync::{Mutex, Sender, channel};
 
@@ -55,7 +57,10 @@ pub enum ConversationPhase {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ParticipantStatus {
     Alive,
-    Dead { exited_at: Instant, reason: ExitReason },
+    Dead {
+        exited_at: Instant,
+        reason: ExitReason,
+    },
 }
 
 /// Owns the node on which workers and their monitor actors live. Clones share the node.
@@ -157,7 +162,12 @@ impl ConversationActor {
     }
 
     pub fn participant_status(&self, participant: Pid) -> Option<ParticipantStatus> {
-        self.core.state.lock().participants.get(&participant).copied()
+        self.core
+            .state
+            .lock()
+            .participants
+            .get(&participant)
+            .copied()
     }
 
     /// Sends the exit instant of `participant` on `tx` when it dies, or at once if it is
@@ -212,8 +222,9 @@ impl ActorCore {
                 state.phase = ConversationPhase::Failed;
             }
             let mut notifiers = self.notifiers.lock();
-            let (woken, kept): (Vec<_>, Vec<_>) =
-                notifiers.drain(..).partition(|(pid, _)| *pid == participant);
+            let (woken, kept): (Vec<_>, Vec<_>) = notifiers
+                .drain(..)
+                .partition(|(pid, _)| *pid == participant);
             *notifiers = kept;
             drop(notifiers);
             (exited_at, woken)
@@ -246,12 +257,16 @@ impl Behaviour for ActorProcess {
 
 impl fmt::Debug for ConversationSupervisor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ConversationSupervisor").field("node", &self.node).finish()
+        f.debug_struct("ConversationSupervisor")
+            .field("node", &self.node)
+            .finish()
     }
 }
 
 impl fmt::Debug for ConversationActor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ConversationActor").field("pid", &self.pid).finish_non_exhaustive()
+        f.debug_struct("ConversationActor")
+            .field("pid", &self.pid)
+            .finish_non_exhaustive()
     }
 }

@@ -7,10 +7,12 @@ use std::time::Duration;
 
 use super::{WorkerContext, WorkerEntry, lifecycle_error};
 use crate::aion::{AionSurfaceError, ChannelName};
-use crate::conversation::{ConversationActor, ConversationConfig, ConversationSupervisor, CrashPolicy};
+use crate::conversation::{
+    ConversationActor, ConversationConfig, ConversationSupervisor, CrashPolicy,
+};
 use crate::process::{ExitReason, ParticipantPid};
 use crate::rt::{self, Instant};
-use crate::sync::{AtomicBool, Ordering, Receiver, RecvTimeoutError, channel};
+use crate::sync::{self, AtomicBool, Ordering, Receiver, RecvTimeoutError};
 use crate::thread::{self, JoinHandle};
 
 /// How long the listener waits for an exit before it re-checks the stop flag. This bounds how
@@ -41,7 +43,7 @@ pub(crate) fn monitor_worker_process(
         .spawn(config)
         .map_err(|error| lifecycle_error(channel, error))?;
     rt::step("monitor.notify");
-    let (exit_tx, exit_rx) = channel("monitor.exit", 1);
+    let (exit_tx, exit_rx) = sync::channel("monitor.exit", 1);
     if let Err(error) = actor.notify_on_participant_exit(participant, exit_tx) {
         let _ = actor.close();
         return Err(lifecycle_error(channel, error));

@@ -16,12 +16,12 @@ use std::fmt;
 use std::sync::{Arc, Weak};
 
 use crate::aion::{AionSurfaceError, ChannelName, MessageSchema, WorkerCapacity, dispatch_channel};
+use crate::channel::SubscriptionHandle;
 use crate::channel::{ChannelConfig, ChannelHandle, ChannelMode, Envelope, PayloadSchema};
 use crate::conversation::ConversationSupervisor;
 use crate::process::{ExitReason, IdleWorkerProcess, ParticipantPid};
 use crate::rt;
 use crate::sync::{AtomicBool, AtomicU32, AtomicU64, Mutex, OnceCell, Ordering};
-use crate::channel::SubscriptionHandle;
 
 /// A shared handle to one pool; clones share the same channels, counter and supervisor.
 #[derive(Clone)]

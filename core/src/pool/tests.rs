@@ -101,14 +101,22 @@ fn publish_rejects_payloads_that_fail_the_request_schema() {
 fn liveness_and_capacity_are_reflected_in_snapshots() {
     let context = WorkerContext::new();
     let a = register(&context, "email", "a", capacity(2, &["send-email"]));
-    let b = register(&context, "email", "b", capacity(3, &["send-email", "send-sms"]));
+    let b = register(
+        &context,
+        "email",
+        "b",
+        capacity(3, &["send-email", "send-sms"]),
+    );
     b.set_in_flight(3);
     let channel = dispatch_channel("prod", "email").unwrap();
     let snapshot = context.workers_for_channel(&channel).unwrap();
     assert_eq!(ids(&context, "email"), ["a", "b"]);
     assert!(snapshot[0].consumer_state.has_capacity());
     assert!(!snapshot[1].consumer_state.has_capacity());
-    assert_eq!(snapshot[1].consumer_state.affinity_tags, ["send-email", "send-sms"]);
+    assert_eq!(
+        snapshot[1].consumer_state.affinity_tags,
+        ["send-email", "send-sms"]
+    );
 
     a.unregister().unwrap();
     let snapshot = context.workers_for_channel(&channel).unwrap();
@@ -125,7 +133,12 @@ fn repeated_registrations_change_the_next_snapshot() {
     let context = WorkerContext::new();
     let mut workers = Vec::new();
     for index in 0..3 {
-        workers.push(register(&context, "bulk", &format!("worker-{index}"), capacity(1, &[])));
+        workers.push(register(
+            &context,
+            "bulk",
+            &format!("worker-{index}"),
+            capacity(1, &[]),
+        ));
         assert_eq!(ids(&context, "bulk").len(), index + 1);
     }
     let middle = workers.remove(1);
@@ -146,7 +159,12 @@ fn unregister_leaves_other_workers_and_their_in_flight_counts_alone() {
     let snapshot = context.workers_for_channel(&channel).unwrap();
     let seen: Vec<_> = snapshot
         .iter()
-        .map(|worker| (worker.worker_id.as_str(), worker.consumer_state.current_in_flight))
+        .map(|worker| {
+            (
+                worker.worker_id.as_str(),
+                worker.consumer_state.current_in_flight,
+            )
+        })
         .collect();
     assert_eq!(seen, [("a", 1), ("c", 4)]);
     assert_eq!(a.current_in_flight(), 1);
@@ -197,8 +215,12 @@ fn try_next_after_the_subscription_is_gone_returns_none() {
 #[test]
 fn generated_workers_are_numbered_and_owned() {
     let context = WorkerContext::new();
-    let first = context.register_worker("prod", "gen", capacity(1, &[])).unwrap();
-    let second = context.register_worker("prod", "gen", capacity(1, &[])).unwrap();
+    let first = context
+        .register_worker("prod", "gen", capacity(1, &[]))
+        .unwrap();
+    let second = context
+        .register_worker("prod", "gen", capacity(1, &[]))
+        .unwrap();
     assert_eq!(first.worker_id(), "worker-1");
     assert_eq!(second.worker_id(), "worker-2");
     let node = context.peek_supervisor().unwrap().node().clone();
@@ -239,7 +261,10 @@ fn registering_a_dead_participant_fails_and_leaves_no_trace() {
     let error = context
         .register_worker_with_participant("prod", "email", "ghost", pid, capacity(1, &[]))
         .unwrap_err();
-    assert!(matches!(error, AionSurfaceError::ChannelLifecycleError { .. }));
+    assert!(matches!(
+        error,
+        AionSurfaceError::ChannelLifecycleError { .. }
+    ));
     assert!(ids(&context, "email").is_empty());
 }
 
@@ -249,9 +274,15 @@ fn sessions_are_shared_per_channel_and_distinct_across_channels() {
     let _a = register(&context, "one", "a", capacity(1, &[]));
     let _b = register(&context, "one", "b", capacity(1, &[]));
     let _c = register(&context, "two", "c", capacity(1, &[]));
-    let one = context.channel_handle(&dispatch_channel("prod", "one").unwrap()).unwrap();
-    let again = context.channel_handle(&dispatch_channel("prod", "one").unwrap()).unwrap();
-    let two = context.channel_handle(&dispatch_channel("prod", "two").unwrap()).unwrap();
+    let one = context
+        .channel_handle(&dispatch_channel("prod", "one").unwrap())
+        .unwrap();
+    let again = context
+        .channel_handle(&dispatch_channel("prod", "one").unwrap())
+        .unwrap();
+    let two = context
+        .channel_handle(&dispatch_channel("prod", "two").unwrap())
+        .unwrap();
     assert!(one.same_channel(&again));
     assert!(!one.same_channel(&two));
 }
@@ -261,6 +292,12 @@ fn default_context_is_shared_by_the_free_function() {
     let worker = register_worker("defaults", "q", capacity(1, &[])).unwrap();
     assert!(default_worker_context().same_pool(&default_worker_context()));
     let channel = dispatch_channel("defaults", "q").unwrap();
-    let listed = default_worker_context().workers_for_channel(&channel).unwrap();
-    assert!(listed.iter().any(|listed| listed.worker_id == worker.worker_id()));
+    let listed = default_worker_context()
+        .workers_for_channel(&channel)
+        .unwrap();
+    assert!(
+        listed
+            .iter()
+            .any(|listed| listed.worker_id == worker.worker_id())
+    );
 }

@@ -49,7 +49,9 @@ pub struct ProcessContext<'a> {
 
 impl fmt::Debug for ProcessContext<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ProcessContext").field("pid", &self.pid).finish()
+        f.debug_struct("ProcessContext")
+            .field("pid", &self.pid)
+            .finish()
     }
 }
 
@@ -74,7 +76,9 @@ impl Node {
             doorbell,
         });
         let runner_shared = shared.clone();
-        let runner = thread::spawn(&format!("{name}-runner"), move || run(&runner_shared, &ring));
+        let runner = thread::spawn(&format!("{name}-runner"), move || {
+            run(&runner_shared, &ring)
+        });
         Node {
             shared,
             runner_id: runner.id(),
@@ -217,7 +221,13 @@ impl Shared {
                     };
                     peer.links.remove(&pid);
                     if peer.trap_exit {
-                        rang |= table.push_message(linked, Message::Exit { from: pid, reason: signal });
+                        rang |= table.push_message(
+                            linked,
+                            Message::Exit {
+                                from: pid,
+                                reason: signal,
+                            },
+                        );
                     } else if !signal.is_normal() {
                         pending.push((linked, signal));
                     }
@@ -333,6 +343,8 @@ impl Drop for Node {
 
 impl fmt::Debug for Node {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Node").field("name", &self.shared.name).finish_non_exhaustive()
+        f.debug_struct("Node")
+            .field("name", &self.shared.name)
+            .finish_non_exhaustive()
     }
 }

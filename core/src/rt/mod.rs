@@ -179,15 +179,16 @@ impl Globals {
             return found;
         }
         let fresh: Arc<dyn Any + Send + Sync> = Arc::new(init());
-        let stored = self.slots.with(|slots| {
-            match slots.iter().find(|(id, _)| *id == TypeId::of::<T>()) {
-                Some((_, existing)) => existing.clone(),
-                None => {
-                    slots.push((TypeId::of::<T>(), fresh.clone()));
-                    fresh.clone()
-                }
-            }
-        });
+        let stored =
+            self.slots.with(
+                |slots| match slots.iter().find(|(id, _)| *id == TypeId::of::<T>()) {
+                    Some((_, existing)) => existing.clone(),
+                    None => {
+                        slots.push((TypeId::of::<T>(), fresh.clone()));
+                        fresh.clone()
+                    }
+                },
+            );
         drop(fresh);
         stored
             .downcast::<T>()
@@ -224,7 +225,9 @@ impl Globals {
 
 impl fmt::Debug for Globals {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Globals").field("slots", &self.len()).finish()
+        f.debug_struct("Globals")
+            .field("slots", &self.len())
+            .finish()
     }
 }
 

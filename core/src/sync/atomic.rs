@@ -27,7 +27,10 @@ macro_rules! atomic_int {
             }
 
             pub const fn named(name: &'static str, value: $int) -> Self {
-                Self { name, value: <$std>::new(value) }
+                Self {
+                    name,
+                    value: <$std>::new(value),
+                }
             }
 
             pub fn load(&self, order: Ordering) -> $int {

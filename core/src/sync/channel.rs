@@ -27,7 +27,10 @@ struct State<T> {
 
 /// Creates a channel holding at most `capacity` values (at least one).
 pub fn channel<T>(name: &'static str, capacity: usize) -> (Sender<T>, Receiver<T>) {
-    assert!(capacity > 0, "[internal bug] channel '{name}' needs a capacity of at least 1");
+    assert!(
+        capacity > 0,
+        "[internal bug] channel '{name}' needs a capacity of at least 1"
+    );
     let shared = Arc::new(Shared {
         name,
         capacity,
@@ -204,7 +207,9 @@ impl<T> Receiver<T> {
                 Poll::Empty => {}
             }
             if deadline.is_some_and(|deadline| scheduler.now() >= deadline) {
-                self.shared.state.with(|state| state.receiver_waiting = None);
+                self.shared
+                    .state
+                    .with(|state| state.receiver_waiting = None);
                 return Err(RecvTimeoutError::Timeout);
             }
             scheduler.park(site, deadline);
@@ -213,16 +218,19 @@ impl<T> Receiver<T> {
 
     /// Pops without a scheduling point; an empty channel registers `waiter` when given.
     fn poll(&self, waiter: Option<TaskId>) -> Poll<T> {
-        let (poll, woken) = self.shared.state.with(|state| match state.queue.pop_front() {
-            Some(value) => (Poll::Ready(value), state.senders_waiting.pop_front()),
-            None if state.senders == 0 => (Poll::Disconnected, None),
-            None => {
-                if waiter.is_some() {
-                    state.receiver_waiting = waiter;
+        let (poll, woken) = self
+            .shared
+            .state
+            .with(|state| match state.queue.pop_front() {
+                Some(value) => (Poll::Ready(value), state.senders_waiting.pop_front()),
+                None if state.senders == 0 => (Poll::Disconnected, None),
+                None => {
+                    if waiter.is_some() {
+                        state.receiver_waiting = waiter;
+                    }
+                    (Poll::Empty, None)
                 }
-                (Poll::Empty, None)
-            }
-        });
+            });
         if let Some(sender) = woken {
             rt::current().unpark(sender);
         }
@@ -250,12 +258,16 @@ impl<T> Drop for Receiver<T> {
 
 impl<T> fmt::Debug for Sender<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Sender").field("name", &self.shared.name).finish()
+        f.debug_struct("Sender")
+            .field("name", &self.shared.name)
+            .finish()
     }
 }
 
 impl<T> fmt::Debug for Receiver<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Receiver").field("name", &self.shared.name).finish()
+        f.debug_struct("Receiver")
+            .field("name", &self.shared.name)
+            .finish()
     }
 }

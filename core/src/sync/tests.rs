@@ -106,7 +106,10 @@ fn atomics_and_try_lock() {
     assert!(!flag.load(Ordering::Acquire));
     let n = AtomicU64::named("n", 5);
     assert_eq!(n.fetch_add(2, Ordering::Relaxed), 5);
-    assert_eq!(n.compare_exchange(7, 9, Ordering::AcqRel, Ordering::Acquire), Ok(7));
+    assert_eq!(
+        n.compare_exchange(7, 9, Ordering::AcqRel, Ordering::Acquire),
+        Ok(7)
+    );
     let mutex = Mutex::new(1);
     let guard = mutex.lock();
     assert!(mutex.try_lock().is_none());
