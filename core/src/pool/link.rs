@@ -19,6 +19,15 @@ use crate::thread::{self, JoinHandle};
 /// long a shutdown can wait on a listener whose notifier is never dropped.
 pub(crate) const LISTENER_WAIT: Duration = Duration::from_millis(50);
 
+/// The listener task's name; the worker id follows a colon so traces say whose it is.
+pub const LISTENER_TASK: &str = "aion-worker-link-listener";
+
+fn worker_id(entry: &Weak<WorkerEntry>) -> String {
+    entry
+        .upgrade()
+        .map_or_else(String::new, |entry| entry.worker_id.clone())
+}
+
 /// Watches one worker's process for as long as it is owned.
 pub struct WorkerLinkMonitor {
     supervisor: ConversationSupervisor,
@@ -50,10 +59,11 @@ pub(crate) fn monitor_worker_process(
     }
     let stop = Arc::new(AtomicBool::named("monitor.stop", false));
     let listener = {
+        let name = format!("{LISTENER_TASK}:{}", worker_id(&entry));
         let context = context.clone();
         let channel = channel.clone();
         let stop = stop.clone();
-        thread::spawn("aion-worker-link-listener", move || {
+        thread::spawn(&name, move || {
             listen(&context, &channel, &entry, &exit_rx, &stop);
         })
     };

@@ -8,7 +8,7 @@
 mod link;
 mod snapshot;
 
-pub use link::WorkerLinkMonitor;
+pub use link::{LISTENER_TASK, WorkerLinkMonitor};
 pub use snapshot::{DispatchWorker, DispatchWorkerPool};
 
 use std::collections::BTreeMap;
@@ -299,6 +299,7 @@ impl WorkerContext {
                                 worker_id: entry.worker_id.clone(),
                                 participant: entry.participant,
                                 active: entry.active.peek(),
+                                in_flight: entry.current_in_flight.peek(),
                             })
                         })
                         .collect(),
@@ -330,6 +331,7 @@ pub struct PeekedEntry {
     pub worker_id: String,
     pub participant: ParticipantPid,
     pub active: bool,
+    pub in_flight: u32,
 }
 
 impl Default for WorkerContext {

@@ -9,7 +9,7 @@
 
 mod node;
 
-pub use node::{Node, ProcessContext};
+pub use node::{Node, PeekedProcess, ProcessContext};
 
 use std::any::Any;
 use std::fmt;

@@ -26,7 +26,7 @@ struct Shared {
 struct Table {
     next_pid: u64,
     processes: BTreeMap<Pid, Process>,
-    tombstones: BTreeMap<Pid, ExitReason>,
+    tombstones: BTreeMap<Pid, (&'static str, ExitReason)>,
     run_queue: VecDeque<Pid>,
     shutdown: bool,
 }
@@ -39,6 +39,17 @@ struct Process {
     /// `None` while the runner is activating the process.
     behaviour: Option<Box<dyn Behaviour>>,
     queued: bool,
+}
+
+/// One process as an observer sees it between steps.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PeekedProcess {
+    pub name: &'static str,
+    /// `None` while the process is alive.
+    pub exit_reason: Option<ExitReason>,
+    /// Linked pids, ascending (empty once exited).
+    pub links: Vec<Pid>,
 }
 
 /// What a behaviour can do while it is being activated.
@@ -141,7 +152,12 @@ impl Node {
 
     /// The recorded exit reason of a pid that has exited.
     pub fn exit_reason(&self, pid: Pid) -> Option<ExitReason> {
-        self.shared.table.lock().tombstones.get(&pid).copied()
+        self.shared
+            .table
+            .lock()
+            .tombstones
+            .get(&pid)
+            .map(|(_, reason)| *reason)
     }
 
     /// Live pids and their names, without scheduling points (`None` while the table is locked).
@@ -152,6 +168,28 @@ impl Node {
                 .iter()
                 .map(|(pid, process)| (*pid, process.name))
                 .collect()
+        })
+    }
+
+    /// What the node knows about `pid`, without scheduling points (outer `None` while the
+    /// table is locked, inner `None` for a pid this node never issued).
+    pub fn peek_process(&self, pid: Pid) -> Option<Option<PeekedProcess>> {
+        self.shared.table.peek(|table| {
+            if let Some(process) = table.processes.get(&pid) {
+                return Some(PeekedProcess {
+                    name: process.name,
+                    exit_reason: None,
+                    links: process.links.iter().copied().collect(),
+                });
+            }
+            table
+                .tombstones
+                .get(&pid)
+                .map(|(name, reason)| PeekedProcess {
+                    name,
+                    exit_reason: Some(*reason),
+                    links: Vec::new(),
+                })
         })
     }
 
@@ -211,7 +249,7 @@ impl Shared {
                     continue;
                 };
                 found = true;
-                table.tombstones.insert(pid, reason);
+                table.tombstones.insert(pid, (process.name, reason));
                 table.run_queue.retain(|queued| *queued != pid);
                 dropped.extend(process.behaviour);
                 let signal = reason.propagated();
