@@ -1,1 +1,3 @@
 //! vigil-sim
+
+pub mod scenario;

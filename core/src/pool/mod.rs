@@ -23,6 +23,37 @@ use crate::process::{ExitReason, IdleWorkerProcess, ParticipantPid};
 use crate::rt;
 use crate::sync::{AtomicBool, AtomicU32, AtomicU64, Mutex, OnceCell, Ordering};
 
+/// Every scheduling-point name the pool and its substrate use: the named pool steps first,
+/// then the shared objects. Faults and delays may target any of them; renaming one breaks
+/// scenario files and recorded schedules that mention it.
+pub const SITE_NAMES: &[&str] = &[
+    "pool.session",
+    "pool.subscribe",
+    "monitor.arm",
+    "monitor.notify",
+    "pool.insert",
+    "pool.unregister",
+    "listener.teardown",
+    "pool.channels",
+    "pool.next_worker",
+    "pool.supervisor",
+    "entry.subscription",
+    "entry.in_flight",
+    "entry.active",
+    "monitor.stop",
+    "monitor.exit",
+    "actor.state",
+    "actor.notifiers",
+    "actor.close",
+    "node.table",
+    "node.doorbell",
+    "channel.actor",
+    "channel.reply",
+    "subscription.inbox",
+    "thread",
+    "sleep",
+];
+
 /// A shared handle to one pool; clones share the same channels, counter and supervisor.
 #[derive(Clone)]
 pub struct WorkerContext {

@@ -1,0 +1,306 @@
+//! Scenario files: a seeded workload, a fault plan, a strategy with its budget, the
+//! invariants to check and the expected outcome (see `scenarios/README.md` for the format).
+//!
+//! Parsing runs in two phases: `raw.rs` turns TOML into spanned values and rejects unknown
+//! fields and wrong types; `validate.rs` checks ranges and cross-references (workers named by
+//! steps and faults, sites, invariants) and builds a [`Scenario`]. Every error names the file,
+//! line, column and field; nothing runs from a file that did not validate completely.
+
+mod raw;
+mod validate;
+
+use std::fmt;
+use std::path::Path;
+use std::time::Duration;
+
+use vigil_core::process::ExitReason;
+
+pub use validate::parse;
+
+/// A validated scenario, ready to run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Scenario {
+    pub name: String,
+    pub description: String,
+    pub seed: u64,
+    /// The namespace every worker registers under.
+    pub namespace: String,
+    pub strategy: StrategySpec,
+    pub tasks: Vec<TaskSpec>,
+    /// Every worker the workload registers, in order of first registration.
+    pub workers: Vec<WorkerSpec>,
+    pub faults: FaultPlan,
+    pub invariants: Vec<Invariant>,
+    pub expect: Expect,
+}
+
+/// How to explore and with what budget.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StrategySpec {
+    pub kind: StrategyKind,
+    /// Executions to run (an upper bound for exhaustive strategies).
+    pub executions: u64,
+    /// Steps per execution before the run counts as a livelock.
+    pub steps_max: u64,
+    /// Wall-clock cap on the whole exploration, checked between executions.
+    pub wall_time_max: Option<Duration>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StrategyKind {
+    Random,
+    Pct { depth: u32 },
+    Dfs { preemptions_max: u32 },
+}
+
+impl StrategyKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            StrategyKind::Random => "random",
+            StrategyKind::Pct { .. } => "pct",
+            StrategyKind::Dfs { .. } => "dfs",
+        }
+    }
+}
+
+/// One simulated task and the steps it runs in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TaskSpec {
+    pub name: String,
+    pub steps: Vec<Step>,
+}
+
+/// A worker as the workload names it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WorkerSpec {
+    pub name: String,
+    pub queue: String,
+    /// Registered with a participant the scenario spawns itself (not owned by the pool).
+    pub supplied: bool,
+}
+
+/// One workload step.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// `register` (generated participant) or `register_with_participant` (`supplied`).
+    Register {
+        worker: String,
+        queue: String,
+        capacity: usize,
+        tags: Vec<String>,
+        supplied: bool,
+    },
+    Unregister {
+        worker: String,
+    },
+    /// Drop the registration without calling `unregister`.
+    Drop {
+        worker: String,
+    },
+    SetInFlight {
+        worker: String,
+        value: u32,
+    },
+    Snapshot {
+        queue: String,
+    },
+    Publish {
+        queue: String,
+        activity_type: String,
+    },
+    /// The workload itself terminates the worker's participant.
+    Crash {
+        worker: String,
+        reason: ExitReason,
+    },
+}
+
+/// What may go wrong, and how often.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FaultPlan {
+    /// How many scheduler-chosen faults one execution may fire.
+    pub budget: u32,
+    pub kinds: Vec<FaultKind>,
+    /// Workers whose processes faults may target (all workers when the file lists none).
+    pub targets: Vec<String>,
+    /// Exit reasons for participant crashes.
+    pub reasons: Vec<ExitReason>,
+    /// Faults fired when a task reaches a named site.
+    pub at: Vec<SiteFault>,
+    pub delays: Vec<Delay>,
+}
+
+/// What a fault does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum FaultKind {
+    /// Terminate a worker's participant (with one of the plan's reasons).
+    Participant,
+    /// Crash the monitor actor watching a worker.
+    Monitor,
+    /// Panic a worker's link-listener task.
+    Listener,
+    /// Crash a worker's subscriber process.
+    Subscriber,
+    /// Crash the channel actor of a worker's queue.
+    Channel,
+}
+
+impl FaultKind {
+    pub const ALL: [FaultKind; 5] = [
+        FaultKind::Participant,
+        FaultKind::Monitor,
+        FaultKind::Listener,
+        FaultKind::Subscriber,
+        FaultKind::Channel,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            FaultKind::Participant => "participant",
+            FaultKind::Monitor => "monitor",
+            FaultKind::Listener => "listener",
+            FaultKind::Subscriber => "subscriber",
+            FaultKind::Channel => "channel",
+        }
+    }
+}
+
+/// "Crash `worker`'s process when `task` reaches `site`."
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SiteFault {
+    pub task: String,
+    pub site: String,
+    pub kind: FaultKind,
+    pub worker: String,
+    pub reason: ExitReason,
+    /// Fire on the n-th arrival at the site (1 = the first).
+    pub occurrence: u32,
+}
+
+/// "Hold `task` back for `steps` steps when it reaches `site`."
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Delay {
+    pub task: String,
+    pub site: String,
+    pub steps: u32,
+}
+
+/// The expected outcome of the whole exploration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Expect {
+    Pass,
+    Fail { invariant: Invariant },
+}
+
+/// The named properties the oracle checks (design brief section 6).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Invariant {
+    /// Safety: a worker visible to a snapshot has an armed monitor on its live process.
+    SnapshotMonitored,
+    /// Safety: a snapshot never returns an entry that was already inactive when it began.
+    SnapshotActive,
+    /// Safety: a successful registration stays visible until it is removed or crashes.
+    RegistrationVisible,
+    /// Safety: one channel actor per channel name (one session and one entry vector).
+    OneSession,
+    /// Safety: every participant a visible entry names is a worker process on the context's node.
+    OneNode,
+    /// Safety: a graceful unregister or drop is never handled as a crash by the listener.
+    GracefulNotCrash,
+    /// Safety: unregister removes exactly that worker; others keep their order and counts.
+    UnregisterExact,
+    /// Liveness: a crashed worker has left every snapshot once the system is quiet.
+    CrashRemoved,
+    /// Liveness: unregister, drop and the whole workload finish (no deadlock, no livelock).
+    ShutdownBounded,
+    /// Quiescence: once every registration is gone no task, process or entry is left.
+    NoLeak,
+    /// Every task finished without panicking.
+    NoPanic,
+}
+
+impl Invariant {
+    pub const ALL: [Invariant; 11] = [
+        Invariant::SnapshotMonitored,
+        Invariant::SnapshotActive,
+        Invariant::RegistrationVisible,
+        Invariant::OneSession,
+        Invariant::OneNode,
+        Invariant::GracefulNotCrash,
+        Invariant::UnregisterExact,
+        Invariant::CrashRemoved,
+        Invariant::ShutdownBounded,
+        Invariant::NoLeak,
+        Invariant::NoPanic,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Invariant::SnapshotMonitored => "snapshot-monitored",
+            Invariant::SnapshotActive => "snapshot-active",
+            Invariant::RegistrationVisible => "registration-visible",
+            Invariant::OneSession => "one-session",
+            Invariant::OneNode => "one-node",
+            Invariant::GracefulNotCrash => "graceful-not-crash",
+            Invariant::UnregisterExact => "unregister-exact",
+            Invariant::CrashRemoved => "crash-removed",
+            Invariant::ShutdownBounded => "shutdown-bounded",
+            Invariant::NoLeak => "no-leak",
+            Invariant::NoPanic => "no-panic",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Invariant> {
+        Invariant::ALL
+            .into_iter()
+            .find(|invariant| invariant.name() == name)
+    }
+}
+
+impl fmt::Display for Invariant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A scenario file that could not be used: where, which field, and why.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{file}:{line}:{column}: {field}: {message}")]
+pub struct ScenarioError {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    pub field: String,
+    pub message: String,
+}
+
+/// Reads and validates a scenario file.
+pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+    let file = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|error| ScenarioError {
+        file: file.clone(),
+        line: 0,
+        column: 0,
+        field: "(file)".into(),
+        message: format!("cannot read the file: {error}"),
+    })?;
+    let text = String::from_utf8(bytes).map_err(|error| {
+        let offset = error.utf8_error().valid_up_to();
+        let prefix = String::from_utf8_lossy(&error.as_bytes()[..offset]).into_owned();
+        let (line, column) = validate::line_column(&prefix, offset);
+        ScenarioError {
+            file: file.clone(),
+            line,
+            column,
+            field: "(file)".into(),
+            message: "the file is not UTF-8 text; scenario files are TOML".into(),
+        }
+    })?;
+    parse(&file, &text)
+}
+
+#[cfg(test)]
+mod tests;

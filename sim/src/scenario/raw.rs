@@ -1,0 +1,113 @@
+//! Phase one of scenario parsing: the TOML text as typed, spanned values, with unknown fields
+//! rejected. Nothing here checks cross-references; `validate.rs` does that.
+
+use serde::Deserialize;
+use toml::Spanned;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawScenario {
+    pub(crate) name: Spanned<String>,
+    #[serde(default)]
+    pub(crate) description: String,
+    pub(crate) seed: Spanned<i64>,
+    #[serde(default)]
+    pub(crate) namespace: Option<Spanned<String>>,
+    pub(crate) strategy: Spanned<RawStrategy>,
+    #[serde(default)]
+    pub(crate) tasks: Vec<Spanned<RawTask>>,
+    #[serde(default)]
+    pub(crate) faults: Option<Spanned<RawFaults>>,
+    #[serde(default)]
+    pub(crate) invariants: Option<Spanned<Vec<Spanned<String>>>>,
+    pub(crate) expect: Spanned<RawExpect>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawStrategy {
+    pub(crate) kind: Spanned<String>,
+    pub(crate) executions: Spanned<i64>,
+    #[serde(default)]
+    pub(crate) steps_max: Option<Spanned<i64>>,
+    #[serde(default)]
+    pub(crate) wall_time_max_secs: Option<Spanned<i64>>,
+    #[serde(default)]
+    pub(crate) depth: Option<Spanned<i64>>,
+    #[serde(default)]
+    pub(crate) preemptions_max: Option<Spanned<i64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTask {
+    pub(crate) name: Spanned<String>,
+    pub(crate) steps: Vec<Spanned<RawStep>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawStep {
+    pub(crate) op: Spanned<String>,
+    #[serde(default)]
+    pub(crate) worker: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(crate) queue: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(crate) capacity: Option<Spanned<i64>>,
+    #[serde(default)]
+    pub(crate) tags: Vec<String>,
+    #[serde(default)]
+    pub(crate) value: Option<Spanned<i64>>,
+    #[serde(default)]
+    pub(crate) reason: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(crate) activity_type: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawFaults {
+    #[serde(default)]
+    pub(crate) budget: Option<Spanned<i64>>,
+    #[serde(default)]
+    pub(crate) kinds: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub(crate) targets: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub(crate) reasons: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub(crate) at: Vec<Spanned<RawSiteFault>>,
+    #[serde(default)]
+    pub(crate) delay: Vec<Spanned<RawDelay>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSiteFault {
+    pub(crate) task: Spanned<String>,
+    pub(crate) site: Spanned<String>,
+    #[serde(default)]
+    pub(crate) kind: Option<Spanned<String>>,
+    pub(crate) worker: Spanned<String>,
+    #[serde(default)]
+    pub(crate) reason: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(crate) occurrence: Option<Spanned<i64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawDelay {
+    pub(crate) task: Spanned<String>,
+    pub(crate) site: Spanned<String>,
+    pub(crate) steps: Spanned<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawExpect {
+    pub(crate) outcome: Spanned<String>,
+    #[serde(default)]
+    pub(crate) invariant: Option<Spanned<String>>,
+}

@@ -1,0 +1,571 @@
+//! Phase two of scenario parsing: ranges, names and cross-references, with locations.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::time::Duration;
+
+use toml::Spanned;
+use vigil_core::pool::SITE_NAMES;
+use vigil_core::process::ExitReason;
+
+use super::raw::{RawFaults, RawScenario, RawStep, RawStrategy};
+use super::{
+    Delay, Expect, FaultKind, FaultPlan, Invariant, Scenario, ScenarioError, SiteFault, Step,
+    StrategyKind, StrategySpec, TaskSpec, WorkerSpec,
+};
+
+const DEFAULT_STEPS_MAX: u64 = 20_000;
+const DEFAULT_QUEUE: &str = "q";
+const DEFAULT_NAMESPACE: &str = "prod";
+
+/// Parses and validates scenario `text` read from `file`.
+pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
+    let checker = Checker { file, text };
+    if text.trim().is_empty() {
+        return Err(checker.error(
+            0..0,
+            "(file)",
+            "the file is empty; a scenario needs at least name, seed, strategy and expect",
+        ));
+    }
+    let raw: RawScenario = toml::from_str(text).map_err(|error| {
+        let span = error.span().unwrap_or(0..0);
+        let message = error.message().to_owned();
+        let field = field_of_message(&message)
+            .or_else(|| key_before(text, span.start))
+            .unwrap_or_else(|| "(syntax)".to_owned());
+        checker.error(span, &field, &message)
+    })?;
+    checker.scenario(raw)
+}
+
+/// The offending key when the TOML error message names one.
+fn field_of_message(message: &str) -> Option<String> {
+    ["unknown field `", "missing field `"]
+        .into_iter()
+        .find_map(|marker| {
+            let rest = message.split(marker).nth(1)?;
+            rest.split('`').next().map(str::to_owned)
+        })
+}
+
+/// The key assigned just before byte `offset` on its line (`key = <offset>`), if any.
+fn key_before(text: &str, offset: usize) -> Option<String> {
+    let before = text.get(..offset)?;
+    let line = before.rsplit('\n').next()?;
+    let (assignment, _) = line.rsplit_once('=')?;
+    let key: String = assignment
+        .trim_end()
+        .chars()
+        .rev()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    (!key.is_empty()).then_some(key)
+}
+
+/// 1-based line and column of byte `offset` in `text`.
+pub(crate) fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before
+        .rsplit('\n')
+        .next()
+        .map_or(0, |tail| tail.chars().count())
+        + 1;
+    (line, column)
+}
+
+struct Checker<'a> {
+    file: &'a str,
+    text: &'a str,
+}
+
+type Result<T, E = ScenarioError> = std::result::Result<T, E>;
+
+impl Checker<'_> {
+    fn error(&self, span: Range<usize>, field: &str, message: &str) -> ScenarioError {
+        let (line, column) = line_column(self.text, span.start);
+        ScenarioError {
+            file: self.file.to_owned(),
+            line,
+            column,
+            field: field.to_owned(),
+            message: message.to_owned(),
+        }
+    }
+
+    fn count<T: TryFrom<i64>>(&self, value: &Spanned<i64>, field: &str, min: i64) -> Result<T> {
+        let number = *value.get_ref();
+        if number < min {
+            return Err(self.error(
+                value.span(),
+                field,
+                &format!("must be at least {min}, found {number}"),
+            ));
+        }
+        T::try_from(number)
+            .map_err(|_| self.error(value.span(), field, &format!("{number} is too large")))
+    }
+
+    fn name(&self, value: &Spanned<String>, field: &str) -> Result<String> {
+        let text = value.get_ref().trim();
+        if text.is_empty() {
+            return Err(self.error(value.span(), field, "must not be empty"));
+        }
+        Ok(text.to_owned())
+    }
+
+    fn scenario(&self, raw: RawScenario) -> Result<Scenario> {
+        let name = self.name(&raw.name, "name")?;
+        let seed = self.count::<u64>(&raw.seed, "seed", 0)?;
+        let namespace = match &raw.namespace {
+            Some(namespace) => self.name(namespace, "namespace")?,
+            None => DEFAULT_NAMESPACE.to_owned(),
+        };
+        let strategy = self.strategy(raw.strategy.get_ref())?;
+        let (tasks, workers) = self.tasks(&raw)?;
+        let faults = match &raw.faults {
+            Some(faults) => self.faults(faults.get_ref(), &tasks, &workers)?,
+            None => FaultPlan::default(),
+        };
+        let invariants = self.invariants(&raw)?;
+        let expect = self.expect(&raw, &invariants)?;
+        Ok(Scenario {
+            name,
+            description: raw.description.trim().to_owned(),
+            seed,
+            namespace,
+            strategy,
+            tasks,
+            workers,
+            faults,
+            invariants,
+            expect,
+        })
+    }
+
+    fn strategy(&self, raw: &RawStrategy) -> Result<StrategySpec> {
+        let kind = match raw.kind.get_ref().as_str() {
+            "random" => StrategyKind::Random,
+            "pct" => StrategyKind::Pct {
+                depth: match &raw.depth {
+                    Some(depth) => self.count(depth, "strategy.depth", 1)?,
+                    None => 3,
+                },
+            },
+            "dfs" => StrategyKind::Dfs {
+                preemptions_max: match &raw.preemptions_max {
+                    Some(bound) => self.count(bound, "strategy.preemptions_max", 0)?,
+                    None => 2,
+                },
+            },
+            other => {
+                return Err(self.error(
+                    raw.kind.span(),
+                    "strategy.kind",
+                    &format!("unknown strategy '{other}'; expected one of: random, pct, dfs"),
+                ));
+            }
+        };
+        let executions = self.count(&raw.executions, "strategy.executions", 1)?;
+        let steps_max = match &raw.steps_max {
+            Some(steps) => self.count(steps, "strategy.steps_max", 1)?,
+            None => DEFAULT_STEPS_MAX,
+        };
+        let wall_time_max = match &raw.wall_time_max_secs {
+            Some(secs) => Some(Duration::from_secs(self.count(
+                secs,
+                "strategy.wall_time_max_secs",
+                1,
+            )?)),
+            None => None,
+        };
+        Ok(StrategySpec {
+            kind,
+            executions,
+            steps_max,
+            wall_time_max,
+        })
+    }
+
+    fn tasks(&self, raw: &RawScenario) -> Result<(Vec<TaskSpec>, Vec<WorkerSpec>)> {
+        let mut tasks: Vec<TaskSpec> = Vec::new();
+        let mut workers: BTreeMap<String, usize> = BTreeMap::new();
+        let mut ordered: Vec<WorkerSpec> = Vec::new();
+        // Registrations first, in file order, so any step may name any registered worker.
+        for task in &raw.tasks {
+            for step in &task.get_ref().steps {
+                let step = step.get_ref();
+                if let op @ ("register" | "register_with_participant") = step.op.get_ref().as_str()
+                {
+                    let worker = self.required_worker(step)?;
+                    if workers.contains_key(&worker) {
+                        return Err(self.error(
+                            step.worker.as_ref().map_or(step.op.span(), Spanned::span),
+                            "tasks.steps.worker",
+                            &format!("worker '{worker}' is registered twice; give each registration its own name"),
+                        ));
+                    }
+                    workers.insert(worker.clone(), ordered.len());
+                    ordered.push(WorkerSpec {
+                        name: worker,
+                        queue: self.queue(step)?,
+                        supplied: op == "register_with_participant",
+                    });
+                }
+            }
+        }
+        for raw_task in &raw.tasks {
+            let raw_task = raw_task.get_ref();
+            let name = self.name(&raw_task.name, "tasks.name")?;
+            if tasks.iter().any(|task| task.name == name) {
+                return Err(self.error(
+                    raw_task.name.span(),
+                    "tasks.name",
+                    &format!("task '{name}' is defined twice"),
+                ));
+            }
+            let steps = raw_task
+                .steps
+                .iter()
+                .map(|step| self.step(step.get_ref(), &workers))
+                .collect::<Result<Vec<_>>>()?;
+            tasks.push(TaskSpec { name, steps });
+        }
+        if tasks.is_empty() {
+            return Err(self.error(
+                0..0,
+                "tasks",
+                "a scenario needs at least one [[tasks]] entry",
+            ));
+        }
+        Ok((tasks, ordered))
+    }
+
+    fn required_worker(&self, step: &RawStep) -> Result<String> {
+        match &step.worker {
+            Some(worker) => self.name(worker, "tasks.steps.worker"),
+            None => Err(self.error(
+                step.op.span(),
+                "tasks.steps.worker",
+                &format!("step '{}' needs a worker", step.op.get_ref()),
+            )),
+        }
+    }
+
+    fn known_worker(&self, step: &RawStep, workers: &BTreeMap<String, usize>) -> Result<String> {
+        let worker = self.required_worker(step)?;
+        if !workers.contains_key(&worker) {
+            let span = step.worker.as_ref().map_or(step.op.span(), Spanned::span);
+            return Err(self.error(
+                span,
+                "tasks.steps.worker",
+                &format!("unknown worker '{worker}': no step registers it"),
+            ));
+        }
+        Ok(worker)
+    }
+
+    fn queue(&self, step: &RawStep) -> Result<String> {
+        let queue = match &step.queue {
+            Some(queue) => self.name(queue, "tasks.steps.queue")?,
+            None => DEFAULT_QUEUE.to_owned(),
+        };
+        if queue.contains('.') {
+            let span = step.queue.as_ref().map_or(step.op.span(), Spanned::span);
+            return Err(self.error(
+                span,
+                "tasks.steps.queue",
+                "a task queue must not contain dots",
+            ));
+        }
+        Ok(queue)
+    }
+
+    fn reason(&self, reason: Option<&Spanned<String>>, field: &str) -> Result<ExitReason> {
+        let Some(reason) = reason else {
+            return Ok(ExitReason::Error);
+        };
+        parse_reason(reason.get_ref()).ok_or_else(|| {
+            self.error(
+                reason.span(),
+                field,
+                &format!(
+                    "unknown exit reason '{}'; expected one of: normal, kill, error, noconnection",
+                    reason.get_ref()
+                ),
+            )
+        })
+    }
+
+    fn step(&self, step: &RawStep, workers: &BTreeMap<String, usize>) -> Result<Step> {
+        Ok(match step.op.get_ref().as_str() {
+            op @ ("register" | "register_with_participant") => Step::Register {
+                worker: self.required_worker(step)?,
+                queue: self.queue(step)?,
+                capacity: match &step.capacity {
+                    Some(capacity) => self.count(capacity, "tasks.steps.capacity", 0)?,
+                    None => 1,
+                },
+                tags: step.tags.clone(),
+                supplied: op == "register_with_participant",
+            },
+            "unregister" => Step::Unregister {
+                worker: self.known_worker(step, workers)?,
+            },
+            "drop" => Step::Drop {
+                worker: self.known_worker(step, workers)?,
+            },
+            "set_in_flight" => Step::SetInFlight {
+                worker: self.known_worker(step, workers)?,
+                value: match &step.value {
+                    Some(value) => self.count(value, "tasks.steps.value", 0)?,
+                    None => {
+                        return Err(self.error(
+                            step.op.span(),
+                            "tasks.steps.value",
+                            "set_in_flight needs a value",
+                        ));
+                    }
+                },
+            },
+            "snapshot" => Step::Snapshot {
+                queue: self.queue(step)?,
+            },
+            "publish" => Step::Publish {
+                queue: self.queue(step)?,
+                activity_type: step
+                    .activity_type
+                    .clone()
+                    .unwrap_or_else(|| "activity".into()),
+            },
+            "crash" => Step::Crash {
+                worker: self.known_worker(step, workers)?,
+                reason: self.reason(step.reason.as_ref(), "tasks.steps.reason")?,
+            },
+            other => {
+                return Err(self.error(
+                    step.op.span(),
+                    "tasks.steps.op",
+                    &format!(
+                        "unknown step '{other}'; expected one of: register, register_with_participant, unregister, drop, set_in_flight, snapshot, publish, crash"
+                    ),
+                ));
+            }
+        })
+    }
+
+    fn fault_kind(&self, kind: &Spanned<String>, field: &str) -> Result<FaultKind> {
+        FaultKind::ALL
+            .into_iter()
+            .find(|candidate| candidate.name() == kind.get_ref())
+            .ok_or_else(|| {
+                self.error(
+                    kind.span(),
+                    field,
+                    &format!(
+                        "unknown fault kind '{}'; expected one of: participant, monitor, listener, subscriber, channel",
+                        kind.get_ref()
+                    ),
+                )
+            })
+    }
+
+    fn site(&self, site: &Spanned<String>, field: &str) -> Result<String> {
+        let name = site.get_ref();
+        if SITE_NAMES.contains(&name.as_str()) {
+            return Ok(name.clone());
+        }
+        Err(self.error(
+            site.span(),
+            field,
+            &format!(
+                "unknown site '{name}'; known sites: {}",
+                SITE_NAMES.join(", ")
+            ),
+        ))
+    }
+
+    fn faults(
+        &self,
+        raw: &RawFaults,
+        tasks: &[TaskSpec],
+        workers: &[WorkerSpec],
+    ) -> Result<FaultPlan> {
+        let worker_named = |name: &Spanned<String>, field: &str| -> Result<String> {
+            let worker = self.name(name, field)?;
+            if workers.iter().any(|known| known.name == worker) {
+                Ok(worker)
+            } else {
+                Err(self.error(
+                    name.span(),
+                    field,
+                    &format!(
+                        "unknown participant '{worker}': no step registers a worker with that name"
+                    ),
+                ))
+            }
+        };
+        let task_named = |name: &Spanned<String>, field: &str| -> Result<String> {
+            let task = self.name(name, field)?;
+            if tasks.iter().any(|known| known.name == task) {
+                Ok(task)
+            } else {
+                Err(self.error(name.span(), field, &format!("unknown task '{task}'")))
+            }
+        };
+        let budget = match &raw.budget {
+            Some(budget) => self.count(budget, "faults.budget", 0)?,
+            None => 0,
+        };
+        let mut kinds = raw
+            .kinds
+            .iter()
+            .map(|kind| self.fault_kind(kind, "faults.kinds"))
+            .collect::<Result<Vec<_>>>()?;
+        if kinds.is_empty() && budget > 0 {
+            kinds.push(FaultKind::Participant);
+        }
+        kinds.sort();
+        kinds.dedup();
+        let targets = raw
+            .targets
+            .iter()
+            .map(|target| worker_named(target, "faults.targets"))
+            .collect::<Result<Vec<_>>>()?;
+        let mut reasons = raw
+            .reasons
+            .iter()
+            .map(|reason| self.reason(Some(reason), "faults.reasons"))
+            .collect::<Result<Vec<_>>>()?;
+        if reasons.is_empty() {
+            reasons.push(ExitReason::Error);
+        }
+        let at = raw
+            .at
+            .iter()
+            .map(|fault| {
+                let fault = fault.get_ref();
+                Ok(SiteFault {
+                    task: task_named(&fault.task, "faults.at.task")?,
+                    site: self.site(&fault.site, "faults.at.site")?,
+                    kind: match &fault.kind {
+                        Some(kind) => self.fault_kind(kind, "faults.at.kind")?,
+                        None => FaultKind::Participant,
+                    },
+                    worker: worker_named(&fault.worker, "faults.at.worker")?,
+                    reason: self.reason(fault.reason.as_ref(), "faults.at.reason")?,
+                    occurrence: match &fault.occurrence {
+                        Some(occurrence) => self.count(occurrence, "faults.at.occurrence", 1)?,
+                        None => 1,
+                    },
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let delays = raw
+            .delay
+            .iter()
+            .map(|delay| {
+                let delay = delay.get_ref();
+                Ok(Delay {
+                    task: task_named(&delay.task, "faults.delay.task")?,
+                    site: self.site(&delay.site, "faults.delay.site")?,
+                    steps: self.count(&delay.steps, "faults.delay.steps", 1)?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(FaultPlan {
+            budget,
+            kinds,
+            targets,
+            reasons,
+            at,
+            delays,
+        })
+    }
+
+    fn invariants(&self, raw: &RawScenario) -> Result<Vec<Invariant>> {
+        let Some(names) = &raw.invariants else {
+            return Ok(Invariant::ALL.to_vec());
+        };
+        let mut invariants = Vec::new();
+        for name in names.get_ref() {
+            if name.get_ref() == "all" {
+                invariants.extend(Invariant::ALL);
+                continue;
+            }
+            let invariant = Invariant::from_name(name.get_ref()).ok_or_else(|| {
+                let known: Vec<_> = Invariant::ALL.iter().map(|known| known.name()).collect();
+                self.error(
+                    name.span(),
+                    "invariants",
+                    &format!(
+                        "unknown invariant '{}'; known: all, {}",
+                        name.get_ref(),
+                        known.join(", ")
+                    ),
+                )
+            })?;
+            invariants.push(invariant);
+        }
+        invariants.sort();
+        invariants.dedup();
+        Ok(invariants)
+    }
+
+    fn expect(&self, raw: &RawScenario, invariants: &[Invariant]) -> Result<Expect> {
+        let expect = raw.expect.get_ref();
+        match (expect.outcome.get_ref().as_str(), &expect.invariant) {
+            ("pass", None) => Ok(Expect::Pass),
+            ("pass", Some(invariant)) => Err(self.error(
+                invariant.span(),
+                "expect.invariant",
+                "only a 'fail' outcome names an invariant",
+            )),
+            ("fail", Some(name)) => {
+                let invariant = Invariant::from_name(name.get_ref()).ok_or_else(|| {
+                    self.error(
+                        name.span(),
+                        "expect.invariant",
+                        &format!("unknown invariant '{}'", name.get_ref()),
+                    )
+                })?;
+                if !invariants.contains(&invariant) {
+                    return Err(self.error(
+                        name.span(),
+                        "expect.invariant",
+                        &format!(
+                            "'{invariant}' is expected to fail but is not in the checked invariants"
+                        ),
+                    ));
+                }
+                Ok(Expect::Fail { invariant })
+            }
+            ("fail", None) => Err(self.error(
+                expect.outcome.span(),
+                "expect.invariant",
+                "a 'fail' outcome must name the invariant it expects to fail",
+            )),
+            (other, _) => Err(self.error(
+                expect.outcome.span(),
+                "expect.outcome",
+                &format!("unknown outcome '{other}'; expected 'pass' or 'fail'"),
+            )),
+        }
+    }
+}
+
+/// Parses an exit reason as written in scenario files.
+pub(crate) fn parse_reason(text: &str) -> Option<ExitReason> {
+    Some(match text {
+        "normal" => ExitReason::Normal,
+        "kill" => ExitReason::Kill,
+        "killed" => ExitReason::Killed,
+        "error" => ExitReason::Error,
+        "noconnection" => ExitReason::NoConnection,
+        _ => return None,
+    })
+}
