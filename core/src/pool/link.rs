@@ -2,6 +2,7 @@
 //! that removes the worker from the pool when the actor reports the process's exit.
 
 use std::fmt;
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -76,7 +77,19 @@ pub(crate) fn monitor_worker_process(
     })
 }
 
-/// Waits for one exit notification, in bounded slices so a stop request is always seen.
+/// Why the listener stopped waiting.
+enum Wake {
+    /// Shutdown asked it to stop: leave the entry to its owner.
+    Stopped,
+    /// The participant exited, or crash detection was lost: remove the worker.
+    Exited,
+}
+
+/// The listener body: wait for the exit, then tear the worker down.
+///
+/// A panic while waiting (an injected fault, or a bug) must not leave an unwatched worker in
+/// the pool, so the wait runs under `catch_unwind`: the worker is torn down and the panic then
+/// continues, so `join` still reports it.
 fn listen(
     context: &WorkerContext,
     channel: &ChannelName,
@@ -84,18 +97,37 @@ fn listen(
     exits: &Receiver<Instant>,
     stop: &AtomicBool,
 ) {
+    let waited = panic::catch_unwind(AssertUnwindSafe(|| wait_for_exit(exits, stop)));
+    match waited {
+        Ok(Wake::Stopped) => {}
+        Ok(Wake::Exited) => teardown(context, channel, entry),
+        Err(payload) => {
+            teardown(context, channel, entry);
+            panic::resume_unwind(payload);
+        }
+    }
+}
+
+/// Waits for one exit notification, in bounded slices so a stop request is always seen.
+fn wait_for_exit(exits: &Receiver<Instant>, stop: &AtomicBool) -> Wake {
     loop {
         match exits.recv_timeout(LISTENER_WAIT) {
-            Ok(_exited_at) => break,
+            Ok(_exited_at) => return Wake::Exited,
             // The actor is gone without a stop request: it crashed, so crash detection for
             // this worker is lost. The original kept the worker; vigil removes it, because a
             // worker nobody watches must not stay eligible.
-            Err(RecvTimeoutError::Disconnected) if !stop.load(Ordering::Acquire) => break,
-            Err(RecvTimeoutError::Disconnected) => return,
-            Err(RecvTimeoutError::Timeout) if stop.load(Ordering::Acquire) => return,
+            Err(RecvTimeoutError::Disconnected) if !stop.load(Ordering::Acquire) => {
+                return Wake::Exited;
+            }
+            Err(RecvTimeoutError::Disconnected) => return Wake::Stopped,
+            Err(RecvTimeoutError::Timeout) if stop.load(Ordering::Acquire) => return Wake::Stopped,
             Err(RecvTimeoutError::Timeout) => {}
         }
     }
+}
+
+/// Removes a crashed worker: drop its subscription, deactivate it, prune the channel.
+fn teardown(context: &WorkerContext, channel: &ChannelName, entry: &Weak<WorkerEntry>) {
     rt::step("listener.teardown");
     if let Some(entry) = entry.upgrade() {
         entry.drop_subscription();
