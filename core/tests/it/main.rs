@@ -1,0 +1,3 @@
+//! vigil-core's integration test binary: tidy checks over the whole workspace.
+
+mod tidy;

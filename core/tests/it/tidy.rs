@@ -1,0 +1,95 @@
+//! Tidy checks that run as ordinary tests: every Rust file says what it is for, nothing is
+//! ignored or left unfinished, and the determinism bans have only their agreed exemptions.
+
+use std::path::{Path, PathBuf};
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("core/ lives inside the workspace")
+        .to_path_buf()
+}
+
+fn rust_files() -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut pending = vec![workspace_root()];
+    while let Some(dir) = pending.pop() {
+        let mut entries: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .collect();
+        entries.sort();
+        for path in entries {
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if path.is_dir() {
+                if !name.starts_with('.') && name != "target" && name != "mutants" {
+                    pending.push(path);
+                }
+            } else if name.ends_with(".rs") {
+                files.push(path);
+            }
+        }
+    }
+    assert!(files.len() > 10, "the walk found too few files: {files:?}");
+    files
+}
+
+fn relative(path: &Path) -> String {
+    path.strip_prefix(workspace_root())
+        .unwrap()
+        .to_string_lossy()
+        .replace('\\', "/")
+}
+
+/// Lines of every Rust file containing `needle`, except in files `allowed` names.
+fn offenders(needle: &str, allowed: &[&str]) -> Vec<String> {
+    let mut found = Vec::new();
+    for path in rust_files() {
+        let name = relative(&path);
+        if allowed.contains(&name.as_str()) || name == "core/tests/it/tidy.rs" {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        for (index, line) in text.lines().enumerate() {
+            if line.contains(needle) {
+                found.push(format!("{name}:{}: {}", index + 1, line.trim()));
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn every_rust_file_starts_with_a_module_doc_line() {
+    let missing: Vec<_> = rust_files()
+        .into_iter()
+        .filter(|path| !std::fs::read_to_string(path).unwrap().starts_with("//!"))
+        .map(|path| relative(&path))
+        .collect();
+    assert!(missing.is_empty(), "files without a leading //! line: {missing:?}");
+}
+
+#[test]
+fn nothing_is_ignored_expected_to_panic_or_unfinished() {
+    for needle in ["#[ignore", "#[should_panic", "todo!(", "unimplemented!("] {
+        let found = offenders(needle, &[]);
+        assert!(found.is_empty(), "{needle} found: {found:#?}");
+    }
+}
+
+#[test]
+fn determinism_bans_have_only_their_agreed_exemptions() {
+    let found = offenders("clippy::disallowed_", &["core/src/rt/os.rs", "sim/src/wall.rs"]);
+    assert!(found.is_empty(), "unexpected exemptions: {found:#?}");
+}
+
+#[test]
+fn tests_never_sleep_or_read_the_wall_clock() {
+    for needle in ["thread::sleep", "Instant::now()", "SystemTime::now()"] {
+        let found: Vec<_> = offenders(needle, &["core/src/rt/os.rs", "sim/src/wall.rs"])
+            .into_iter()
+            .filter(|line| line.contains("tests") || line.contains("/benches/"))
+            .collect();
+        assert!(found.is_empty(), "{needle} in tests: {found:#?}");
+    }
+}
