@@ -91,6 +91,8 @@ pub enum Step {
         capacity: usize,
         tags: Vec<String>,
         supplied: bool,
+        /// Register with another supplied worker's participant (spec d.3 item 15).
+        shares: Option<String>,
     },
     Unregister {
         worker: String,

@@ -63,6 +63,8 @@ pub(crate) struct RawStep {
     pub(crate) reason: Option<Spanned<String>>,
     #[serde(default)]
     pub(crate) activity_type: Option<String>,
+    #[serde(default)]
+    pub(crate) shares: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

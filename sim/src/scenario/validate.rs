@@ -269,6 +269,33 @@ impl Checker<'_> {
         Ok(worker)
     }
 
+    fn shares(
+        &self,
+        step: &RawStep,
+        op: &str,
+        workers: &BTreeMap<String, usize>,
+    ) -> Result<Option<String>> {
+        let Some(shares) = &step.shares else {
+            return Ok(None);
+        };
+        if op != "register_with_participant" {
+            return Err(self.error(
+                shares.span(),
+                "tasks.steps.shares",
+                "only register_with_participant can share another worker's participant",
+            ));
+        }
+        let other = self.name(shares, "tasks.steps.shares")?;
+        if !workers.contains_key(&other) {
+            return Err(self.error(
+                shares.span(),
+                "tasks.steps.shares",
+                &format!("unknown worker '{other}': no step registers it"),
+            ));
+        }
+        Ok(Some(other))
+    }
+
     fn queue(&self, step: &RawStep) -> Result<String> {
         let queue = match &step.queue {
             Some(queue) => self.name(queue, "tasks.steps.queue")?,
@@ -312,6 +339,7 @@ impl Checker<'_> {
                 },
                 tags: step.tags.clone(),
                 supplied: op == "register_with_participant",
+                shares: self.shares(step, op, workers)?,
             },
             "unregister" => Step::Unregister {
                 worker: self.known_worker(step, workers)?,
