@@ -1,0 +1,3 @@
+//! Unit tests of the runner module.
+
+use super::*;

@@ -1,0 +1,3 @@
+//! Unit tests of the schedule module.
+
+use super::*;

@@ -1,0 +1,3 @@
+//! Unit tests of the strategy module.
+
+use super::*;

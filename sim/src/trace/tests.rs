@@ -1,0 +1,3 @@
+//! Unit tests of the trace module.
+
+use super::*;
