@@ -40,10 +40,15 @@
 //!
 //! # Panics while unwinding
 //!
-//! Rust's "is this thread panicking" count is per OS thread, and every task shares the thread.
-//! So while a task unwinds, its scheduling points do not switch tasks (the panic ends the
-//! execution anyway and other tasks must not observe `std::thread::panicking()`); they are
-//! traced as `(unwinding)`. A park during unwinding still blocks normally.
+//! Rust's panic count is per OS thread, and every task shares the thread. The executor notes
+//! which task is unwinding (the first to make a request while the thread is panicking) and
+//! lets that task's scheduling points pass without switching: the panic will end the
+//! execution anyway, and other tasks would otherwise run while `std::thread::panicking()` is
+//! true. They are traced as `(unwinding)`. A park during unwinding still blocks normally, so
+//! drop code that joins or locks works; other tasks then do see `panicking()` as true (for
+//! `vigil_core`'s `MutexGuard` this only skips unlock points, deterministically). If an
+//! execution ends while a task is parked mid-unwind, that task is leaked and the thread's
+//! panic count stays raised; the runner notices and stops (see `runner`).
 
 use std::cell::Cell;
 use std::fmt;
@@ -259,6 +264,11 @@ struct World {
     runnable: Vec<TaskId>,
     trace: Trace,
     verdict: Option<Verdict>,
+    /// The task unwinding a panic, if any (see "Panics while unwinding").
+    unwinding: Option<TaskId>,
+    /// `std::thread::panicking()` was already true when the execution started (a task of an
+    /// earlier execution was leaked mid-unwind); unwinding tasks cannot be told apart then.
+    panicking_at_start: bool,
 }
 
 impl World {
@@ -277,6 +287,8 @@ impl World {
         self.runnable.clear();
         self.trace.clear();
         self.verdict = None;
+        self.unwinding = None;
+        self.panicking_at_start = std::thread::panicking();
     }
 
     fn record(&mut self, task: TaskId, kind: EventKind) {
@@ -748,9 +760,10 @@ impl Execution<'_> {
 
     /// Handles one request; `Some(reply)` resumes the same task, `None` ends the step.
     fn serve(&mut self, task: TaskId, request: Request) -> Option<Reply> {
+        self.note_unwinding(task);
         match request {
             Request::Point(site) => {
-                if std::thread::panicking() {
+                if self.world.unwinding == Some(task) {
                     self.world.record(task, EventKind::PointUnwinding(site));
                     return Some(Reply::Go);
                 }
@@ -773,6 +786,16 @@ impl Execution<'_> {
             }
             Request::Draw => self.draw(task),
             Request::Panicked(message) => self.panicked(task, message),
+        }
+    }
+
+    /// Tracks which task is unwinding: the thread's panic count says that some task is, and
+    /// the first to make a request while it is raised is taken to be the one.
+    fn note_unwinding(&mut self, task: TaskId) {
+        if !std::thread::panicking() || self.world.panicking_at_start {
+            self.world.unwinding = None;
+        } else if self.world.unwinding.is_none() {
+            self.world.unwinding = Some(task);
         }
     }
 

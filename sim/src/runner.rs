@@ -27,6 +27,10 @@ pub const SEED_ENV: &str = "VIGIL_SEED";
 /// The root seed used when [`SEED_ENV`] is not set.
 pub const DEFAULT_SEED: u64 = 0x5eed_f00d;
 
+const UNWINDING_NOTE: &str = "\nnote: a task was left parked while unwinding a panic, so this \
+     thread still counts as panicking; the failure was not re-run to confirm it. Replay it in a \
+     fresh test process.";
+
 /// Limits and switches of a run.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -241,21 +245,9 @@ impl Runner {
             stats.executions += 1;
             stats.steps_total += outcome.steps;
             stats.steps_max_seen = stats.steps_max_seen.max(outcome.steps);
-            let check = match &outcome.verdict {
-                Verdict::Pass => self.config.determinism_check,
-                Verdict::Fail { kind, .. } => !matches!(kind, FailureKind::Divergence { .. }),
-            };
             let schedule = executor.schedule();
-            let mut failure = None;
-            if check {
-                // Keep the first run's trace aside while the replay fills the executor's.
-                executor.swap_trace(&mut first_trace);
-                let first = (execution_idx, &outcome, &schedule, &first_trace);
-                failure = self.recheck(&mut executor, &model, first);
-                executor.swap_trace(&mut first_trace);
-            }
-            let failure = failure
-                .or_else(|| self.failure_of(&outcome, execution_idx, &schedule, executor.trace()));
+            let examined = (execution_idx, &outcome, &schedule);
+            let failure = self.examine(&mut executor, &model, &mut first_trace, examined);
             if let Some(failure) = failure {
                 return Report {
                     result: Err(failure),
@@ -269,6 +261,42 @@ impl Runner {
             trace: executor.trace().clone(),
             schedule: executor.schedule(),
         }
+    }
+
+    /// Turns a failed execution into a [`Failure`], confirming it by replay first (and, with
+    /// `determinism_check`, checking a passing one the same way). Leaves the examined
+    /// execution's trace in `executor`; `spare_trace` is scratch space for the replay's.
+    fn examine(
+        &mut self,
+        executor: &mut Executor,
+        model: &Model,
+        spare_trace: &mut Trace,
+        (execution_idx, outcome, schedule): (u64, &Outcome, &Schedule),
+    ) -> Option<Failure> {
+        // A task leaked mid-unwind leaves this thread's panic count raised, which changes how
+        // later executions on it behave: report the failure as found, unconfirmed.
+        let left_unwinding = std::thread::panicking();
+        let recheck = match &outcome.verdict {
+            Verdict::Pass => self.config.determinism_check,
+            Verdict::Fail { kind, .. } => {
+                !left_unwinding && !matches!(kind, FailureKind::Divergence { .. })
+            }
+        };
+        if recheck {
+            // Keep the first run's trace aside while the replay fills the executor's.
+            executor.swap_trace(spare_trace);
+            let first = (execution_idx, outcome, schedule, &*spare_trace);
+            let nondeterminism = self.recheck(executor, model, first);
+            executor.swap_trace(spare_trace);
+            if nondeterminism.is_some() {
+                return nondeterminism;
+            }
+        }
+        let mut failure = self.failure_of(outcome, execution_idx, schedule, executor.trace())?;
+        if left_unwinding {
+            failure.message.push_str(UNWINDING_NOTE);
+        }
+        Some(failure)
     }
 
     /// Replays the first run's schedule and compares the result with the first run. Returns a

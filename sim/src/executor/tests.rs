@@ -481,3 +481,80 @@ fn executions_reuse_stacks_and_leave_nothing_behind() {
         "two tasks per execution, two stacks reused"
     );
 }
+
+/// Joins (or yields) in `drop`, so that it runs scheduler code while a panic unwinds.
+struct OnDrop<F: FnMut()>(F);
+
+impl<F: FnMut()> Drop for OnDrop<F> {
+    fn drop(&mut self) {
+        (self.0)();
+    }
+}
+
+#[test]
+fn points_reached_while_unwinding_do_not_switch_tasks() {
+    let (outcome, trace, _) = random(|| {
+        let other = thread::spawn("other", || {
+            for _ in 0..5 {
+                rt::yield_now();
+            }
+        });
+        let victim = thread::spawn("victim", || {
+            let _yields = OnDrop(|| {
+                for _ in 0..3 {
+                    rt::yield_now();
+                }
+            });
+            panic!("victim fails");
+        });
+        let _ = victim.join();
+        other.join().unwrap();
+    });
+    let Verdict::Fail { kind, message } = &outcome.verdict else {
+        panic!("expected a failure:\n{trace}");
+    };
+    assert_eq!(kind, &FailureKind::Panic);
+    assert_eq!(message, "t2 'victim' panicked: victim fails");
+    let lines: Vec<&str> = trace.lines().collect();
+    let unwinding: Vec<usize> = (0..lines.len())
+        .filter(|&idx| lines[idx].ends_with("yield (unwinding)"))
+        .collect();
+    assert_eq!(unwinding.len(), 3, "{trace}");
+    // Nothing but the victim between its first unwinding point and its panic report.
+    let first = unwinding[0];
+    assert!(
+        lines[first..].iter().all(|line| line.contains("t2 victim")),
+        "{trace}"
+    );
+    assert!(!std::thread::panicking());
+}
+
+#[test]
+fn a_park_while_unwinding_blocks_and_the_panic_is_still_reported() {
+    let (outcome, trace, _) = random(|| {
+        let (go_tx, go_rx) = vigil_core::sync::channel::<()>("go", 1);
+        let victim = thread::spawn("victim", move || {
+            let helper = thread::spawn("helper", move || go_rx.recv().unwrap());
+            let mut helper = Some(helper);
+            let _joins = OnDrop(move || {
+                if let Some(helper) = helper.take() {
+                    helper.join().unwrap();
+                }
+            });
+            panic!("victim fails");
+        });
+        rt::yield_now();
+        go_tx.send(()).unwrap();
+        let _ = victim.join();
+    });
+    let Verdict::Fail { kind, message } = &outcome.verdict else {
+        panic!("expected a failure:\n{trace}");
+    };
+    assert_eq!(kind, &FailureKind::Panic, "{trace}");
+    assert_eq!(message, "t1 'victim' panicked: victim fails");
+    assert!(
+        has_line(&trace, &["t1 victim", "thread", "park"]),
+        "{trace}"
+    );
+    assert!(!std::thread::panicking(), "the unwinding finished");
+}

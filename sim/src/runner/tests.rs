@@ -101,3 +101,39 @@ fn state_kept_between_executions_is_reported_as_nondeterminism() {
     );
     assert!(failure.message.contains("first run:"), "{failure}");
 }
+
+#[test]
+fn a_task_left_parked_mid_unwind_is_reported_unconfirmed() {
+    struct ParksForever;
+    impl Drop for ParksForever {
+        fn drop(&mut self) {
+            rt::current().park(vigil_core::rt::Site::step("stuck"), None);
+        }
+    }
+    let report = run(&Config::default(), &mut Random::new(1), || {
+        let _stuck = ParksForever;
+        panic!("cannot finish unwinding");
+    });
+    let failure = report.failure().expect("a deadlock");
+    assert!(
+        matches!(failure.kind, FailureKind::Deadlock { .. }),
+        "{failure}"
+    );
+    assert!(
+        failure.message.contains("t0 'main' parked at stuck step"),
+        "{failure}"
+    );
+    assert!(
+        failure
+            .message
+            .ends_with("Replay it in a fresh test process."),
+        "{failure}"
+    );
+    // The leaked task keeps this test thread's panic count raised; later executions on it
+    // still run, without telling unwinding tasks apart.
+    assert!(std::thread::panicking());
+    let later = run(&Config::default(), &mut Random::new(1), || {
+        rt::step("after")
+    });
+    assert!(later.failure().is_none());
+}
