@@ -679,16 +679,13 @@ impl Execution<'_> {
             self.fail(FailureKind::Divergence { step }, divergence.to_string());
             return;
         }
-        for observer in self.observers.iter_mut() {
-            if let Err(message) = observer.after_execution(steps) {
-                let name = observer.name().to_owned();
-                self.world.verdict = Some(Verdict::Fail {
-                    kind: FailureKind::Invariant { name },
-                    message,
-                });
-                std::mem::forget(self.handle.clone());
-                return;
-            }
+        let rejected = self.observers.iter_mut().find_map(|observer| {
+            let message = observer.after_execution(steps).err()?;
+            Some((observer.name().to_owned(), message))
+        });
+        if let Some((name, message)) = rejected {
+            self.fail(FailureKind::Invariant { name }, message);
+            return;
         }
         self.world.verdict = Some(Verdict::Pass);
     }

@@ -558,3 +558,28 @@ fn a_park_while_unwinding_blocks_and_the_panic_is_still_reported() {
     );
     assert!(!std::thread::panicking(), "the unwinding finished");
 }
+
+#[test]
+fn an_observer_can_fail_an_execution_at_quiescence() {
+    struct NeverSettles;
+    impl Observer for NeverSettles {
+        fn name(&self) -> &str {
+            "settles"
+        }
+        fn after_step(&mut self, _: &StepView<'_>) -> Result<(), String> {
+            Ok(())
+        }
+        fn after_execution(&mut self, steps: u64) -> Result<(), String> {
+            Err(format!("still unsettled after {steps} steps"))
+        }
+    }
+    let mut observers: Vec<Box<dyn Observer>> = vec![Box::new(NeverSettles)];
+    let (outcome, _, _) = execute(&mut Random::new(1), &mut observers, || rt::step("a"));
+    let expected = Verdict::Fail {
+        kind: FailureKind::Invariant {
+            name: "settles".to_owned(),
+        },
+        message: "still unsettled after 2 steps".to_owned(),
+    };
+    assert_eq!(outcome.verdict, expected);
+}
