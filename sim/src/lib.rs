@@ -1,3 +1,60 @@
-//! vigil-sim
+//! vigil-sim: deterministic simulation of `vigil-core` under a controlled scheduler.
+//!
+//! A model is a closure written against `vigil_core`'s primitives (`sync::Mutex`, atomics,
+//! channels, `thread::spawn`, `rt::sleep`). The [`Executor`] runs it as coroutines on one
+//! thread, switching only at scheduling points and asking a [`Strategy`] which task runs
+//! next; time is virtual. Each execution is recorded as a [`Schedule`] (a short string) and a
+//! [`Trace`] (stable text), and a failing execution comes back as a [`Failure`] value that
+//! ends with the command that replays it.
+//!
+//! # Example
+//!
+//! ```
+//! use std::sync::Arc;
+//! use vigil_core::sync::Mutex;
+//! use vigil_core::thread;
+//! use vigil_sim::{Config, FailureKind, Random, run};
+//!
+//! let mut config = Config::default();
+//! config.executions = 200;
+//! let report = run(&config, &mut Random::new(config.seed), || {
+//!     let a = Arc::new(Mutex::named("a", ()));
+//!     let b = Arc::new(Mutex::named("b", ()));
+//!     let (a2, b2) = (a.clone(), b.clone());
+//!     let worker = thread::spawn("worker", move || {
+//!         let _b = b2.lock();
+//!         let _a = a2.lock();
+//!     });
+//!     {
+//!         let _a = a.lock();
+//!         let _b = b.lock();
+//!     }
+//!     worker.join().unwrap();
+//! });
+//! let failure = report.failure().expect("the lock-order inversion is found");
+//! assert!(matches!(failure.kind, FailureKind::Deadlock { .. }));
+//! assert!(failure.to_string().contains("VIGIL_REPLAY=v1:"));
+//! ```
+//!
+//! In a `#[test]`, [`check_random`] does the same and panics with the failure's text.
 
+mod executor;
+mod failure;
+mod observer;
+mod runner;
 pub mod scenario;
+mod schedule;
+mod strategy;
+mod trace;
+mod wall_clock;
+
+pub use executor::{Execution, Executor, INJECTED_FAULT_MARKER, Model, Outcome, Status, Verdict};
+pub use failure::{BlockedTask, Failure, FailureKind, REPLAY_ENV, TRACE_TAIL_LINES};
+pub use observer::{Observer, StepView};
+pub use runner::{
+    Config, DEFAULT_SEED, EnvError, Report, Runner, SEED_ENV, Stats, StopReason, check_random,
+    check_replay, replay_from_env, run,
+};
+pub use schedule::{CHOICES_MAX, Choice, Schedule, ScheduleError};
+pub use strategy::{Divergence, DrawView, PickView, Random, Replay, Start, Strategy};
+pub use trace::Trace;

@@ -1,0 +1,917 @@
+//! The deterministic executor: runs one execution of a model, every task a stackful coroutine
+//! on the calling thread, switching tasks only at the scheduling points of `vigil_core::rt`.
+//!
+//! # Shape
+//!
+//! An [`Executor`] keeps what is worth reusing between executions: a pool of coroutine stacks
+//! and the buffers of the trace and the schedule. An [`Execution`] borrows it for one run of
+//! the model; while it lives, a `SimHandle` is installed with [`vigil_core::rt::enter`], so the
+//! primitives of `vigil_core::sync` and `vigil_core::thread` reach this module through
+//! `rt::current()`.
+//!
+//! Tasks never touch the executor's state. A task that needs the scheduler (a scheduling
+//! point, a park, an unpark, a spawn, a random draw, a panic report) suspends its coroutine
+//! with a [`Request`]. The executor, back on the thread's own stack, handles the request with
+//! full access to the state and either resumes the same task at once with a [`Reply`] or ends
+//! the step. So all mutable simulation state lives in one place (`World`) and is only touched
+//! from one stack; the only thing shared with running tasks is the thread-local `Context`
+//! (the running task's yielder, its id and the virtual clock, all plain `Cell`s).
+//!
+//! # Steps, choices and time
+//!
+//! A step resumes one runnable task at its pending scheduling point and runs it until it
+//! reaches its next point, blocks or finishes. Before each step the strategy picks among the
+//! runnable tasks, always offered in id order; when only one is runnable the strategy is not
+//! asked and nothing is recorded, but the step is still counted and traced, so replays line
+//! up. Virtual time starts at zero and moves only when no task is runnable: then the blocked
+//! task with the earliest `(deadline, seq)` (`seq` orders parks by registration) is woken and
+//! the clock jumps to its deadline. With no runnable task and no deadline pending, the
+//! execution is a deadlock.
+//!
+//! # Abnormal ends leak on purpose
+//!
+//! When an execution fails (panic, deadlock, limit, invariant, divergence) some coroutines are
+//! suspended mid-body. Dropping them would force-unwind their stacks, running the model's
+//! `Drop` code (guards that unlock, handles that join) as if it were simulated code, re-entering
+//! a scheduler that has already stopped. So they are leaked with `std::mem::forget`, together
+//! with their stacks and this execution's globals: a bounded, one-off cost, since exploration
+//! stops at the first failure. Values the executor would otherwise have to drop on its own
+//! stack (a refused spawn's body) are leaked for the same reason.
+//!
+//! # Panics while unwinding
+//!
+//! Rust's panic count is per OS thread, and every task shares the thread. The executor notes
+//! which task is unwinding (the first to make a request while the thread is panicking) and
+//! lets that task's scheduling points pass without switching: the panic will end the
+//! execution anyway, and other tasks would otherwise run while `std::thread::panicking()` is
+//! true. They are traced as `(unwinding)`. A park during unwinding still blocks normally, so
+//! drop code that joins or locks works; other tasks then do see `panicking()` as true (for
+//! `vigil_core`'s `MutexGuard` this only skips unlock points, deterministically). If an
+//! execution ends while a task is parked mid-unwind, that task is leaked and the thread's
+//! panic count stays raised; the runner notices and stops (see `runner`).
+
+use std::cell::Cell;
+use std::fmt;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::ptr;
+use std::sync::Arc;
+
+use corosensei::stack::DefaultStack;
+use corosensei::{Coroutine, CoroutineResult, Yielder};
+use vigil_core::rt::{self, Globals, Instant, Scheduler, Site, TaskId};
+use vigil_core::thread::panic_message;
+
+use crate::failure::{BlockedTask, FailureKind};
+use crate::observer::{Observer, StepView};
+use crate::runner::Config;
+use crate::schedule::{Choice, Schedule};
+use crate::strategy::{DrawView, PickView, Strategy, task_list};
+use crate::trace::{Event, EventKind, Trace};
+
+/// Panic messages starting with this are deliberate faults: traced, but not failures.
+pub const INJECTED_FAULT_MARKER: &str = "vigil-injected-fault";
+
+/// A model: the body of task 0 ("main") in every execution.
+pub type Model = Arc<dyn Fn() + Send + Sync + 'static>;
+
+/// Usable stack per task. Only touched pages are committed, so generous is cheap.
+const STACK_SIZE: usize = 1 << 20;
+/// Stacks kept for reuse between executions.
+const STACK_POOL_MAX: usize = 64;
+
+/// What a task asks of the executor when it suspends.
+enum Request {
+    Point(Site),
+    Park(Site, Option<Instant>),
+    Unpark(TaskId),
+    Spawn(String, Box<dyn FnOnce() + Send>),
+    Draw,
+    Panicked(String),
+}
+
+/// What the executor hands back when it resumes a task.
+enum Reply {
+    Go,
+    Spawned(TaskId),
+    Drawn(u64),
+}
+
+type TaskCoroutine = Coroutine<Reply, Request, (), DefaultStack>;
+type TaskYielder = Yielder<Reply, Request>;
+
+/// The little a running task shares with the executor, on the executor's thread.
+struct Context {
+    /// The yielder of the running task; null whenever control is on the executor's stack.
+    yielder: Cell<*const TaskYielder>,
+    current: Cell<Option<TaskId>>,
+    now: Cell<Instant>,
+}
+
+thread_local! {
+    static CONTEXT: Context = const {
+        Context {
+            yielder: Cell::new(ptr::null()),
+            current: Cell::new(None),
+            now: Cell::new(Instant::ZERO),
+        }
+    };
+}
+
+/// Suspends the running task with `request` and returns the executor's reply.
+fn request(request: Request) -> Reply {
+    let yielder = CONTEXT.with(|cx| cx.yielder.get());
+    assert!(
+        !yielder.is_null(),
+        "vigil-sim: a scheduling operation (lock, load, send, park, spawn, ...) ran outside a \
+         simulated task. Observers and code between executions must read shared state with \
+         the `peek` methods of vigil_core::sync instead."
+    );
+    // SAFETY: a non-null pointer in the context was stored by the running task itself (in
+    // `run_task_body` or below) and points at its yielder, which lives at the base of its
+    // coroutine stack for as long as the coroutine exists. The executor nulls the pointer
+    // whenever control returns to it, so only the task that stored it can reach it here.
+    let reply = unsafe { (*yielder).suspend(request) };
+    CONTEXT.with(|cx| cx.yielder.set(yielder));
+    reply
+}
+
+/// The body of every task's coroutine: publish the yielder, run, report a panic.
+fn run_task_body(yielder: &TaskYielder, body: Box<dyn FnOnce() + Send>) {
+    CONTEXT.with(|cx| cx.yielder.set(yielder));
+    if let Err(payload) = catch_unwind(AssertUnwindSafe(body)) {
+        let message = panic_message(payload.as_ref());
+        request(Request::Panicked(message));
+    }
+}
+
+/// The scheduler `vigil_core` sees during an execution; one per execution, owning its globals.
+struct SimHandle {
+    globals: Globals,
+}
+
+impl Scheduler for SimHandle {
+    fn spawn(&self, name: &str, body: Box<dyn FnOnce() + Send + 'static>) -> TaskId {
+        match request(Request::Spawn(name.to_owned(), body)) {
+            Reply::Spawned(task) => task,
+            _ => panic!("[internal bug] a spawn request got no task id back"),
+        }
+    }
+
+    fn current(&self) -> TaskId {
+        CONTEXT
+            .with(|cx| cx.current.get())
+            .expect("vigil-sim: `current()` called outside a simulated task")
+    }
+
+    fn point(&self, site: Site) {
+        request(Request::Point(site));
+    }
+
+    fn park(&self, site: Site, deadline: Option<Instant>) {
+        request(Request::Park(site, deadline));
+    }
+
+    fn unpark(&self, task: TaskId) {
+        request(Request::Unpark(task));
+    }
+
+    fn now(&self) -> Instant {
+        CONTEXT.with(|cx| cx.now.get())
+    }
+
+    fn random_u64(&self) -> u64 {
+        match request(Request::Draw) {
+            Reply::Drawn(value) => value,
+            _ => panic!("[internal bug] a draw request got no value back"),
+        }
+    }
+
+    fn task_panicked(&self, _task: TaskId, message: &str) {
+        request(Request::Panicked(message.to_owned()));
+    }
+
+    fn globals(&self) -> &Globals {
+        &self.globals
+    }
+}
+
+/// Saves the thread's context on entry and restores it on exit, so executions can nest.
+struct ContextGuard {
+    yielder: *const TaskYielder,
+    current: Option<TaskId>,
+    now: Instant,
+}
+
+impl ContextGuard {
+    fn install() -> Self {
+        CONTEXT.with(|cx| ContextGuard {
+            yielder: cx.yielder.replace(ptr::null()),
+            current: cx.current.replace(None),
+            now: cx.now.replace(Instant::ZERO),
+        })
+    }
+}
+
+impl Drop for ContextGuard {
+    fn drop(&mut self) {
+        CONTEXT.with(|cx| {
+            cx.yielder.set(self.yielder);
+            cx.current.set(self.current);
+            cx.now.set(self.now);
+        });
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum TaskState {
+    Runnable,
+    Blocked {
+        site: Site,
+        deadline: Option<Instant>,
+        seq: u64,
+    },
+    Finished,
+}
+
+/// Where a task continues when it is next resumed, for the trace and observers.
+#[derive(Clone, Copy, Debug)]
+enum Resume {
+    Start,
+    Point(Site),
+    Woken(Site),
+}
+
+struct Task {
+    state: TaskState,
+    /// An unpark that arrived while the task was not parked (token semantics).
+    token: bool,
+    next: Resume,
+    /// `None` once finished (its stack is back in the pool).
+    coroutine: Option<TaskCoroutine>,
+}
+
+/// All mutable state of one execution. Reused (cleared) between executions.
+#[derive(Default)]
+struct World {
+    tasks: Vec<Task>,
+    now: Instant,
+    /// Steps run so far; also the number of the next step.
+    step: u64,
+    park_seq: u64,
+    last: Option<TaskId>,
+    seed: u64,
+    choices: Vec<Choice>,
+    runnable: Vec<TaskId>,
+    trace: Trace,
+    verdict: Option<Verdict>,
+    /// The task unwinding a panic, if any (see "Panics while unwinding").
+    unwinding: Option<TaskId>,
+    /// `std::thread::panicking()` was already true when the execution started (a task of an
+    /// earlier execution was leaked mid-unwind); unwinding tasks cannot be told apart then.
+    panicking_at_start: bool,
+}
+
+impl World {
+    fn reset(&mut self, seed: u64) {
+        debug_assert!(
+            self.tasks.is_empty(),
+            "[internal bug] tasks left from an execution"
+        );
+        self.tasks.clear();
+        self.now = Instant::ZERO;
+        self.step = 0;
+        self.park_seq = 0;
+        self.last = None;
+        self.seed = seed;
+        self.choices.clear();
+        self.runnable.clear();
+        self.trace.clear();
+        self.verdict = None;
+        self.unwinding = None;
+        self.panicking_at_start = std::thread::panicking();
+    }
+
+    fn record(&mut self, task: TaskId, kind: EventKind) {
+        self.trace.push(Event {
+            step: self.step,
+            now: self.now,
+            task,
+            kind,
+        });
+    }
+
+    fn task(&mut self, task: TaskId) -> &mut Task {
+        &mut self.tasks[task.0 as usize]
+    }
+
+    fn name(&self, task: TaskId) -> &str {
+        self.trace.task_name(task).unwrap_or("?")
+    }
+}
+
+/// How an execution ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Every task finished and every end-of-execution check passed.
+    Pass,
+    Fail {
+        kind: FailureKind,
+        message: String,
+    },
+}
+
+/// The result of one execution; its trace and schedule stay in the [`Executor`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Outcome {
+    pub steps: u64,
+    pub verdict: Verdict,
+}
+
+/// Whether [`Execution::step`] left the execution able to continue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    Running,
+    Ended,
+}
+
+/// Runs executions one at a time, reusing stacks and buffers between them.
+pub struct Executor {
+    steps_max: u64,
+    tasks_max: usize,
+    stacks: Vec<DefaultStack>,
+    world: World,
+}
+
+impl fmt::Debug for Executor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Executor")
+            .field("steps_max", &self.steps_max)
+            .field("tasks_max", &self.tasks_max)
+            .field("stacks_pooled", &self.stacks.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Executor {
+    /// An executor with the limits of `config` (`steps_max`, `tasks_max`).
+    pub fn new(config: &Config) -> Self {
+        Executor {
+            steps_max: config.steps_max,
+            tasks_max: config.tasks_max.max(1),
+            stacks: Vec::new(),
+            world: World::default(),
+        }
+    }
+
+    /// Begins execution `execution_idx` of `model`, or returns `None` when the strategy has
+    /// nothing more to explore. Drive it with [`Execution::step`] or [`Execution::run`].
+    pub fn start<'a>(
+        &'a mut self,
+        execution_idx: u64,
+        strategy: &'a mut dyn Strategy,
+        observers: &'a mut [Box<dyn Observer>],
+        model: &Model,
+    ) -> Option<Execution<'a>> {
+        let start = strategy.start(execution_idx)?;
+        self.world.reset(start.seed);
+        for observer in observers.iter_mut() {
+            observer.start_execution();
+        }
+        let handle = Arc::new(SimHandle {
+            globals: Globals::new(),
+        });
+        let enter = rt::enter(handle.clone());
+        let mut execution = Execution {
+            world: &mut self.world,
+            stacks: &mut self.stacks,
+            steps_max: self.steps_max,
+            tasks_max: self.tasks_max,
+            strategy,
+            observers,
+            handle,
+            _context: ContextGuard::install(),
+            _enter: enter,
+        };
+        let main = model.clone();
+        execution.add_task(
+            "main".to_owned(),
+            Box::new(move || {
+                main();
+                // Inside the main task, so drops that lock or join run as simulated code.
+                rt::current().globals().clear();
+            }),
+        );
+        Some(execution)
+    }
+
+    /// Runs one whole execution; `None` when the strategy has nothing more to explore.
+    pub fn execute(
+        &mut self,
+        execution_idx: u64,
+        strategy: &mut dyn Strategy,
+        observers: &mut [Box<dyn Observer>],
+        model: &Model,
+    ) -> Option<Outcome> {
+        Some(self.start(execution_idx, strategy, observers, model)?.run())
+    }
+
+    /// The trace of the last execution.
+    pub fn trace(&self) -> &Trace {
+        &self.world.trace
+    }
+
+    /// The schedule of the last execution: its seed and every choice made.
+    pub fn schedule(&self) -> Schedule {
+        Schedule {
+            seed: self.world.seed,
+            choices: self.world.choices.clone(),
+        }
+    }
+
+    /// Exchanges the last execution's trace with `other` (keeps both buffers' capacity).
+    pub(crate) fn swap_trace(&mut self, other: &mut Trace) {
+        std::mem::swap(&mut self.world.trace, other);
+    }
+}
+
+/// One execution in progress. Dropping it early leaks its unfinished tasks (see the module
+/// documentation).
+pub struct Execution<'a> {
+    world: &'a mut World,
+    stacks: &'a mut Vec<DefaultStack>,
+    steps_max: u64,
+    tasks_max: usize,
+    strategy: &'a mut dyn Strategy,
+    observers: &'a mut [Box<dyn Observer>],
+    handle: Arc<SimHandle>,
+    // Field order matters: the context is restored before the scheduler is uninstalled.
+    _context: ContextGuard,
+    _enter: rt::EnterGuard,
+}
+
+impl fmt::Debug for Execution<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Execution")
+            .field("step", &self.world.step)
+            .field("tasks", &self.world.tasks.len())
+            .field("verdict", &self.world.verdict)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Execution<'_> {
+    /// Runs steps until the execution ends, and returns how it ended.
+    pub fn run(mut self) -> Outcome {
+        while self.step() == Status::Running {}
+        self.outcome()
+            .expect("[internal bug] an ended execution has no verdict")
+    }
+
+    /// Runs one step: picks a runnable task (advancing virtual time first if none is) and
+    /// resumes it until its next scheduling point. Ends the execution when every task has
+    /// finished or on a failure.
+    pub fn step(&mut self) -> Status {
+        if self.world.verdict.is_some() {
+            return Status::Ended;
+        }
+        let Some(task) = self.choose() else {
+            return Status::Ended;
+        };
+        let site = match self.world.task(task).next {
+            Resume::Start => None,
+            Resume::Point(site) | Resume::Woken(site) => Some(site),
+        };
+        self.run_step(task);
+        if self.world.verdict.is_none() {
+            self.observe(task, site);
+        }
+        self.world.step += 1;
+        match self.world.verdict {
+            Some(_) => Status::Ended,
+            None => Status::Running,
+        }
+    }
+
+    /// Starts `body` as a new task from outside, between steps (how faults are injected).
+    /// Returns `None`, leaking `body`, when the execution has ended or the task limit is hit.
+    pub fn spawn_external(
+        &mut self,
+        name: &str,
+        body: impl FnOnce() + Send + 'static,
+    ) -> Option<TaskId> {
+        if self.world.verdict.is_some() || !self.room_for_task(name, None) {
+            std::mem::forget(body);
+            return None;
+        }
+        let task = self.add_task(name.to_owned(), Box::new(body));
+        self.world.record(task, EventKind::External);
+        Some(task)
+    }
+
+    /// How the execution ended, once it has.
+    pub fn outcome(&self) -> Option<Outcome> {
+        let verdict = self.world.verdict.clone()?;
+        Some(Outcome {
+            steps: self.world.step,
+            verdict,
+        })
+    }
+
+    /// The number of the next step (equivalently, steps run so far).
+    pub fn steps(&self) -> u64 {
+        self.world.step
+    }
+
+    /// The trace so far.
+    pub fn trace(&self) -> &Trace {
+        &self.world.trace
+    }
+
+    fn add_task(&mut self, name: String, body: Box<dyn FnOnce() + Send>) -> TaskId {
+        let id = u32::try_from(self.world.tasks.len()).expect("[internal bug] 2^32 tasks");
+        let stack = self.stacks.pop().unwrap_or_else(|| {
+            DefaultStack::new(STACK_SIZE)
+                .unwrap_or_else(|error| panic!("vigil-sim: cannot allocate a task stack: {error}"))
+        });
+        let coroutine = Coroutine::with_stack(stack, move |yielder: &TaskYielder, _: Reply| {
+            run_task_body(yielder, body);
+        });
+        self.world.tasks.push(Task {
+            state: TaskState::Runnable,
+            token: false,
+            next: Resume::Start,
+            coroutine: Some(coroutine),
+        });
+        self.world.trace.push_name(name);
+        TaskId(id)
+    }
+
+    /// Whether another task may be created; fails the execution with `TaskLimit` if not.
+    fn room_for_task(&mut self, name: &str, parent: Option<TaskId>) -> bool {
+        if self.world.tasks.len() < self.tasks_max {
+            return true;
+        }
+        let by = parent.map_or_else(|| "fault injection".to_owned(), |task| task.to_string());
+        let message = format!(
+            "{by} tried to spawn task '{name}', but this execution already has {} tasks \
+             (Config::tasks_max). Raise the limit if the model really needs more.",
+            self.tasks_max
+        );
+        self.fail(
+            FailureKind::TaskLimit {
+                tasks_max: self.tasks_max,
+            },
+            message,
+        );
+        false
+    }
+
+    /// Picks the task for the next step, or ends the execution and returns `None`.
+    fn choose(&mut self) -> Option<TaskId> {
+        self.collect_runnable();
+        while self.world.runnable.is_empty() {
+            if !self.fire_earliest_timer() {
+                self.end_without_runnable();
+                return None;
+            }
+            self.collect_runnable();
+        }
+        if self.world.step >= self.steps_max {
+            self.fail_step_limit();
+            return None;
+        }
+        if let [only] = self.world.runnable[..] {
+            return Some(only);
+        }
+        let view = PickView {
+            step: self.world.step,
+            current: self.world.last,
+            runnable: &self.world.runnable,
+            faults_pending: 0,
+        };
+        match self.strategy.pick(&view) {
+            Ok(Choice::Task(task)) if self.world.runnable.contains(&task) => {
+                self.world.choices.push(Choice::Task(task));
+                Some(task)
+            }
+            Ok(choice) => panic!(
+                "[internal bug] the strategy chose {choice} at step {}, but the choices were \
+                 the runnable tasks {}",
+                self.world.step,
+                task_list(&self.world.runnable)
+            ),
+            Err(divergence) => {
+                let step = divergence.step;
+                self.fail(FailureKind::Divergence { step }, divergence.to_string());
+                None
+            }
+        }
+    }
+
+    fn collect_runnable(&mut self) {
+        let world = &mut *self.world;
+        world.runnable.clear();
+        for (idx, task) in world.tasks.iter().enumerate() {
+            if matches!(task.state, TaskState::Runnable) {
+                world.runnable.push(TaskId(idx as u32));
+            }
+        }
+    }
+
+    /// Wakes the blocked task with the earliest `(deadline, seq)`, moving the clock to its
+    /// deadline. Returns `false` when no blocked task has a deadline.
+    fn fire_earliest_timer(&mut self) -> bool {
+        let earliest = self
+            .world
+            .tasks
+            .iter()
+            .enumerate()
+            .filter_map(|(idx, task)| match task.state {
+                TaskState::Blocked {
+                    site,
+                    deadline: Some(deadline),
+                    seq,
+                } => Some((deadline, seq, idx, site)),
+                _ => None,
+            })
+            .min_by_key(|&(deadline, seq, _, _)| (deadline, seq));
+        let Some((deadline, _, idx, site)) = earliest else {
+            return false;
+        };
+        self.world.now = self.world.now.max(deadline);
+        let task = TaskId(idx as u32);
+        self.world.task(task).state = TaskState::Runnable;
+        self.world.record(task, EventKind::Timeout(site));
+        true
+    }
+
+    /// No task can run: the execution either passed or deadlocked.
+    fn end_without_runnable(&mut self) {
+        let blocked: Vec<BlockedTask> = (0..self.world.tasks.len())
+            .filter_map(|idx| match self.world.tasks[idx].state {
+                TaskState::Blocked { site, .. } => Some(BlockedTask {
+                    id: TaskId(idx as u32),
+                    name: self.world.name(TaskId(idx as u32)).to_owned(),
+                    site,
+                }),
+                _ => None,
+            })
+            .collect();
+        if blocked.is_empty() {
+            self.finish_pass();
+            return;
+        }
+        let mut message = String::from("every unfinished task is blocked with no deadline:");
+        for task in &blocked {
+            message.push_str(&format!(
+                "\n  {} '{}' parked at {}",
+                task.id, task.name, task.site
+            ));
+        }
+        self.fail(FailureKind::Deadlock { blocked }, message);
+    }
+
+    fn finish_pass(&mut self) {
+        let steps = self.world.step;
+        if let Err(divergence) = self.strategy.end(steps) {
+            let step = divergence.step;
+            self.fail(FailureKind::Divergence { step }, divergence.to_string());
+            return;
+        }
+        let rejected = self.observers.iter_mut().find_map(|observer| {
+            let message = observer.after_execution(steps).err()?;
+            Some((observer.name().to_owned(), message))
+        });
+        if let Some((name, message)) = rejected {
+            self.fail(FailureKind::Invariant { name }, message);
+            return;
+        }
+        self.world.verdict = Some(Verdict::Pass);
+    }
+
+    fn fail_step_limit(&mut self) {
+        let mut message = format!(
+            "{} steps ran without every task finishing (Config::steps_max): a livelock, or a \
+             limit too low for this model. Task states:",
+            self.steps_max
+        );
+        for idx in 0..self.world.tasks.len() {
+            let task = TaskId(idx as u32);
+            let state = match (self.world.tasks[idx].state, self.world.tasks[idx].next) {
+                (TaskState::Finished, _) => "finished".to_owned(),
+                (TaskState::Blocked { site, .. }, _) => format!("parked at {site}"),
+                (TaskState::Runnable, Resume::Start) => "runnable, not started".to_owned(),
+                (TaskState::Runnable, Resume::Point(site) | Resume::Woken(site)) => {
+                    format!("runnable at {site}")
+                }
+            };
+            message.push_str(&format!("\n  {task} '{}' {state}", self.world.name(task)));
+        }
+        let steps_max = self.steps_max;
+        self.fail(FailureKind::StepLimit { steps_max }, message);
+    }
+
+    /// Records the first failure; later ones are ignored. Leaks the globals (see module docs).
+    fn fail(&mut self, kind: FailureKind, message: String) {
+        if self.world.verdict.is_none() {
+            self.world.verdict = Some(Verdict::Fail { kind, message });
+            std::mem::forget(self.handle.clone());
+        }
+    }
+
+    /// Resumes `task` and serves its requests until the step ends.
+    fn run_step(&mut self, task: TaskId) {
+        let event = match self.world.task(task).next {
+            Resume::Start => EventKind::Start,
+            Resume::Point(site) => EventKind::Point(site),
+            Resume::Woken(site) => EventKind::Resume(site),
+        };
+        self.world.record(task, event);
+        self.world.last = Some(task);
+        let now = self.world.now;
+        let mut reply = Reply::Go;
+        loop {
+            CONTEXT.with(|cx| {
+                cx.current.set(Some(task));
+                cx.now.set(now);
+            });
+            let coroutine = self.world.tasks[task.0 as usize]
+                .coroutine
+                .as_mut()
+                .unwrap_or_else(|| panic!("[internal bug] runnable {task} has no coroutine"));
+            let result = coroutine.resume(reply);
+            CONTEXT.with(|cx| {
+                cx.yielder.set(ptr::null());
+                cx.current.set(None);
+            });
+            match result {
+                CoroutineResult::Return(()) => return self.finish_task(task),
+                CoroutineResult::Yield(request) => match self.serve(task, request) {
+                    Some(next) => reply = next,
+                    None => return,
+                },
+            }
+        }
+    }
+
+    /// Handles one request; `Some(reply)` resumes the same task, `None` ends the step.
+    fn serve(&mut self, task: TaskId, request: Request) -> Option<Reply> {
+        self.note_unwinding(task);
+        match request {
+            Request::Point(site) => {
+                if self.world.unwinding == Some(task) {
+                    self.world.record(task, EventKind::PointUnwinding(site));
+                    return Some(Reply::Go);
+                }
+                self.world.task(task).next = Resume::Point(site);
+                None
+            }
+            Request::Park(site, deadline) => self.park(task, site, deadline),
+            Request::Unpark(target) => {
+                self.unpark(task, target);
+                Some(Reply::Go)
+            }
+            Request::Spawn(name, body) => {
+                if !self.room_for_task(&name, Some(task)) {
+                    std::mem::forget(body);
+                    return None;
+                }
+                let child = self.add_task(name, body);
+                self.world.record(task, EventKind::Spawn(child));
+                Some(Reply::Spawned(child))
+            }
+            Request::Draw => self.draw(task),
+            Request::Panicked(message) => self.panicked(task, message),
+        }
+    }
+
+    /// Tracks which task is unwinding: the thread's panic count says that some task is, and
+    /// the first to make a request while it is raised is taken to be the one.
+    fn note_unwinding(&mut self, task: TaskId) {
+        if !std::thread::panicking() || self.world.panicking_at_start {
+            self.world.unwinding = None;
+        } else if self.world.unwinding.is_none() {
+            self.world.unwinding = Some(task);
+        }
+    }
+
+    fn park(&mut self, task: TaskId, site: Site, deadline: Option<Instant>) -> Option<Reply> {
+        let now = self.world.now;
+        let state = self.world.task(task);
+        if state.token {
+            state.token = false;
+            self.world.record(task, EventKind::ParkToken(site));
+            return Some(Reply::Go);
+        }
+        if deadline.is_some_and(|deadline| deadline <= now) {
+            self.world.record(task, EventKind::ParkExpired(site));
+            return Some(Reply::Go);
+        }
+        let seq = self.world.park_seq;
+        self.world.park_seq += 1;
+        let state = self.world.task(task);
+        state.state = TaskState::Blocked {
+            site,
+            deadline,
+            seq,
+        };
+        state.next = Resume::Woken(site);
+        self.world.record(task, EventKind::Block(site, deadline));
+        None
+    }
+
+    fn unpark(&mut self, by: TaskId, target: TaskId) {
+        let Some(state) = self.world.tasks.get_mut(target.0 as usize) else {
+            return;
+        };
+        let event = match state.state {
+            TaskState::Blocked { .. } => {
+                state.state = TaskState::Runnable;
+                EventKind::Unpark(target)
+            }
+            TaskState::Runnable => {
+                state.token = true;
+                EventKind::Token(target)
+            }
+            TaskState::Finished => return,
+        };
+        self.world.record(by, event);
+    }
+
+    fn draw(&mut self, task: TaskId) -> Option<Reply> {
+        let view = DrawView {
+            step: self.world.step,
+            task,
+        };
+        match self.strategy.draw(&view) {
+            Ok(value) => {
+                self.world.choices.push(Choice::Draw(value));
+                self.world.record(task, EventKind::Draw(value));
+                Some(Reply::Drawn(value))
+            }
+            Err(divergence) => {
+                let step = divergence.step;
+                self.fail(FailureKind::Divergence { step }, divergence.to_string());
+                None
+            }
+        }
+    }
+
+    fn panicked(&mut self, task: TaskId, message: String) -> Option<Reply> {
+        if message.starts_with(INJECTED_FAULT_MARKER) {
+            let text = self.world.trace.push_text(message);
+            self.world.record(task, EventKind::Injected(text));
+            return Some(Reply::Go);
+        }
+        let summary = format!("{task} '{}' panicked: {message}", self.world.name(task));
+        let text = self.world.trace.push_text(message);
+        self.world.record(task, EventKind::Panic(text));
+        self.fail(FailureKind::Panic, summary);
+        None
+    }
+
+    fn finish_task(&mut self, task: TaskId) {
+        let state = self.world.task(task);
+        state.state = TaskState::Finished;
+        let coroutine = state
+            .coroutine
+            .take()
+            .expect("[internal bug] a finished task had no coroutine");
+        if self.stacks.len() < STACK_POOL_MAX {
+            self.stacks.push(coroutine.into_stack());
+        }
+        self.world.record(task, EventKind::Finish);
+    }
+
+    fn observe(&mut self, task: TaskId, site: Option<Site>) {
+        let view = StepView {
+            step: self.world.step,
+            task,
+            task_name: self.world.trace.task_name(task).unwrap_or("?"),
+            site,
+            now: self.world.now,
+        };
+        let rejected = self.observers.iter_mut().find_map(|observer| {
+            let message = observer.after_step(&view).err()?;
+            Some((observer.name().to_owned(), message))
+        });
+        if let Some((name, message)) = rejected {
+            self.fail(FailureKind::Invariant { name }, message);
+        }
+    }
+}
+
+impl Drop for Execution<'_> {
+    fn drop(&mut self) {
+        for task in self.world.tasks.drain(..) {
+            if let Some(coroutine) = task.coroutine {
+                // Suspended mid-body: leak it rather than unwind model code (module docs).
+                std::mem::forget(coroutine);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

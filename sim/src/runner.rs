@@ -1,0 +1,433 @@
+//! The runner and the library API: explore a model under a strategy and report the outcome.
+//!
+//! [`run`] (or a [`Runner`] with observers) runs executions until one fails, the budget is
+//! spent or the strategy has nothing left, and returns a [`Report`]. [`check_random`] and
+//! [`check_replay`] wrap it for `#[test]`s: they panic with the [`Failure`]'s text, which ends
+//! with the command that replays it.
+//!
+//! Every failure is confirmed before it is reported: its schedule is replayed once and must
+//! give the same trace, otherwise the failure is reported as nondeterminism instead. With
+//! [`Config::determinism_check`] every passing execution is checked the same way.
+
+use std::env;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::executor::{Executor, Model, Outcome, Verdict};
+use crate::failure::{Failure, FailureKind, REPLAY_ENV};
+use crate::observer::Observer;
+use crate::schedule::{Schedule, ScheduleError};
+use crate::strategy::{Random, Replay, Strategy};
+use crate::trace::Trace;
+use crate::wall_clock;
+
+/// The environment variable that sets the root seed (decimal or `0x` hex).
+pub const SEED_ENV: &str = "VIGIL_SEED";
+
+/// The root seed used when [`SEED_ENV`] is not set.
+pub const DEFAULT_SEED: u64 = 0x5eed_f00d;
+
+const UNWINDING_NOTE: &str = "\nnote: a task was left parked while unwinding a panic, so this \
+     thread still counts as panicking; the failure was not re-run to confirm it. Replay it in a \
+     fresh test process.";
+
+/// Limits and switches of a run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Config {
+    /// The root seed; every random choice of the run derives from it.
+    pub seed: u64,
+    /// How many executions to run at most.
+    pub executions: u64,
+    /// Steps one execution may take before it fails with `StepLimit` (livelock).
+    pub steps_max: u64,
+    /// Tasks one execution may create, main included, before it fails with `TaskLimit`.
+    pub tasks_max: usize,
+    /// Run every passing execution a second time from its recorded schedule and fail with
+    /// `Nondeterminism` if the traces differ. Doubles the cost; failures are always checked.
+    pub determinism_check: bool,
+    /// Stop exploring (without failing) once this much real time has passed. Checked only
+    /// between executions, never inside one; the only use of the wall clock in vigil-sim.
+    pub wall_time_max: Option<Duration>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            seed: DEFAULT_SEED,
+            executions: 1000,
+            steps_max: 100_000,
+            tasks_max: 256,
+            determinism_check: false,
+            wall_time_max: None,
+        }
+    }
+}
+
+/// An environment variable vigil reads is set to something it cannot use.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum EnvError {
+    #[error(
+        "{SEED_ENV}={value:?} is not a seed; use a decimal or 0x-prefixed hex u64, e.g. {SEED_ENV}=0x2a"
+    )]
+    BadSeed { value: String },
+    #[error("{REPLAY_ENV} is set but is not a schedule: {0}")]
+    BadReplay(#[source] ScheduleError),
+}
+
+impl Config {
+    /// The defaults, with the seed from [`SEED_ENV`] when it is set.
+    pub fn from_env() -> Result<Config, EnvError> {
+        let mut config = Config::default();
+        if let Ok(value) = env::var(SEED_ENV) {
+            config.seed = parse_seed(&value).ok_or(EnvError::BadSeed { value })?;
+        }
+        Ok(config)
+    }
+}
+
+fn parse_seed(text: &str) -> Option<u64> {
+    let text = text.trim();
+    match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+        Some(hex) => u64::from_str_radix(hex, 16).ok(),
+        None => text.parse().ok(),
+    }
+}
+
+/// The schedule in [`REPLAY_ENV`], if the variable is set.
+pub fn replay_from_env() -> Result<Option<Schedule>, EnvError> {
+    match env::var(REPLAY_ENV) {
+        Ok(text) => Schedule::decode(&text)
+            .map(Some)
+            .map_err(EnvError::BadReplay),
+        Err(_) => Ok(None),
+    }
+}
+
+/// Counts of a run that found no failure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    pub executions: u64,
+    pub steps_total: u64,
+    /// The most steps any one execution took.
+    pub steps_max_seen: u64,
+    pub stop: StopReason,
+}
+
+/// Why a run without failures stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StopReason {
+    /// `Config::executions` executions ran.
+    ExecutionsDone,
+    /// The strategy had nothing left to explore.
+    StrategyExhausted,
+    /// `Config::wall_time_max` passed.
+    WallTime,
+}
+
+/// The result of a run: its stats or its first failure, plus the last execution's trace and
+/// schedule (the failing execution's, when one failed).
+#[derive(Clone, Debug)]
+pub struct Report {
+    result: Result<Stats, Failure>,
+    trace: Trace,
+    schedule: Schedule,
+}
+
+impl Report {
+    pub fn result(&self) -> Result<&Stats, &Failure> {
+        self.result.as_ref()
+    }
+
+    #[expect(
+        clippy::result_large_err,
+        reason = "a run yields at most one failure, once; boxing it would only make matching harder"
+    )]
+    pub fn into_result(self) -> Result<Stats, Failure> {
+        self.result
+    }
+
+    pub fn failure(&self) -> Option<&Failure> {
+        self.result.as_ref().err()
+    }
+
+    pub fn stats(&self) -> Option<&Stats> {
+        self.result.as_ref().ok()
+    }
+
+    /// The full trace of the last execution run (the failing one, when one failed).
+    pub fn trace(&self) -> &Trace {
+        &self.trace
+    }
+
+    /// The schedule of the last execution run (the failing one, when one failed).
+    pub fn schedule(&self) -> &Schedule {
+        &self.schedule
+    }
+}
+
+/// Runs `model` under `strategy` with `config`; see [`Runner`] for observers.
+pub fn run<F>(config: &Config, strategy: &mut dyn Strategy, model: F) -> Report
+where
+    F: Fn() + Send + Sync + 'static,
+{
+    Runner::new(config.clone()).run(strategy, model)
+}
+
+/// A run's configuration plus its observers and the form of the replay command.
+pub struct Runner {
+    config: Config,
+    observers: Vec<Box<dyn Observer>>,
+    replay_template: Option<String>,
+}
+
+impl std::fmt::Debug for Runner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.observers.iter().map(|o| o.name()).collect();
+        f.debug_struct("Runner")
+            .field("config", &self.config)
+            .field("observers", &names)
+            .finish()
+    }
+}
+
+impl Runner {
+    pub fn new(config: Config) -> Self {
+        Runner {
+            config,
+            observers: Vec::new(),
+            replay_template: None,
+        }
+    }
+
+    /// Adds an observer (invariant checker) called after every step of every execution.
+    pub fn observer(mut self, observer: impl Observer + 'static) -> Self {
+        self.observers.push(Box::new(observer));
+        self
+    }
+
+    /// Sets the replay command printed with failures; `{schedule}` is replaced by the
+    /// encoded schedule. The default is a `cargo test` command naming the calling test (the
+    /// name of the calling thread, which is how libtest names test threads).
+    pub fn replay_command(mut self, template: impl Into<String>) -> Self {
+        self.replay_template = Some(template.into());
+        self
+    }
+
+    /// Explores until a failure, the execution budget, the wall-time cap or the strategy's
+    /// end. Nothing survives from one execution to the next except the executor's buffers.
+    pub fn run<F>(&mut self, strategy: &mut dyn Strategy, model: F) -> Report
+    where
+        F: Fn() + Send + Sync + 'static,
+    {
+        let model: Model = Arc::new(model);
+        let mut executor = Executor::new(&self.config);
+        let mut first_trace = Trace::default();
+        let elapsed = self.config.wall_time_max.map(|_| wall_clock::stopwatch());
+        let mut stats = Stats {
+            executions: 0,
+            steps_total: 0,
+            steps_max_seen: 0,
+            stop: StopReason::ExecutionsDone,
+        };
+        for execution_idx in 0..self.config.executions {
+            let over_time = elapsed.as_ref().zip(self.config.wall_time_max);
+            if over_time.is_some_and(|(elapsed, max)| execution_idx > 0 && elapsed() >= max) {
+                stats.stop = StopReason::WallTime;
+                break;
+            }
+            let observers = &mut self.observers[..];
+            let Some(outcome) = executor.execute(execution_idx, strategy, observers, &model) else {
+                stats.stop = StopReason::StrategyExhausted;
+                break;
+            };
+            stats.executions += 1;
+            stats.steps_total += outcome.steps;
+            stats.steps_max_seen = stats.steps_max_seen.max(outcome.steps);
+            let schedule = executor.schedule();
+            let examined = (execution_idx, &outcome, &schedule);
+            let failure = self.examine(&mut executor, &model, &mut first_trace, examined);
+            if let Some(failure) = failure {
+                return Report {
+                    result: Err(failure),
+                    trace: executor.trace().clone(),
+                    schedule,
+                };
+            }
+        }
+        Report {
+            result: Ok(stats),
+            trace: executor.trace().clone(),
+            schedule: executor.schedule(),
+        }
+    }
+
+    /// Turns a failed execution into a [`Failure`], confirming it by replay first (and, with
+    /// `determinism_check`, checking a passing one the same way). Leaves the examined
+    /// execution's trace in `executor`; `spare_trace` is scratch space for the replay's.
+    fn examine(
+        &mut self,
+        executor: &mut Executor,
+        model: &Model,
+        spare_trace: &mut Trace,
+        (execution_idx, outcome, schedule): (u64, &Outcome, &Schedule),
+    ) -> Option<Failure> {
+        // A task leaked mid-unwind leaves this thread's panic count raised, which changes how
+        // later executions on it behave: report the failure as found, unconfirmed.
+        let left_unwinding = std::thread::panicking();
+        let recheck = match &outcome.verdict {
+            Verdict::Pass => self.config.determinism_check,
+            Verdict::Fail { kind, .. } => {
+                !left_unwinding && !matches!(kind, FailureKind::Divergence { .. })
+            }
+        };
+        if recheck {
+            // Keep the first run's trace aside while the replay fills the executor's.
+            executor.swap_trace(spare_trace);
+            let first = (execution_idx, outcome, schedule, &*spare_trace);
+            let nondeterminism = self.recheck(executor, model, first);
+            executor.swap_trace(spare_trace);
+            if nondeterminism.is_some() {
+                return nondeterminism;
+            }
+        }
+        let mut failure = self.failure_of(outcome, execution_idx, schedule, executor.trace())?;
+        if left_unwinding {
+            failure.message.push_str(UNWINDING_NOTE);
+        }
+        Some(failure)
+    }
+
+    /// Replays the first run's schedule and compares the result with the first run. Returns a
+    /// `Nondeterminism` failure when they differ. Leaves the replay's trace in `executor`.
+    fn recheck(
+        &mut self,
+        executor: &mut Executor,
+        model: &Model,
+        (execution_idx, first, schedule, first_trace): (u64, &Outcome, &Schedule, &Trace),
+    ) -> Option<Failure> {
+        let mut replay = Replay::new(schedule.clone());
+        let second = executor
+            .execute(0, &mut replay, &mut self.observers[..], model)
+            .expect("[internal bug] a fresh replay had no execution to run");
+        let second_trace = executor.trace();
+        let difference = first_trace.first_difference(second_trace);
+        if difference.is_none() && second.verdict == first.verdict {
+            return None;
+        }
+        let idx = difference.unwrap_or(first_trace.len());
+        let line = |trace: &Trace| {
+            trace
+                .line(idx)
+                .unwrap_or_else(|| "<end of trace>".to_owned())
+        };
+        let step = first_trace.step_of(idx).unwrap_or(first.steps);
+        let mut message = format!(
+            "the same schedule gave a different execution the second time; first difference at \
+             trace event {idx}:\n  first run:  {}\n  second run: {}",
+            line(first_trace),
+            line(second_trace)
+        );
+        if let Verdict::Fail {
+            message: second_message,
+            ..
+        } = &second.verdict
+        {
+            message.push_str(&format!("\nthe second run ended with: {second_message}"));
+        }
+        message.push_str(
+            "\nIs the model fully deterministic? Look for state kept in statics between \
+             executions, HashMap iteration order, the wall clock, OS threads, or randomness \
+             not drawn through vigil_core::rt::random_u64.",
+        );
+        Some(Failure {
+            kind: FailureKind::Nondeterminism { step },
+            seed: self.config.seed,
+            execution_idx,
+            steps: first.steps,
+            schedule: schedule.encode(),
+            trace_tail: Failure::tail_of(first_trace),
+            message,
+            replay_command: self.command_for(&schedule.encode()),
+        })
+    }
+
+    fn failure_of(
+        &self,
+        outcome: &Outcome,
+        execution_idx: u64,
+        schedule: &Schedule,
+        trace: &Trace,
+    ) -> Option<Failure> {
+        let Verdict::Fail { kind, message } = &outcome.verdict else {
+            return None;
+        };
+        let schedule = schedule.encode();
+        Some(Failure {
+            kind: kind.clone(),
+            seed: self.config.seed,
+            execution_idx,
+            steps: outcome.steps,
+            trace_tail: Failure::tail_of(trace),
+            message: message.clone(),
+            replay_command: self.command_for(&schedule),
+            schedule,
+        })
+    }
+
+    fn command_for(&self, schedule: &str) -> String {
+        match &self.replay_template {
+            Some(template) => template.replace("{schedule}", schedule),
+            None => {
+                let thread = std::thread::current();
+                let test = thread.name().filter(|&name| name != "main");
+                Failure::test_replay_command(schedule, test)
+            }
+        }
+    }
+}
+
+/// Explores `model` with [`Random`] for `executions` executions and panics with the failure
+/// if one is found. The seed comes from [`SEED_ENV`] when set; when [`REPLAY_ENV`] is set,
+/// that schedule is replayed instead of exploring.
+pub fn check_random<F>(model: F, executions: u64)
+where
+    F: Fn() + Send + Sync + 'static,
+{
+    let replay = replay_from_env().unwrap_or_else(|error| panic!("{error}"));
+    if let Some(schedule) = replay {
+        return replay_or_panic(model, schedule);
+    }
+    let mut config = Config::from_env().unwrap_or_else(|error| panic!("{error}"));
+    config.executions = executions;
+    let report = run(&config, &mut Random::new(config.seed), model);
+    if let Some(failure) = report.failure() {
+        panic!("{failure}");
+    }
+}
+
+/// Replays the encoded `schedule` once and panics with the failure if the replay fails (a
+/// regression test for a fixed bug passes).
+pub fn check_replay<F>(model: F, schedule: &str)
+where
+    F: Fn() + Send + Sync + 'static,
+{
+    let schedule = Schedule::decode(schedule).unwrap_or_else(|error| panic!("{error}"));
+    replay_or_panic(model, schedule);
+}
+
+fn replay_or_panic<F>(model: F, schedule: Schedule)
+where
+    F: Fn() + Send + Sync + 'static,
+{
+    let mut config = Config::from_env().unwrap_or_else(|error| panic!("{error}"));
+    config.executions = 1;
+    let report = run(&config, &mut Replay::new(schedule), model);
+    if let Some(failure) = report.failure() {
+        panic!("{failure}");
+    }
+}
+
+#[cfg(test)]
+mod tests;

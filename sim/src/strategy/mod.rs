@@ -1,0 +1,93 @@
+//! The strategy seam: what decides which task runs next and what random numbers a model sees.
+//!
+//! Shuttle's three hooks, with narrow read-only views: [`Strategy::start`] begins an execution
+//! (and may end exploration), [`Strategy::pick`] chooses among the runnable tasks, and
+//! [`Strategy::draw`] supplies a random number. The executor records every answer in the
+//! execution's [`Schedule`](crate::Schedule), so any strategy's executions can be replayed
+//! with [`Replay`]. Strategies never see or change task state; cross-cutting behaviour such as
+//! the determinism check wraps executions from outside (see the runner) rather than living
+//! inside each strategy.
+
+mod random;
+mod replay;
+
+pub use random::Random;
+pub use replay::Replay;
+
+use vigil_core::rt::TaskId;
+
+use crate::schedule::Choice;
+
+/// Decides the choices of executions. One strategy drives a whole exploration.
+pub trait Strategy {
+    /// Begins execution `execution_idx` (counting from zero within a run). Returns the seed
+    /// that identifies the execution, recorded in its schedule, or `None` when the strategy
+    /// has nothing left to explore.
+    fn start(&mut self, execution_idx: u64) -> Option<Start>;
+
+    /// Chooses what happens at a step where more than one task is runnable: one of
+    /// `view.runnable`, or (once fault injection exists) one of the `view.faults_pending`
+    /// faults. A replaying strategy that cannot follow its recording returns a [`Divergence`].
+    fn pick(&mut self, view: &PickView<'_>) -> Result<Choice, Divergence>;
+
+    /// Supplies the value of a random draw made by the model.
+    fn draw(&mut self, view: &DrawView) -> Result<u64, Divergence>;
+
+    /// Called when every task of the execution has finished; a replaying strategy reports
+    /// choices it was never asked for.
+    fn end(&mut self, _steps: u64) -> Result<(), Divergence> {
+        Ok(())
+    }
+}
+
+/// Identifies the execution a strategy is about to drive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Start {
+    /// Recorded as [`Schedule::seed`](crate::Schedule::seed).
+    pub seed: u64,
+}
+
+/// What a strategy may see when it picks: runnable tasks always in id order.
+#[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
+pub struct PickView<'a> {
+    /// The number of the step about to run (from zero).
+    pub step: u64,
+    /// The task that ran the previous step, if any; it may no longer be runnable.
+    pub current: Option<TaskId>,
+    /// At least two task ids, in increasing order.
+    pub runnable: &'a [TaskId],
+    /// How many faults could be fired instead (always zero until fault injection exists).
+    pub faults_pending: u32,
+}
+
+/// What a strategy may see when the model draws a random number.
+#[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
+pub struct DrawView {
+    /// The step during which the draw happens.
+    pub step: u64,
+    /// The task drawing.
+    pub task: TaskId,
+}
+
+/// A replay could not follow its recording: the execution offered something else.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "replay diverged at step {step}: the schedule has {expected}, but the execution offered \
+     {found}. Is the model fully deterministic, and is this the schedule of this test?"
+)]
+pub struct Divergence {
+    pub step: u64,
+    pub expected: String,
+    pub found: String,
+}
+
+/// Formats task ids as `t0, t2`.
+pub(crate) fn task_list(tasks: &[TaskId]) -> String {
+    let names: Vec<String> = tasks.iter().map(TaskId::to_string).collect();
+    names.join(", ")
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,63 @@
+//! Random walk: every choice uniform, from a ChaCha8 stream derived from the root seed.
+
+use rand_chacha::ChaCha8Rng;
+use rand_core::{RngCore, SeedableRng};
+
+use super::{Divergence, DrawView, PickView, Start, Strategy};
+use crate::schedule::Choice;
+
+/// Picks uniformly among the runnable tasks at every step.
+///
+/// Execution `i` of a run with root seed `s` uses `ChaCha8Rng::seed_from_u64(derive(s, i))`,
+/// so each execution is reproducible on its own and independent of how many draws earlier
+/// executions made. ChaCha8 and `seed_from_u64` are value-stable across versions, unlike
+/// `StdRng` or `SmallRng`.
+#[derive(Debug)]
+pub struct Random {
+    root_seed: u64,
+    rng: ChaCha8Rng,
+}
+
+impl Random {
+    pub fn new(root_seed: u64) -> Self {
+        Random {
+            root_seed,
+            rng: ChaCha8Rng::seed_from_u64(root_seed),
+        }
+    }
+
+    /// The seed of execution `execution_idx` of a run with `root_seed`.
+    pub fn execution_seed(root_seed: u64, execution_idx: u64) -> u64 {
+        splitmix64(root_seed ^ splitmix64(execution_idx))
+    }
+
+    /// A number in `0..bound`, by multiply-and-shift (no modulo; bias is below 2^-32 here).
+    fn below(&mut self, bound: usize) -> usize {
+        ((u128::from(self.rng.next_u64()) * bound as u128) >> 64) as usize
+    }
+}
+
+impl Strategy for Random {
+    fn start(&mut self, execution_idx: u64) -> Option<Start> {
+        let seed = Random::execution_seed(self.root_seed, execution_idx);
+        self.rng = ChaCha8Rng::seed_from_u64(seed);
+        Some(Start { seed })
+    }
+
+    fn pick(&mut self, view: &PickView<'_>) -> Result<Choice, Divergence> {
+        let idx = self.below(view.runnable.len());
+        Ok(Choice::Task(view.runnable[idx]))
+    }
+
+    fn draw(&mut self, _view: &DrawView) -> Result<u64, Divergence> {
+        Ok(self.rng.next_u64())
+    }
+}
+
+/// Steele, Lea and Flood's SplitMix64 finaliser: a fixed, well-mixed bijection on `u64`.
+fn splitmix64(value: u64) -> u64 {
+    let mut z = value.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
