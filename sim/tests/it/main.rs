@@ -9,6 +9,7 @@ mod limits;
 mod lock_order;
 mod models;
 mod ordering;
+mod pool;
 mod replay;
 mod schedule_codec;
 mod time;
