@@ -138,6 +138,12 @@ impl ChannelHandle {
         actor.filter(|pid| self.inner.node.is_alive(*pid))
     }
 
+    /// The channel actor's pid without a scheduling point (`None` if never spawned or while
+    /// the handle's lock is held), for observers.
+    pub fn peek_actor(&self) -> Option<Pid> {
+        self.inner.actor.peek(|actor| *actor).flatten()
+    }
+
     /// Validates and broadcasts `payload`; returns how many inboxes received it.
     pub fn publish(&self, payload: &[u8]) -> Result<usize, LiminalError> {
         let (reply, replied) = channel("channel.reply", 1);

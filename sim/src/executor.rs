@@ -62,6 +62,7 @@ use vigil_core::rt::{self, Globals, Instant, Scheduler, Site, TaskId};
 use vigil_core::thread::panic_message;
 
 use crate::failure::{BlockedTask, FailureKind};
+use crate::fault::{FaultAction, FaultView, Faults};
 use crate::observer::{Observer, StepView};
 use crate::runner::Config;
 use crate::schedule::{Choice, Schedule};
@@ -92,6 +93,8 @@ enum Request {
 /// What the executor hands back when it resumes a task.
 enum Reply {
     Go,
+    /// Panic with `INJECTED_FAULT_MARKER` (a fault injected into this task).
+    InjectPanic,
     Spawned(TaskId),
     Drawn(u64),
 }
@@ -132,6 +135,11 @@ fn request(request: Request) -> Reply {
     // whenever control returns to it, so only the task that stored it can reach it here.
     let reply = unsafe { (*yielder).suspend(request) };
     CONTEXT.with(|cx| cx.yielder.set(yielder));
+    if let Reply::InjectPanic = reply {
+        std::panic::panic_any(format!(
+            "{INJECTED_FAULT_MARKER}: panic injected by the fault plan"
+        ));
+    }
     reply
 }
 
@@ -241,8 +249,20 @@ enum Resume {
     Woken(Site),
 }
 
+/// Why a runnable task is not being scheduled for now (a fault's hold or a delay).
+#[derive(Clone, Copy, Debug)]
+enum Hold {
+    /// Until the step counter reaches this value.
+    UntilStep(u64),
+    /// Until this (fault) task has finished.
+    UntilDone(TaskId),
+}
+
 struct Task {
     state: TaskState,
+    hold: Option<Hold>,
+    /// Panic with the injected-fault marker at the next resume.
+    inject_panic: bool,
     /// An unpark that arrived while the task was not parked (token semantics).
     token: bool,
     next: Resume,
@@ -298,6 +318,21 @@ impl World {
             task,
             kind,
         });
+    }
+
+    /// Whether task `idx` is held back by a fault (a hold that has run out is cleared).
+    fn is_held(&mut self, idx: usize) -> bool {
+        let held = match self.tasks[idx].hold {
+            None => false,
+            Some(Hold::UntilStep(until)) => self.step < until,
+            Some(Hold::UntilDone(fault)) => {
+                !matches!(self.tasks[fault.0 as usize].state, TaskState::Finished)
+            }
+        };
+        if !held {
+            self.tasks[idx].hold = None;
+        }
+        held
     }
 
     fn task(&mut self, task: TaskId) -> &mut Task {
@@ -371,6 +406,7 @@ impl Executor {
         execution_idx: u64,
         strategy: &'a mut dyn Strategy,
         observers: &'a mut [Box<dyn Observer>],
+        faults: &'a mut dyn Faults,
         model: &Model,
     ) -> Option<Execution<'a>> {
         let start = strategy.start(execution_idx)?;
@@ -378,6 +414,7 @@ impl Executor {
         for observer in observers.iter_mut() {
             observer.start_execution();
         }
+        faults.start_execution();
         let handle = Arc::new(SimHandle {
             globals: Globals::new(),
         });
@@ -389,6 +426,8 @@ impl Executor {
             tasks_max: self.tasks_max,
             strategy,
             observers,
+            faults,
+            task_list: Vec::new(),
             handle,
             _context: ContextGuard::install(),
             _enter: enter,
@@ -411,9 +450,13 @@ impl Executor {
         execution_idx: u64,
         strategy: &mut dyn Strategy,
         observers: &mut [Box<dyn Observer>],
+        faults: &mut dyn Faults,
         model: &Model,
     ) -> Option<Outcome> {
-        Some(self.start(execution_idx, strategy, observers, model)?.run())
+        Some(
+            self.start(execution_idx, strategy, observers, faults, model)?
+                .run(),
+        )
     }
 
     /// The trace of the last execution.
@@ -444,6 +487,9 @@ pub struct Execution<'a> {
     tasks_max: usize,
     strategy: &'a mut dyn Strategy,
     observers: &'a mut [Box<dyn Observer>],
+    faults: &'a mut dyn Faults,
+    /// Scratch list of `(id, name, finished)` for fault views.
+    task_list: Vec<(TaskId, String, bool)>,
     handle: Arc<SimHandle>,
     // Field order matters: the context is restored before the scheduler is uninstalled.
     _context: ContextGuard,
@@ -539,6 +585,8 @@ impl Execution<'_> {
         });
         self.world.tasks.push(Task {
             state: TaskState::Runnable,
+            hold: None,
+            inject_panic: false,
             token: false,
             next: Resume::Start,
             coroutine: Some(coroutine),
@@ -567,55 +615,190 @@ impl Execution<'_> {
         false
     }
 
-    /// Picks the task for the next step, or ends the execution and returns `None`.
+    /// Picks the task for the next step, or ends the execution and returns `None`. Faults the
+    /// strategy chooses are fired first; each is recorded as a choice.
     fn choose(&mut self) -> Option<TaskId> {
-        self.collect_runnable();
-        while self.world.runnable.is_empty() {
-            if !self.fire_earliest_timer() {
-                self.end_without_runnable();
+        loop {
+            self.collect_runnable();
+            while self.world.runnable.is_empty() {
+                if !self.fire_earliest_timer() {
+                    self.end_without_runnable();
+                    return None;
+                }
+                self.collect_runnable();
+            }
+            if self.world.step >= self.steps_max {
+                self.fail_step_limit();
                 return None;
             }
-            self.collect_runnable();
-        }
-        if self.world.step >= self.steps_max {
-            self.fail_step_limit();
-            return None;
-        }
-        if let [only] = self.world.runnable[..] {
-            return Some(only);
-        }
-        let view = PickView {
-            step: self.world.step,
-            current: self.world.last,
-            runnable: &self.world.runnable,
-            faults_pending: 0,
-        };
-        match self.strategy.pick(&view) {
-            Ok(Choice::Task(task)) if self.world.runnable.contains(&task) => {
-                self.world.choices.push(Choice::Task(task));
-                Some(task)
+            let faults_pending = self.faults_pending();
+            if let ([only], 0) = (&self.world.runnable[..], faults_pending) {
+                return Some(*only);
             }
-            Ok(choice) => panic!(
-                "[internal bug] the strategy chose {choice} at step {}, but the choices were \
-                 the runnable tasks {}",
-                self.world.step,
-                task_list(&self.world.runnable)
-            ),
-            Err(divergence) => {
-                let step = divergence.step;
-                self.fail(FailureKind::Divergence { step }, divergence.to_string());
-                None
+            let view = PickView {
+                step: self.world.step,
+                current: self.world.last,
+                runnable: &self.world.runnable,
+                faults_pending,
+            };
+            match self.strategy.pick(&view) {
+                Ok(Choice::Task(task)) if self.world.runnable.contains(&task) => {
+                    self.world.choices.push(Choice::Task(task));
+                    return Some(task);
+                }
+                Ok(Choice::Fault(k)) if k < faults_pending => {
+                    self.world.choices.push(Choice::Fault(k));
+                    self.fire_fault(k);
+                    if self.world.verdict.is_some() {
+                        return None;
+                    }
+                }
+                Ok(choice) => panic!(
+                    "[internal bug] the strategy chose {choice} at step {}, but the choices were \
+                     the runnable tasks {} and {faults_pending} faults",
+                    self.world.step,
+                    task_list(&self.world.runnable)
+                ),
+                Err(divergence) => {
+                    let step = divergence.step;
+                    self.fail(FailureKind::Divergence { step }, divergence.to_string());
+                    return None;
+                }
             }
         }
     }
 
+    /// Runnable tasks in id order, leaving out held ones unless that would leave none.
     fn collect_runnable(&mut self) {
         let world = &mut *self.world;
         world.runnable.clear();
-        for (idx, task) in world.tasks.iter().enumerate() {
-            if matches!(task.state, TaskState::Runnable) {
+        let mut held = false;
+        for idx in 0..world.tasks.len() {
+            if !matches!(world.tasks[idx].state, TaskState::Runnable) {
+                continue;
+            }
+            if world.is_held(idx) {
+                held = true;
+            } else {
                 world.runnable.push(TaskId(idx as u32));
             }
+        }
+        if world.runnable.is_empty() && held {
+            // Holding would leave nothing to run: release every hold rather than stall.
+            for task in &mut world.tasks {
+                task.hold = None;
+            }
+            for (idx, task) in world.tasks.iter().enumerate() {
+                if matches!(task.state, TaskState::Runnable) {
+                    world.runnable.push(TaskId(idx as u32));
+                }
+            }
+        }
+    }
+
+    /// Refreshes the fault view's task list and asks the fault source how many are pending.
+    fn faults_pending(&mut self) -> u32 {
+        if !self.faults.enabled() {
+            return 0;
+        }
+        self.refresh_task_list();
+        let tasks: Vec<(TaskId, &str, bool)> = self
+            .task_list
+            .iter()
+            .map(|(id, name, finished)| (*id, name.as_str(), *finished))
+            .collect();
+        let view = FaultView {
+            step: self.world.step,
+            tasks: &tasks,
+        };
+        self.faults.pending(&view)
+    }
+
+    fn refresh_task_list(&mut self) {
+        let known = self.task_list.len();
+        for idx in known..self.world.tasks.len() {
+            let name = self.world.name(TaskId(idx as u32)).to_owned();
+            self.task_list.push((TaskId(idx as u32), name, false));
+        }
+        for (idx, entry) in self.task_list.iter_mut().enumerate() {
+            entry.2 = matches!(self.world.tasks[idx].state, TaskState::Finished);
+        }
+    }
+
+    /// Fires fault `k` of the fault source and applies what it does.
+    fn fire_fault(&mut self, k: u32) {
+        let description = self.faults.describe(k);
+        let action = {
+            let tasks: Vec<(TaskId, &str, bool)> = self
+                .task_list
+                .iter()
+                .map(|(id, name, finished)| (*id, name.as_str(), *finished))
+                .collect();
+            let view = FaultView {
+                step: self.world.step,
+                tasks: &tasks,
+            };
+            self.faults.fire(k, &view)
+        };
+        self.apply_fault(action, description);
+    }
+
+    /// Applies a fault action and records it in the trace.
+    fn apply_fault(&mut self, action: Option<FaultAction>, description: String) {
+        let by = self.world.last.unwrap_or(TaskId(0));
+        let text = self.world.trace.push_text(description);
+        self.world.record(by, EventKind::Fault(text));
+        match action {
+            None => {}
+            Some(FaultAction::Spawn { name, body, hold }) => {
+                if !self.room_for_task(&name, None) {
+                    std::mem::forget(body);
+                    return;
+                }
+                let fault_task = self.add_task(name, body);
+                self.world.record(fault_task, EventKind::External);
+                if let Some(held) = hold {
+                    self.world.task(held).hold = Some(Hold::UntilDone(fault_task));
+                }
+            }
+            Some(FaultAction::Panic { task }) => {
+                if let Some(target) = self.world.tasks.get_mut(task.0 as usize) {
+                    target.inject_panic = true;
+                }
+            }
+            Some(FaultAction::Delay { task, steps }) => {
+                let until = self.world.step + u64::from(steps);
+                if let Some(target) = self.world.tasks.get_mut(task.0 as usize) {
+                    target.hold = Some(Hold::UntilStep(until));
+                }
+            }
+        }
+    }
+
+    /// Tells the fault source that `task` reached `site`, and applies what it answers.
+    fn reached(&mut self, task: TaskId, site: Site) {
+        if !self.faults.enabled() {
+            return;
+        }
+        self.refresh_task_list();
+        let action = {
+            let tasks: Vec<(TaskId, &str, bool)> = self
+                .task_list
+                .iter()
+                .map(|(id, name, finished)| (*id, name.as_str(), *finished))
+                .collect();
+            let view = FaultView {
+                step: self.world.step,
+                tasks: &tasks,
+            };
+            let name = self.task_list[task.0 as usize].1.clone();
+            self.faults
+                .reached(task, &name, site, &view)
+                .map(|action| (action, format!("{name} reached {site}")))
+        };
+        if let Some((action, why)) = action {
+            let description = format!("{action:?} because {why}");
+            self.apply_fault(Some(action), description);
         }
     }
 
@@ -730,7 +913,13 @@ impl Execution<'_> {
         self.world.record(task, event);
         self.world.last = Some(task);
         let now = self.world.now;
-        let mut reply = Reply::Go;
+        let state = self.world.task(task);
+        let mut reply = if state.inject_panic && !matches!(state.next, Resume::Start) {
+            state.inject_panic = false;
+            Reply::InjectPanic
+        } else {
+            Reply::Go
+        };
         loop {
             CONTEXT.with(|cx| {
                 cx.current.set(Some(task));
@@ -765,6 +954,7 @@ impl Execution<'_> {
                     return Some(Reply::Go);
                 }
                 self.world.task(task).next = Resume::Point(site);
+                self.reached(task, site);
                 None
             }
             Request::Park(site, deadline) => self.park(task, site, deadline),

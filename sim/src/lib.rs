@@ -40,6 +40,7 @@
 
 mod executor;
 mod failure;
+mod fault;
 mod observer;
 mod runner;
 pub mod scenario;
@@ -50,6 +51,7 @@ mod wall_clock;
 
 pub use executor::{Execution, Executor, INJECTED_FAULT_MARKER, Model, Outcome, Status, Verdict};
 pub use failure::{BlockedTask, Failure, FailureKind, REPLAY_ENV, TRACE_TAIL_LINES};
+pub use fault::{FaultAction, FaultView, Faults, NoFaults};
 pub use observer::{Observer, StepView};
 pub use runner::{
     Config, DEFAULT_SEED, EnvError, Report, Runner, SEED_ENV, Stats, StopReason, check_random,

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use crate::executor::{Executor, Model, Outcome, Verdict};
 use crate::failure::{Failure, FailureKind, REPLAY_ENV};
+use crate::fault::{Faults, NoFaults};
 use crate::observer::Observer;
 use crate::schedule::{Schedule, ScheduleError};
 use crate::strategy::{Random, Replay, Strategy};
@@ -179,6 +180,7 @@ where
 pub struct Runner {
     config: Config,
     observers: Vec<Box<dyn Observer>>,
+    faults: Box<dyn Faults>,
     replay_template: Option<String>,
 }
 
@@ -197,6 +199,7 @@ impl Runner {
         Runner {
             config,
             observers: Vec::new(),
+            faults: Box::new(NoFaults),
             replay_template: None,
         }
     }
@@ -204,6 +207,12 @@ impl Runner {
     /// Adds an observer (invariant checker) called after every step of every execution.
     pub fn observer(mut self, observer: impl Observer + 'static) -> Self {
         self.observers.push(Box::new(observer));
+        self
+    }
+
+    /// Sets the source of faults offered to the strategy (none by default).
+    pub fn faults(mut self, faults: impl Faults + 'static) -> Self {
+        self.faults = Box::new(faults);
         self
     }
 
@@ -238,7 +247,10 @@ impl Runner {
                 break;
             }
             let observers = &mut self.observers[..];
-            let Some(outcome) = executor.execute(execution_idx, strategy, observers, &model) else {
+            let faults = &mut *self.faults;
+            let Some(outcome) =
+                executor.execute(execution_idx, strategy, observers, faults, &model)
+            else {
                 stats.stop = StopReason::StrategyExhausted;
                 break;
             };
@@ -309,7 +321,13 @@ impl Runner {
     ) -> Option<Failure> {
         let mut replay = Replay::new(schedule.clone());
         let second = executor
-            .execute(0, &mut replay, &mut self.observers[..], model)
+            .execute(
+                0,
+                &mut replay,
+                &mut self.observers[..],
+                &mut *self.faults,
+                model,
+            )
             .expect("[internal bug] a fresh replay had no execution to run");
         let second_trace = executor.trace();
         let difference = first_trace.first_difference(second_trace);

@@ -50,7 +50,7 @@ pub enum Choice {
     Task(TaskId),
     /// The model drew this random number.
     Draw(u64),
-    /// Fire pending fault number `k` (reserved for fault injection; no fault is offered yet).
+    /// Fire pending fault number `k` (see `Faults`).
     Fault(u32),
 }
 

@@ -77,6 +77,8 @@ pub(crate) enum EventKind {
     Panic(u32),
     /// Index into the trace's texts.
     Injected(u32),
+    /// A fault fired; index into the trace's texts.
+    Fault(u32),
     Finish,
 }
 
@@ -153,7 +155,7 @@ impl Trace {
         }
         let names_equal = self.task_name(mine.task) == other.task_name(theirs.task);
         let texts_equal = match mine.kind {
-            EventKind::Panic(text) | EventKind::Injected(text) => {
+            EventKind::Panic(text) | EventKind::Injected(text) | EventKind::Fault(text) => {
                 self.texts.get(text as usize) == other.texts.get(text as usize)
             }
             EventKind::Spawn(child) | EventKind::Unpark(child) | EventKind::Token(child) => {
@@ -236,6 +238,7 @@ impl Trace {
             EventKind::Draw(value) => ("-", format!("draw {value:#018x}")),
             EventKind::Panic(text) => ("-", format!("panic: {}", self.text(text))),
             EventKind::Injected(text) => ("-", format!("injected fault: {}", self.text(text))),
+            EventKind::Fault(text) => ("-", format!("FAULT {}", self.text(text))),
             EventKind::Finish => ("-", "finish".to_owned()),
         }
     }

@@ -322,6 +322,7 @@ impl WorkerContext {
                 .iter()
                 .map(|(name, state)| PeekedChannel {
                     name: name.clone(),
+                    actor: state.session.handle.peek_actor(),
                     entries: state
                         .entries
                         .iter()
@@ -331,6 +332,10 @@ impl WorkerContext {
                                 participant: entry.participant,
                                 active: entry.active.peek(),
                                 in_flight: entry.current_in_flight.peek(),
+                                subscriber: entry
+                                    .subscription
+                                    .peek(|subscription| subscription.as_ref().map(|s| s.pid()))
+                                    .flatten(),
                             })
                         })
                         .collect(),
@@ -351,6 +356,8 @@ impl WorkerContext {
 #[non_exhaustive]
 pub struct PeekedChannel {
     pub name: String,
+    /// The channel actor's pid, if one was spawned (it may have exited since).
+    pub actor: Option<crate::process::Pid>,
     /// Entries in vector order; `None` where the weak pointer no longer upgrades.
     pub entries: Vec<Option<PeekedEntry>>,
 }
@@ -363,6 +370,9 @@ pub struct PeekedEntry {
     pub participant: ParticipantPid,
     pub active: bool,
     pub in_flight: u32,
+    /// The subscriber process while the subscription is held (`None` once dropped, or
+    /// while its lock is held).
+    pub subscriber: Option<crate::process::Pid>,
 }
 
 impl Default for WorkerContext {

@@ -28,7 +28,7 @@ fn execute(
     let model: Model = Arc::new(model);
     let mut executor = Executor::new(&config());
     let outcome = executor
-        .execute(0, strategy, observers, &model)
+        .execute(0, strategy, observers, &mut crate::fault::NoFaults, &model)
         .expect("the strategy offers an execution");
     (outcome, executor.trace().render(), executor.schedule())
 }
@@ -405,8 +405,9 @@ fn spawn_external_adds_a_task_between_steps() {
     });
     let mut executor = Executor::new(&config());
     let mut strategy = Random::new(5);
+    let mut no_faults = crate::fault::NoFaults;
     let mut execution = executor
-        .start(0, &mut strategy, &mut [], &model)
+        .start(0, &mut strategy, &mut [], &mut no_faults, &model)
         .expect("an execution");
     for _ in 0..3 {
         assert_eq!(execution.step(), Status::Running);
@@ -471,7 +472,13 @@ fn executions_reuse_stacks_and_leave_nothing_behind() {
     let mut strategy = Random::new(9);
     for idx in 0..50 {
         let outcome = executor
-            .execute(idx, &mut strategy, &mut [], &model)
+            .execute(
+                idx,
+                &mut strategy,
+                &mut [],
+                &mut crate::fault::NoFaults,
+                &model,
+            )
             .unwrap();
         assert_eq!(outcome.verdict, Verdict::Pass);
     }

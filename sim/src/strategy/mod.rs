@@ -25,9 +25,8 @@ pub trait Strategy {
     /// has nothing left to explore.
     fn start(&mut self, execution_idx: u64) -> Option<Start>;
 
-    /// Chooses what happens at a step where more than one task is runnable: one of
-    /// `view.runnable`, or (once fault injection exists) one of the `view.faults_pending`
-    /// faults. A replaying strategy that cannot follow its recording returns a [`Divergence`].
+    /// Chooses what happens at a step where more than one task is runnable or a fault is
+    /// pending: one of `view.runnable`, or one of the `view.faults_pending` faults. A replaying strategy that cannot follow its recording returns a [`Divergence`].
     fn pick(&mut self, view: &PickView<'_>) -> Result<Choice, Divergence>;
 
     /// Supplies the value of a random draw made by the model.
@@ -55,9 +54,9 @@ pub struct PickView<'a> {
     pub step: u64,
     /// The task that ran the previous step, if any; it may no longer be runnable.
     pub current: Option<TaskId>,
-    /// At least two task ids, in increasing order.
+    /// Task ids in increasing order: at least two, or at least one when faults are pending.
     pub runnable: &'a [TaskId],
-    /// How many faults could be fired instead (always zero until fault injection exists).
+    /// How many faults could be fired instead (`Choice::Fault(k)` for `k` below this).
     pub faults_pending: u32,
 }
 

@@ -6,7 +6,14 @@ use rand_core::{RngCore, SeedableRng};
 use super::{Divergence, DrawView, PickView, Start, Strategy};
 use crate::schedule::Choice;
 
-/// Picks uniformly among the runnable tasks at every step.
+/// Picks uniformly among the runnable tasks at every step, and fires faults at uniformly
+/// random points of the execution.
+///
+/// Faults: at the start of an execution the strategy draws a "due" step uniformly below a
+/// horizon (the longest execution seen so far, at least 64 steps); the first time a fault is
+/// pending at or after that step it fires one (chosen uniformly) and draws the next due step.
+/// Choosing a fault with a fixed probability per step would cluster faults near the start of
+/// long executions; a uniform due step spreads them over the whole run.
 ///
 /// Execution `i` of a run with root seed `s` uses `ChaCha8Rng::seed_from_u64(derive(s, i))`,
 /// so each execution is reproducible on its own and independent of how many draws earlier
@@ -16,19 +23,30 @@ use crate::schedule::Choice;
 pub struct Random {
     root_seed: u64,
     rng: ChaCha8Rng,
+    horizon: u64,
+    fault_due: u64,
 }
+
+/// The fault horizon before any execution has been seen.
+const HORIZON_MIN: u64 = 64;
 
 impl Random {
     pub fn new(root_seed: u64) -> Self {
         Random {
             root_seed,
             rng: ChaCha8Rng::seed_from_u64(root_seed),
+            horizon: HORIZON_MIN,
+            fault_due: 0,
         }
     }
 
     /// The seed of execution `execution_idx` of a run with `root_seed`.
     pub fn execution_seed(root_seed: u64, execution_idx: u64) -> u64 {
         splitmix64(root_seed ^ splitmix64(execution_idx))
+    }
+
+    fn below_u64(&mut self, bound: u64) -> u64 {
+        ((u128::from(self.rng.next_u64()) * u128::from(bound)) >> 64) as u64
     }
 
     /// A number in `0..bound`, by multiply-and-shift (no modulo; bias is below 2^-32 here).
@@ -41,10 +59,19 @@ impl Strategy for Random {
     fn start(&mut self, execution_idx: u64) -> Option<Start> {
         let seed = Random::execution_seed(self.root_seed, execution_idx);
         self.rng = ChaCha8Rng::seed_from_u64(seed);
+        // The horizon depends only on earlier executions' lengths; replaying one execution
+        // on its own uses the recorded choices, not this strategy.
+        self.fault_due = self.below_u64(self.horizon);
         Some(Start { seed })
     }
 
     fn pick(&mut self, view: &PickView<'_>) -> Result<Choice, Divergence> {
+        self.horizon = self.horizon.max(view.step + 1);
+        if view.faults_pending > 0 && view.step >= self.fault_due {
+            let fault = self.below(view.faults_pending as usize) as u32;
+            self.fault_due = view.step + 1 + self.below_u64(self.horizon);
+            return Ok(Choice::Fault(fault));
+        }
         let idx = self.below(view.runnable.len());
         Ok(Choice::Task(view.runnable[idx]))
     }

@@ -62,13 +62,19 @@ fn crashed_worker_is_removed_by_process_link_without_affecting_survivors() {
         rt::sleep(QUIET);
         assert_eq!(snapshot_ids(&context), ["survivor"]);
         assert!(!crashed.is_active());
-        assert_eq!(crashed.try_next(), Ok(None), "the crash dropped the subscription");
+        assert_eq!(
+            crashed.try_next(),
+            Ok(None),
+            "the crash dropped the subscription"
+        );
         assert_eq!(survivor.current_in_flight(), 1);
         drop(crashed);
         survivor.unregister().unwrap();
         assert!(snapshot_ids(&context).is_empty());
     });
-    let stats = report.into_result().unwrap_or_else(|failure| panic!("{failure}"));
+    let stats = report
+        .into_result()
+        .unwrap_or_else(|failure| panic!("{failure}"));
     assert_eq!(stats.executions, 300);
 }
 
@@ -93,7 +99,9 @@ fn register_snapshot_and_unregister_from_concurrent_tasks() {
         }
         assert!(snapshot_ids(&context).is_empty());
     });
-    report.into_result().unwrap_or_else(|failure| panic!("{failure}"));
+    report
+        .into_result()
+        .unwrap_or_else(|failure| panic!("{failure}"));
 }
 
 #[test]
@@ -106,7 +114,9 @@ fn normal_termination_of_a_participant_counts_as_a_crash() {
         rt::sleep(QUIET);
         assert!(snapshot_ids(&context).is_empty());
     });
-    report.into_result().unwrap_or_else(|failure| panic!("{failure}"));
+    report
+        .into_result()
+        .unwrap_or_else(|failure| panic!("{failure}"));
 }
 
 #[test]
@@ -117,5 +127,7 @@ fn generated_workers_and_the_default_context_start_fresh_in_every_execution() {
         assert_eq!(worker.worker_id(), "worker-1");
         worker.unregister().unwrap();
     });
-    report.into_result().unwrap_or_else(|failure| panic!("{failure}"));
+    report
+        .into_result()
+        .unwrap_or_else(|failure| panic!("{failure}"));
 }
