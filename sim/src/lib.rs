@@ -41,6 +41,7 @@
 mod executor;
 mod failure;
 mod fault;
+mod harness;
 mod observer;
 mod runner;
 pub mod scenario;
@@ -52,11 +53,14 @@ mod wall_clock;
 pub use executor::{Execution, Executor, INJECTED_FAULT_MARKER, Model, Outcome, Status, Verdict};
 pub use failure::{BlockedTask, Failure, FailureKind, REPLAY_ENV, TRACE_TAIL_LINES};
 pub use fault::{FaultAction, FaultView, Faults, NoFaults};
+pub use harness::{
+    Observed, Overrides, ScenarioRun, expect_label, invariant_of, replay_scenario, run_scenario,
+};
 pub use observer::{Observer, StepView};
 pub use runner::{
     Config, DEFAULT_SEED, EnvError, Report, Runner, SEED_ENV, Stats, StopReason, check_random,
     check_replay, replay_from_env, run,
 };
 pub use schedule::{CHOICES_MAX, Choice, Schedule, ScheduleError};
-pub use strategy::{Divergence, DrawView, PickView, Random, Replay, Start, Strategy};
+pub use strategy::{Dfs, Divergence, DrawView, Pct, PickView, Random, Replay, Start, Strategy};
 pub use trace::Trace;

@@ -113,6 +113,8 @@ pub struct Stats {
     pub steps_total: u64,
     /// The most steps any one execution took.
     pub steps_max_seen: u64,
+    /// How many executions made a schedule no earlier execution of the run made.
+    pub distinct_schedules: u64,
     pub stop: StopReason,
 }
 
@@ -238,8 +240,10 @@ impl Runner {
             executions: 0,
             steps_total: 0,
             steps_max_seen: 0,
+            distinct_schedules: 0,
             stop: StopReason::ExecutionsDone,
         };
+        let mut seen_schedules = std::collections::BTreeSet::new();
         for execution_idx in 0..self.config.executions {
             let over_time = elapsed.as_ref().zip(self.config.wall_time_max);
             if over_time.is_some_and(|(elapsed, max)| execution_idx > 0 && elapsed() >= max) {
@@ -258,6 +262,9 @@ impl Runner {
             stats.steps_total += outcome.steps;
             stats.steps_max_seen = stats.steps_max_seen.max(outcome.steps);
             let schedule = executor.schedule();
+            if seen_schedules.insert(schedule.digest()) {
+                stats.distinct_schedules += 1;
+            }
             let examined = (execution_idx, &outcome, &schedule);
             let failure = self.examine(&mut executor, &model, &mut first_trace, examined);
             if let Some(failure) = failure {

@@ -114,6 +114,16 @@ impl Schedule {
     }
 
     /// The version-1 string form (see the module documentation).
+    /// A digest of the choices (not the seed): equal for executions that chose alike.
+    pub fn digest(&self) -> u64 {
+        let mut text = String::with_capacity(self.choices.len() * 4);
+        for choice in &self.choices {
+            text.push_str(&choice.to_string());
+            text.push(';');
+        }
+        fnv1a64(text.as_bytes())
+    }
+
     pub fn encode(&self) -> String {
         let mut payload = Vec::with_capacity(16 + self.choices.len());
         write_varint(&mut payload, self.seed);

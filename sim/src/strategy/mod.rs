@@ -8,9 +8,13 @@
 //! the determinism check wraps executions from outside (see the runner) rather than living
 //! inside each strategy.
 
+mod dfs;
+mod pct;
 mod random;
 mod replay;
 
+pub use dfs::Dfs;
+pub use pct::Pct;
 pub use random::Random;
 pub use replay::Replay;
 

@@ -42,7 +42,7 @@ impl Random {
 
     /// The seed of execution `execution_idx` of a run with `root_seed`.
     pub fn execution_seed(root_seed: u64, execution_idx: u64) -> u64 {
-        splitmix64(root_seed ^ splitmix64(execution_idx))
+        execution_seed(root_seed, execution_idx)
     }
 
     fn below_u64(&mut self, bound: u64) -> u64 {
@@ -57,7 +57,7 @@ impl Random {
 
 impl Strategy for Random {
     fn start(&mut self, execution_idx: u64) -> Option<Start> {
-        let seed = Random::execution_seed(self.root_seed, execution_idx);
+        let seed = execution_seed(self.root_seed, execution_idx);
         self.rng = ChaCha8Rng::seed_from_u64(seed);
         // The horizon depends only on earlier executions' lengths; replaying one execution
         // on its own uses the recorded choices, not this strategy.
@@ -81,8 +81,13 @@ impl Strategy for Random {
     }
 }
 
+/// The seed of execution `execution_idx` of a run with `root_seed` (shared by strategies).
+pub(crate) fn execution_seed(root_seed: u64, execution_idx: u64) -> u64 {
+    splitmix64(root_seed ^ splitmix64(execution_idx))
+}
+
 /// Steele, Lea and Flood's SplitMix64 finaliser: a fixed, well-mixed bijection on `u64`.
-fn splitmix64(value: u64) -> u64 {
+pub(crate) fn splitmix64(value: u64) -> u64 {
     let mut z = value.wrapping_add(0x9e37_79b9_7f4a_7c15);
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);

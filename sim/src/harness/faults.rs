@@ -1,0 +1,292 @@
+//! The scenario's fault plan as a fault source for the executor.
+//!
+//! Scheduler-chosen faults are enumerated afresh before every step from what exists right
+//! now (a live participant, a live monitor actor, a running listener...), in a fixed order:
+//! fault kind, then worker in scenario order, then exit reason. Site faults fire when their
+//! task reaches their site, with that task held until the fault's own task has finished, so
+//! the fault lands exactly in the window. Every fault's code is `core`'s own terminate path
+//! running as a task, so its locks interleave with the pool's.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use vigil_core::pool::LISTENER_TASK;
+use vigil_core::process::{ExitReason, Node, Pid};
+use vigil_core::rt::{Site, TaskId};
+
+use super::world::{self, World};
+use crate::fault::{FaultAction, FaultView, Faults};
+use crate::scenario::{FaultKind, FaultPlan, SiteFault};
+
+/// How often each part of the plan fired over a whole run, to report faults that never did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct FaultTally {
+    /// Scheduler-chosen faults fired, over all executions.
+    pub(crate) chosen: u64,
+    /// Per site fault (plan order): executions in which it fired.
+    pub(crate) at: Vec<u64>,
+    /// Per delay (plan order): executions in which it applied.
+    pub(crate) delays: Vec<u64>,
+}
+
+/// One fault that could fire now.
+#[derive(Clone, Debug)]
+struct Candidate {
+    kind: FaultKind,
+    worker: String,
+    reason: ExitReason,
+    target: Target,
+}
+
+#[derive(Clone, Debug)]
+enum Target {
+    Process(Pid),
+    Listener(TaskId),
+}
+
+pub(crate) struct PlanFaults {
+    plan: FaultPlan,
+    workers: Vec<String>,
+    tally: Rc<RefCell<FaultTally>>,
+    fired: u32,
+    candidates: Vec<Candidate>,
+    /// Arrivals of each site fault's task at its site, this execution.
+    arrivals: Vec<u32>,
+    delay_arrivals: Vec<bool>,
+}
+
+impl PlanFaults {
+    pub(crate) fn new(
+        plan: FaultPlan,
+        workers: Vec<String>,
+        tally: Rc<RefCell<FaultTally>>,
+    ) -> Self {
+        {
+            let mut tally = tally.borrow_mut();
+            tally.at = vec![0; plan.at.len()];
+            tally.delays = vec![0; plan.delays.len()];
+        }
+        let targets = if plan.targets.is_empty() {
+            workers
+        } else {
+            plan.targets.clone()
+        };
+        PlanFaults {
+            arrivals: vec![0; plan.at.len()],
+            delay_arrivals: vec![false; plan.delays.len()],
+            plan,
+            workers: targets,
+            tally,
+            fired: 0,
+            candidates: Vec::new(),
+        }
+    }
+
+    fn enumerate(&mut self, world: &World, view: &FaultView<'_>) {
+        self.candidates.clear();
+        let Some(node) = world.node() else {
+            return;
+        };
+        for kind in self.plan.kinds.clone() {
+            for worker in &self.workers {
+                let reasons: &[ExitReason] = if kind == FaultKind::Participant {
+                    &self.plan.reasons
+                } else {
+                    &[ExitReason::Error]
+                };
+                let Some(target) = resolve(kind, worker, world, node, view) else {
+                    continue;
+                };
+                for reason in reasons {
+                    self.candidates.push(Candidate {
+                        kind,
+                        worker: worker.clone(),
+                        reason: *reason,
+                        target: target.clone(),
+                    });
+                }
+            }
+        }
+    }
+
+    fn action(
+        candidate: &Candidate,
+        world: &mut World,
+        hold: Option<TaskId>,
+    ) -> Option<FaultAction> {
+        world.workers.get_mut(&candidate.worker)?.faulted = true;
+        match candidate.target {
+            Target::Listener(task) => Some(FaultAction::Panic { task }),
+            Target::Process(pid) => {
+                if candidate.kind == FaultKind::Participant {
+                    world.fault_participant(pid);
+                }
+                let node = world.node()?.clone();
+                let reason = candidate.reason;
+                let name = format!(
+                    "fault:{}:{}:{}",
+                    candidate.kind.name(),
+                    candidate.worker,
+                    reason.as_str()
+                );
+                Some(FaultAction::Spawn {
+                    name,
+                    body: Box::new(move || terminate(&node, pid, reason)),
+                    hold,
+                })
+            }
+        }
+    }
+}
+
+fn terminate(node: &Node, pid: Pid, reason: ExitReason) {
+    node.terminate(pid, reason);
+}
+
+/// The process or task a fault of `kind` on `worker` would hit now, if it exists and is alive.
+fn resolve(
+    kind: FaultKind,
+    worker: &str,
+    world: &World,
+    node: &Node,
+    view: &FaultView<'_>,
+) -> Option<Target> {
+    let state = world.workers.get(worker)?;
+    let alive = |pid: Pid| node.peek_alive(pid) == Some(true);
+    match kind {
+        FaultKind::Participant => state
+            .participant
+            .filter(|pid| alive(*pid))
+            .map(Target::Process),
+        FaultKind::Monitor => {
+            let participant = node.peek_process(state.participant?)??;
+            participant
+                .links
+                .into_iter()
+                .find(|pid| {
+                    node.peek_process(*pid)
+                        .flatten()
+                        .is_some_and(|p| p.exit_reason.is_none() && p.name == "conversation-actor")
+                })
+                .map(Target::Process)
+        }
+        FaultKind::Listener => {
+            let name = format!("{LISTENER_TASK}:{}", state.pool_id.as_ref()?);
+            view.live_task(&name).map(Target::Listener)
+        }
+        FaultKind::Subscriber | FaultKind::Channel => {
+            let pool_id = state.pool_id.as_ref()?;
+            world
+                .context
+                .peek_channels(|channels| {
+                    channels.iter().find_map(|channel| {
+                        let entry = channel
+                            .entries
+                            .iter()
+                            .flatten()
+                            .find(|entry| &entry.worker_id == pool_id)?;
+                        match kind {
+                            FaultKind::Subscriber => entry.subscriber,
+                            _ => channel.actor,
+                        }
+                    })
+                })
+                .flatten()
+                .filter(|pid| alive(*pid))
+                .map(Target::Process)
+        }
+    }
+}
+
+impl Faults for PlanFaults {
+    fn enabled(&self) -> bool {
+        self.plan.budget > 0 || !self.plan.at.is_empty() || !self.plan.delays.is_empty()
+    }
+
+    fn start_execution(&mut self) {
+        self.fired = 0;
+        self.arrivals.iter_mut().for_each(|count| *count = 0);
+        self.delay_arrivals
+            .iter_mut()
+            .for_each(|seen| *seen = false);
+    }
+
+    fn pending(&mut self, view: &FaultView<'_>) -> u32 {
+        if self.fired >= self.plan.budget {
+            return 0;
+        }
+        let stopped = world::with(|world| {
+            if world.faults_stopped {
+                return true;
+            }
+            self.enumerate(world, view);
+            false
+        });
+        if stopped != Some(false) {
+            return 0;
+        }
+        u32::try_from(self.candidates.len()).unwrap_or(u32::MAX)
+    }
+
+    fn fire(&mut self, k: u32, _view: &FaultView<'_>) -> Option<FaultAction> {
+        let candidate = self.candidates.get(k as usize)?.clone();
+        self.fired += 1;
+        self.tally.borrow_mut().chosen += 1;
+        world::with(|world| PlanFaults::action(&candidate, world, None)).flatten()
+    }
+
+    fn describe(&self, k: u32) -> String {
+        match self.candidates.get(k as usize) {
+            Some(candidate) => format!(
+                "{} fault on worker '{}' ({})",
+                candidate.kind.name(),
+                candidate.worker,
+                candidate.reason
+            ),
+            None => format!("fault {k}"),
+        }
+    }
+
+    fn reached(
+        &mut self,
+        task: TaskId,
+        task_name: &str,
+        site: Site,
+        view: &FaultView<'_>,
+    ) -> Option<FaultAction> {
+        for (index, delay) in self.plan.delays.iter().enumerate() {
+            if delay.task == task_name && delay.site == site.name && !self.delay_arrivals[index] {
+                self.delay_arrivals[index] = true;
+                self.tally.borrow_mut().delays[index] += 1;
+                return Some(FaultAction::Delay {
+                    task,
+                    steps: delay.steps,
+                });
+            }
+        }
+        let index = self
+            .plan
+            .at
+            .iter()
+            .position(|fault| fault.task == task_name && fault.site == site.name)?;
+        self.arrivals[index] += 1;
+        let fault: &SiteFault = &self.plan.at[index];
+        if self.arrivals[index] != fault.occurrence {
+            return None;
+        }
+        let action = world::with(|world| {
+            let node = world.node()?.clone();
+            let target = resolve(fault.kind, &fault.worker, world, &node, view)?;
+            let candidate = Candidate {
+                kind: fault.kind,
+                worker: fault.worker.clone(),
+                reason: fault.reason,
+                target,
+            };
+            PlanFaults::action(&candidate, world, Some(task))
+        })
+        .flatten()?;
+        self.tally.borrow_mut().at[index] += 1;
+        Some(action)
+    }
+}

@@ -1,0 +1,250 @@
+//! Runs scenario files: the workload as simulated tasks, the fault plan as a fault source,
+//! the invariants as observers, and the expected outcome compared with what happened.
+
+mod checks;
+mod faults;
+mod workload;
+mod world;
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use faults::{FaultTally, PlanFaults};
+
+use crate::failure::{Failure, FailureKind};
+use crate::runner::{Config, Runner};
+use crate::scenario::{Expect, Invariant, Scenario, StrategyKind};
+use crate::schedule::Schedule;
+use crate::strategy::{Pct, Random, Replay, Strategy};
+use crate::trace::Trace;
+
+/// Changes to a scenario's own settings for one run (`vigil explore`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Overrides {
+    pub seed: Option<u64>,
+    pub strategy: Option<StrategyKind>,
+    pub executions: Option<u64>,
+}
+
+/// What a scenario run observed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Observed {
+    /// Every execution passed and every configured fault fired at least once.
+    Pass,
+    /// An execution failed; `invariant` is the property it broke, when it maps to one.
+    Fail { invariant: Option<Invariant> },
+    /// Every execution passed, but a configured fault never fired: the pass means nothing.
+    Vacuous { unfired: Vec<String> },
+    /// The harness itself could not run the scenario faithfully (nondeterminism, a replay
+    /// that diverged, a limit of the harness).
+    Error { message: String },
+}
+
+/// The result of running one scenario.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct ScenarioRun {
+    pub scenario: Arc<Scenario>,
+    pub file: String,
+    pub observed: Observed,
+    pub executions: u64,
+    pub distinct_schedules: u64,
+    pub failure: Option<Failure>,
+    /// The failing execution's full trace (empty when nothing failed).
+    pub trace: Trace,
+    pub schedule: Option<Schedule>,
+}
+
+impl ScenarioRun {
+    /// Whether what happened is what the scenario expects.
+    pub fn as_expected(&self) -> bool {
+        match (&self.scenario.expect, &self.observed) {
+            (Expect::Pass, Observed::Pass) => true,
+            (
+                Expect::Fail { invariant },
+                Observed::Fail {
+                    invariant: Some(found),
+                },
+            ) => invariant == found,
+            _ => false,
+        }
+    }
+}
+
+impl Observed {
+    /// A short word for tables: `pass`, `fail(<invariant>)`, `vacuous`, `error`.
+    pub fn label(&self) -> String {
+        match self {
+            Observed::Pass => "pass".into(),
+            Observed::Fail {
+                invariant: Some(invariant),
+            } => format!("fail({invariant})"),
+            Observed::Fail { invariant: None } => "fail(?)".into(),
+            Observed::Vacuous { .. } => "vacuous".into(),
+            Observed::Error { .. } => "error".into(),
+        }
+    }
+}
+
+/// The label of an expectation, in the same words as [`Observed::label`].
+pub fn expect_label(expect: &Expect) -> String {
+    match expect {
+        Expect::Pass => "pass".into(),
+        Expect::Fail { invariant } => format!("fail({invariant})"),
+    }
+}
+
+/// The invariant a failed execution broke.
+pub fn invariant_of(kind: &FailureKind) -> Option<Invariant> {
+    match kind {
+        FailureKind::Invariant { name } => Invariant::from_name(name),
+        FailureKind::Deadlock { .. } | FailureKind::StepLimit { .. } => {
+            Some(Invariant::ShutdownBounded)
+        }
+        FailureKind::Panic => Some(Invariant::NoPanic),
+        _ => None,
+    }
+}
+
+fn config_of(scenario: &Scenario, overrides: &Overrides) -> Config {
+    Config {
+        seed: overrides.seed.unwrap_or(scenario.seed),
+        executions: overrides.executions.unwrap_or(scenario.strategy.executions),
+        steps_max: scenario.strategy.steps_max,
+        tasks_max: 512,
+        wall_time_max: scenario.strategy.wall_time_max,
+        ..Config::default()
+    }
+}
+
+fn runner_for(
+    scenario: &Arc<Scenario>,
+    file: &str,
+    config: Config,
+    tally: &Rc<RefCell<FaultTally>>,
+) -> Runner {
+    let workers = scenario
+        .workers
+        .iter()
+        .map(|worker| worker.name.clone())
+        .collect();
+    let faults = PlanFaults::new(scenario.faults.clone(), workers, tally.clone());
+    let mut runner = Runner::new(config)
+        .faults(faults)
+        .replay_command(format!("vigil replay {file} {{schedule}}"));
+    for invariant in &scenario.invariants {
+        runner = runner.observer(checks::Check::new(*invariant));
+    }
+    runner
+}
+
+/// Explores `scenario` (read from `file`) with its strategy and budget, or `overrides`.
+pub fn run_scenario(scenario: &Scenario, file: &str, overrides: &Overrides) -> ScenarioRun {
+    let scenario = Arc::new(scenario.clone());
+    let config = config_of(&scenario, overrides);
+    let kind = overrides.strategy.unwrap_or(scenario.strategy.kind);
+    let mut strategy: Box<dyn Strategy> = match kind {
+        StrategyKind::Random => Box::new(Random::new(config.seed)),
+        StrategyKind::Pct { depth } => Box::new(Pct::new(config.seed, depth)),
+        StrategyKind::Dfs { preemptions_max } => {
+            Box::new(crate::strategy::Dfs::new(preemptions_max))
+        }
+    };
+    run_with(scenario, file, config, &mut *strategy)
+}
+
+/// Replays one recorded schedule of `scenario`.
+pub fn replay_scenario(scenario: &Scenario, file: &str, schedule: Schedule) -> ScenarioRun {
+    let scenario = Arc::new(scenario.clone());
+    let mut config = config_of(&scenario, &Overrides::default());
+    config.executions = 1;
+    run_with(scenario, file, config, &mut Replay::new(schedule))
+}
+
+fn run_with(
+    scenario: Arc<Scenario>,
+    file: &str,
+    config: Config,
+    strategy: &mut dyn Strategy,
+) -> ScenarioRun {
+    let tally = Rc::new(RefCell::new(FaultTally::default()));
+    let mut runner = runner_for(&scenario, file, config, &tally);
+    let model_scenario = scenario.clone();
+    let report = runner.run(strategy, move || workload::run(&model_scenario));
+    let trace = report.trace().clone();
+    let schedule = report.schedule().clone();
+    match report.into_result() {
+        Ok(stats) => {
+            let unfired = unfired_faults(&scenario, &tally.borrow());
+            let observed = if unfired.is_empty() {
+                Observed::Pass
+            } else {
+                Observed::Vacuous { unfired }
+            };
+            ScenarioRun {
+                scenario,
+                file: file.to_owned(),
+                observed,
+                executions: stats.executions,
+                distinct_schedules: stats.distinct_schedules,
+                failure: None,
+                trace: Trace::default(),
+                schedule: None,
+            }
+        }
+        Err(failure) => {
+            let observed = match invariant_of(&failure.kind) {
+                Some(invariant) => Observed::Fail {
+                    invariant: Some(invariant),
+                },
+                None => Observed::Error {
+                    message: failure.message.clone(),
+                },
+            };
+            ScenarioRun {
+                scenario,
+                file: file.to_owned(),
+                observed,
+                executions: failure.execution_idx + 1,
+                distinct_schedules: failure.execution_idx + 1,
+                failure: Some(failure),
+                trace,
+                schedule: Some(schedule),
+            }
+        }
+    }
+}
+
+/// Parts of the fault plan that never fired in the whole run.
+fn unfired_faults(scenario: &Scenario, tally: &FaultTally) -> Vec<String> {
+    let plan = &scenario.faults;
+    let mut unfired = Vec::new();
+    if plan.budget > 0 && tally.chosen == 0 {
+        unfired.push(format!(
+            "faults.budget = {} but no scheduler-chosen fault fired in any execution",
+            plan.budget
+        ));
+    }
+    for (index, fault) in plan.at.iter().enumerate() {
+        if tally.at.get(index).copied().unwrap_or(0) == 0 {
+            unfired.push(format!(
+                "faults.at[{index}] ({} fault on '{}' when '{}' reaches {}) never fired",
+                fault.kind.name(),
+                fault.worker,
+                fault.task,
+                fault.site
+            ));
+        }
+    }
+    for (index, delay) in plan.delays.iter().enumerate() {
+        if tally.delays.get(index).copied().unwrap_or(0) == 0 {
+            unfired.push(format!(
+                "faults.delay[{index}] ('{}' at {}) never applied",
+                delay.task, delay.site
+            ));
+        }
+    }
+    unfired
+}

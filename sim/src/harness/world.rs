@@ -1,0 +1,134 @@
+//! The harness's journal of one execution: what the workload has done, read by the checkers
+//! and the fault source between steps.
+//!
+//! It lives in a thread-local because every simulated task, the checkers and the fault
+//! source run on the executor's one thread. Borrows are always short and never span a
+//! scheduling operation, so a task is never suspended while it holds one.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use vigil_core::pool::{WorkerContext, WorkerRegistration};
+use vigil_core::process::{Node, Pid};
+
+use crate::scenario::{Invariant, Scenario};
+
+/// Where a worker is in its life, as the workload sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Status {
+    NotYet,
+    Registering,
+    Registered,
+    /// Registration returned an error (legitimate when its process died first).
+    Failed,
+    /// `unregister` or drop has begun.
+    Stopping,
+    Gone,
+}
+
+#[derive(Debug)]
+pub(crate) struct WorkerState {
+    pub(crate) queue: String,
+    pub(crate) status: Status,
+    /// The participant the workload spawned, or the one the pool reported after registering.
+    pub(crate) participant: Option<Pid>,
+    /// The pool's id for the worker (differs from the scenario name for generated workers).
+    pub(crate) pool_id: Option<String>,
+    pub(crate) registration: Option<Arc<WorkerRegistration>>,
+    /// A fault or a `crash` step hit this worker's process, monitor or listener.
+    pub(crate) faulted: bool,
+    /// How many `set_in_flight` steps have started on this worker.
+    pub(crate) in_flight_writes: u32,
+}
+
+/// Everything the checkers may read about the running execution.
+#[derive(Debug)]
+pub(crate) struct World {
+    pub(crate) scenario: Arc<Scenario>,
+    pub(crate) context: WorkerContext,
+    pub(crate) workers: BTreeMap<String, WorkerState>,
+    /// Set once the workload's tasks have finished: no more scheduler-chosen faults.
+    pub(crate) faults_stopped: bool,
+    /// Violations found by checks that run inside tasks, reported by the observers.
+    pub(crate) violations: Vec<(Invariant, String)>,
+}
+
+thread_local! {
+    static WORLD: RefCell<Option<World>> = const { RefCell::new(None) };
+}
+
+/// Installs a fresh world. A world left by an execution that failed is forgotten, not
+/// dropped: its registrations' destructors would run simulated code outside any execution.
+pub(crate) fn install(world: World) {
+    let previous = WORLD.with(|slot| slot.borrow_mut().replace(world));
+    std::mem::forget(previous);
+}
+
+/// Removes the world at the end of an execution; the caller drops it inside the main task.
+pub(crate) fn take() -> Option<World> {
+    WORLD.with(|slot| slot.borrow_mut().take())
+}
+
+/// Runs `f` on the world, if one is installed. `f` must not use scheduling operations.
+pub(crate) fn with<R>(f: impl FnOnce(&mut World) -> R) -> Option<R> {
+    WORLD.with(|slot| slot.borrow_mut().as_mut().map(f))
+}
+
+impl World {
+    pub(crate) fn new(scenario: Arc<Scenario>, context: WorkerContext) -> Self {
+        let workers = scenario
+            .workers
+            .iter()
+            .map(|spec| {
+                let state = WorkerState {
+                    queue: spec.queue.clone(),
+                    status: Status::NotYet,
+                    participant: None,
+                    pool_id: None,
+                    registration: None,
+                    faulted: false,
+                    in_flight_writes: 0,
+                };
+                (spec.name.clone(), state)
+            })
+            .collect();
+        World {
+            scenario,
+            context,
+            workers,
+            faults_stopped: false,
+            violations: Vec::new(),
+        }
+    }
+
+    /// The context's node, once its supervisor exists.
+    pub(crate) fn node(&self) -> Option<&Arc<Node>> {
+        self.context
+            .peek_supervisor()
+            .map(|supervisor| supervisor.node())
+    }
+
+    pub(crate) fn violate(&mut self, invariant: Invariant, message: String) {
+        if self.scenario.invariants.contains(&invariant) {
+            self.violations.push((invariant, message));
+        }
+    }
+
+    /// Marks every worker whose participant is `pid` as hit by a fault.
+    pub(crate) fn fault_participant(&mut self, pid: Pid) {
+        for state in self.workers.values_mut() {
+            if state.participant == Some(pid) {
+                state.faulted = true;
+            }
+        }
+    }
+
+    /// The scenario name of the worker the pool calls `pool_id`.
+    pub(crate) fn worker_by_pool_id(&self, pool_id: &str) -> Option<&str> {
+        self.workers
+            .iter()
+            .find(|(_, state)| state.pool_id.as_deref() == Some(pool_id))
+            .map(|(name, _)| name.as_str())
+    }
+}

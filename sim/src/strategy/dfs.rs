@@ -1,0 +1,117 @@
+//! Bounded-preemption depth-first search: every schedule with at most `preemptions_max`
+//! preemptions, in a fixed order, one per execution.
+//!
+//! A preemption is running a task other than the previous one while the previous one could
+//! still run. Each execution replays the decisions of the previous one up to its deepest
+//! decision with an untried alternative, takes that alternative, and continues with the
+//! first option everywhere after (the previous task first, then the others in id order, then
+//! pending faults). The search ends when no decision has an untried alternative. There is no
+//! partial-order reduction: schedules that differ only in the order of independent steps are
+//! all explored, which the preemption bound keeps finite.
+
+use rand_chacha::ChaCha8Rng;
+use rand_core::{RngCore, SeedableRng};
+
+use super::random::splitmix64;
+use super::{Divergence, DrawView, PickView, Start, Strategy};
+use crate::schedule::Choice;
+
+#[derive(Debug)]
+struct Decision {
+    options: Vec<Choice>,
+    taken: usize,
+}
+
+/// Systematic search of all schedules within a preemption bound.
+#[derive(Debug)]
+pub struct Dfs {
+    preemptions_max: u32,
+    path: Vec<Decision>,
+    cursor: usize,
+    preemptions: u32,
+    /// Draws are not enumerated: every execution sees the same seeded stream.
+    rng: ChaCha8Rng,
+    seed: u64,
+}
+
+impl Dfs {
+    pub fn new(preemptions_max: u32) -> Self {
+        Dfs {
+            preemptions_max,
+            path: Vec::new(),
+            cursor: 0,
+            preemptions: 0,
+            rng: ChaCha8Rng::seed_from_u64(0),
+            seed: splitmix64(u64::from(preemptions_max)),
+        }
+    }
+
+    /// Moves to the next unexplored branch; `false` when the tree is exhausted.
+    fn backtrack(&mut self) -> bool {
+        while let Some(last) = self.path.last_mut() {
+            if last.taken + 1 < last.options.len() {
+                last.taken += 1;
+                return true;
+            }
+            self.path.pop();
+        }
+        false
+    }
+
+    fn options(&self, view: &PickView<'_>) -> Vec<Choice> {
+        let current = view.current.filter(|task| view.runnable.contains(task));
+        let mut options = Vec::with_capacity(view.runnable.len() + view.faults_pending as usize);
+        if let Some(current) = current {
+            options.push(Choice::Task(current));
+        }
+        if current.is_none() || self.preemptions < self.preemptions_max {
+            let others = view.runnable.iter().filter(|task| Some(**task) != current);
+            options.extend(others.map(|task| Choice::Task(*task)));
+        }
+        options.extend((0..view.faults_pending).map(Choice::Fault));
+        options
+    }
+}
+
+impl Strategy for Dfs {
+    fn start(&mut self, execution_idx: u64) -> Option<Start> {
+        if execution_idx > 0 && !self.backtrack() {
+            return None;
+        }
+        self.cursor = 0;
+        self.preemptions = 0;
+        self.rng = ChaCha8Rng::seed_from_u64(self.seed);
+        Some(Start { seed: self.seed })
+    }
+
+    fn pick(&mut self, view: &PickView<'_>) -> Result<Choice, Divergence> {
+        let options = self.options(view);
+        let choice = match self.path.get(self.cursor) {
+            Some(decision) if decision.options == options => decision.options[decision.taken],
+            Some(decision) => {
+                return Err(Divergence {
+                    step: view.step,
+                    expected: format!("the options {:?}", decision.options),
+                    found: format!("the options {options:?}"),
+                });
+            }
+            None => {
+                let first = options[0];
+                self.path.push(Decision { options, taken: 0 });
+                first
+            }
+        };
+        self.cursor += 1;
+        let current = view.current.filter(|task| view.runnable.contains(task));
+        if let (Choice::Task(task), Some(current)) = (choice, current)
+            && task != current
+        {
+            self.preemptions += 1;
+        }
+        Ok(choice)
+    }
+
+    fn draw(&mut self, _view: &DrawView) -> Result<u64, Divergence> {
+        Ok(self.rng.next_u64())
+    }
+}
