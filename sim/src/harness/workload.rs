@@ -43,6 +43,9 @@ pub(crate) fn run(scenario: &Arc<Scenario>) {
     }
     world::with(|world| world.faults_stopped = true);
     rt::sleep(QUIET);
+    for queue in queues(scenario) {
+        snapshot(&context, &scenario.namespace, &queue);
+    }
     check_crashed_workers_removed(&context, &scenario.namespace);
     drop_remaining_registrations();
     rt::sleep(QUIET);
@@ -50,6 +53,17 @@ pub(crate) fn run(scenario: &Arc<Scenario>) {
     let world = world::take();
     drop(world);
     drop(context);
+}
+
+/// Every queue the scenario's workers use, once each, in first-use order.
+fn queues(scenario: &Scenario) -> Vec<String> {
+    let mut queues: Vec<String> = Vec::new();
+    for worker in &scenario.workers {
+        if !queues.contains(&worker.queue) {
+            queues.push(worker.queue.clone());
+        }
+    }
+    queues
 }
 
 fn run_task(context: &WorkerContext, namespace: &str, task: &TaskSpec) {
@@ -403,8 +417,8 @@ fn drop_remaining_registrations() {
 /// `no-leak`: with every registration gone, no monitor actor, subscriber or generated worker
 /// process is alive and every entry vector is empty once pruned.
 fn check_nothing_leaked(context: &WorkerContext, scenario: &Scenario) {
-    for queue in scenario.workers.iter().map(|worker| worker.queue.as_str()) {
-        let _ = context.workers_for_channel(&channel(&scenario.namespace, queue));
+    for queue in queues(scenario) {
+        let _ = context.workers_for_channel(&channel(&scenario.namespace, &queue));
     }
     let entries_left: usize = context
         .peek_channels(|channels| channels.iter().map(|channel| channel.entries.len()).sum())

@@ -33,6 +33,15 @@ pub struct Scenario {
     pub faults: FaultPlan,
     pub invariants: Vec<Invariant>,
     pub expect: Expect,
+    /// The planted bug this scenario documents, if any (see `mutants/`).
+    pub mutant: Option<MutantSpec>,
+}
+
+/// "With `mutants/<patch>.patch` applied, this scenario fails `invariant`."
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MutantSpec {
+    pub patch: String,
+    pub invariant: Invariant,
 }
 
 /// How to explore and with what budget.

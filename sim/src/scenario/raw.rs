@@ -21,6 +21,15 @@ pub(crate) struct RawScenario {
     #[serde(default)]
     pub(crate) invariants: Option<Spanned<Vec<Spanned<String>>>>,
     pub(crate) expect: Spanned<RawExpect>,
+    #[serde(default)]
+    pub(crate) mutant: Option<Spanned<RawMutant>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawMutant {
+    pub(crate) patch: Spanned<String>,
+    pub(crate) invariant: Spanned<String>,
 }
 
 #[derive(Debug, Deserialize)]

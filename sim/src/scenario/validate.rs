@@ -8,10 +8,10 @@ use toml::Spanned;
 use vigil_core::pool::SITE_NAMES;
 use vigil_core::process::ExitReason;
 
-use super::raw::{RawFaults, RawScenario, RawStep, RawStrategy};
+use super::raw::{RawFaults, RawMutant, RawScenario, RawStep, RawStrategy};
 use super::{
-    Delay, Expect, FaultKind, FaultPlan, Invariant, Scenario, ScenarioError, SiteFault, Step,
-    StrategyKind, StrategySpec, TaskSpec, WorkerSpec,
+    Delay, Expect, FaultKind, FaultPlan, Invariant, MutantSpec, Scenario, ScenarioError, SiteFault,
+    Step, StrategyKind, StrategySpec, TaskSpec, WorkerSpec,
 };
 
 const DEFAULT_STEPS_MAX: u64 = 20_000;
@@ -133,6 +133,10 @@ impl Checker<'_> {
         };
         let invariants = self.invariants(&raw)?;
         let expect = self.expect(&raw, &invariants)?;
+        let mutant = match &raw.mutant {
+            Some(mutant) => Some(self.mutant(mutant.get_ref(), &invariants)?),
+            None => None,
+        };
         Ok(Scenario {
             name,
             description: raw.description.trim().to_owned(),
@@ -144,6 +148,7 @@ impl Checker<'_> {
             faults,
             invariants,
             expect,
+            mutant,
         })
     }
 
@@ -542,6 +547,30 @@ impl Checker<'_> {
         invariants.sort();
         invariants.dedup();
         Ok(invariants)
+    }
+
+    fn mutant(&self, raw: &RawMutant, invariants: &[Invariant]) -> Result<MutantSpec> {
+        let patch = self.name(&raw.patch, "mutant.patch")?;
+        if !patch.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+            return Err(self.error(
+                raw.patch.span(),
+                "mutant.patch",
+                "a patch name is the file name under mutants/ without '.patch' (letters, digits, '-')",
+            ));
+        }
+        let invariant = Invariant::from_name(raw.invariant.get_ref())
+            .filter(|invariant| invariants.contains(invariant))
+            .ok_or_else(|| {
+                self.error(
+                    raw.invariant.span(),
+                    "mutant.invariant",
+                    &format!(
+                        "'{}' is not one of this scenario's invariants",
+                        raw.invariant.get_ref()
+                    ),
+                )
+            })?;
+        Ok(MutantSpec { patch, invariant })
     }
 
     fn expect(&self, raw: &RawScenario, invariants: &[Invariant]) -> Result<Expect> {
