@@ -72,6 +72,26 @@ use crate::trace::{Event, EventKind, Trace};
 /// Panic messages starting with this are deliberate faults: traced, but not failures.
 pub const INJECTED_FAULT_MARKER: &str = "vigil-injected-fault";
 
+/// Keeps panics injected by fault plans off stderr: they are expected, traced, and would
+/// otherwise print a message (and backtrace) per injected fault. Every other panic reaches
+/// the previous hook unchanged. Installed once per process, on the first run.
+pub(crate) fn quiet_injected_panics() {
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let payload = info.payload();
+            let message = payload
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| payload.downcast_ref::<&str>().copied());
+            if !message.is_some_and(|text| text.starts_with(INJECTED_FAULT_MARKER)) {
+                previous(info);
+            }
+        }));
+    });
+}
+
 /// A model: the body of task 0 ("main") in every execution.
 pub type Model = Arc<dyn Fn() + Send + Sync + 'static>;
 

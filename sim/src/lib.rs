@@ -43,6 +43,7 @@ mod failure;
 mod fault;
 mod harness;
 mod observer;
+pub mod report;
 mod runner;
 pub mod scenario;
 mod schedule;
@@ -64,3 +65,4 @@ pub use runner::{
 pub use schedule::{CHOICES_MAX, Choice, Schedule, ScheduleError};
 pub use strategy::{Dfs, Divergence, DrawView, Pct, PickView, Random, Replay, Start, Strategy};
 pub use trace::Trace;
+pub use wall_clock::stopwatch;

@@ -233,6 +233,7 @@ impl Runner {
         F: Fn() + Send + Sync + 'static,
     {
         let model: Model = Arc::new(model);
+        crate::executor::quiet_injected_panics();
         let mut executor = Executor::new(&self.config);
         let mut first_trace = Trace::default();
         let elapsed = self.config.wall_time_max.map(|_| wall_clock::stopwatch());

@@ -29,8 +29,8 @@
 //!   returns at once; `<op> (timed out)` when the clock jumped to wake it; `<op> (unwinding)`
 //!   for a point reached while a panic unwinds (it never switches tasks); `unpark t<id>`,
 //!   `unpark t<id> (token)`, `spawn t<id> <name>`, `spawn (external)` (on the new task's own line),
-//!   `draw 0x<16 hex digits>`, `panic: <message>`, `injected fault: <message>`, `start`,
-//!   `finish`.
+//!   `draw 0x<16 hex digits>`, `panic: <message>`, `injected fault: <message>`,
+//!   `FAULT <what fired and why>` (a fault from the fault plan), `start`, `finish`.
 //!
 //! Wider values overflow their column rather than being cut. Messages are rendered on one
 //! line (newlines escaped). Traces contain no addresses, no wall-clock time and no
@@ -47,6 +47,29 @@ pub struct Trace {
     events: Vec<Event>,
     names: Vec<String>,
     texts: Vec<String>,
+}
+
+/// One event as a report draws it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Mark {
+    pub(crate) step: u64,
+    pub(crate) task: TaskId,
+    pub(crate) kind: MarkKind,
+    pub(crate) label: String,
+}
+
+/// How a report draws an event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum MarkKind {
+    /// The task ran past a scheduling point (a scheduling decision).
+    Run,
+    Start,
+    Block,
+    Fault,
+    Panic,
+    Injected,
+    Finish,
+    Other,
 }
 
 /// One recorded event. `Copy` and small: recording one is a push onto a reused `Vec`.
@@ -118,6 +141,41 @@ impl Trace {
             out.push('\n');
         }
         out
+    }
+
+    /// The names of the execution's tasks, indexed by task id.
+    pub fn task_names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// The events as report marks: which task acted at which step, and how.
+    pub(crate) fn marks(&self) -> Vec<Mark> {
+        self.events
+            .iter()
+            .map(|event| {
+                let (site, op) = self.site_and_op(event.kind);
+                let kind = match event.kind {
+                    EventKind::Fault(_) => MarkKind::Fault,
+                    EventKind::Panic(_) => MarkKind::Panic,
+                    EventKind::Injected(_) => MarkKind::Injected,
+                    EventKind::Block(..) => MarkKind::Block,
+                    EventKind::Finish => MarkKind::Finish,
+                    EventKind::Start | EventKind::External => MarkKind::Start,
+                    EventKind::Point(_) | EventKind::Resume(_) => MarkKind::Run,
+                    _ => MarkKind::Other,
+                };
+                Mark {
+                    step: event.step,
+                    task: event.task,
+                    kind,
+                    label: if site == "-" {
+                        op
+                    } else {
+                        format!("{site} {op}")
+                    },
+                }
+            })
+            .collect()
     }
 
     /// The last `count` lines (fewer when the trace is shorter), oldest first, no header.

@@ -21,7 +21,6 @@ use crate::trace::Trace;
 
 /// Changes to a scenario's own settings for one run (`vigil explore`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct Overrides {
     pub seed: Option<u64>,
     pub strategy: Option<StrategyKind>,
