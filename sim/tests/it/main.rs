@@ -5,6 +5,7 @@
 //! an environment variable that tells one test to act as the child.
 
 mod determinism;
+mod facade;
 mod limits;
 mod lock_order;
 mod models;
