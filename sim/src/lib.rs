@@ -48,6 +48,8 @@ mod runner;
 pub mod scenario;
 mod schedule;
 mod strategy;
+pub mod sync;
+pub mod thread;
 mod trace;
 mod wall_clock;
 

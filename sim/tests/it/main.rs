@@ -6,6 +6,7 @@
 
 mod corpus;
 mod determinism;
+mod facade;
 mod limits;
 mod lock_order;
 mod models;

@@ -1,0 +1,205 @@
+//! `std::sync::atomic`-shaped atomics whose every access is a scheduling point.
+//!
+//! Each type wraps its std counterpart and calls the current scheduler's `point` before every
+//! load (`atomic load`), store (`atomic store`) and read-modify-write (`atomic rmw`). The
+//! orderings are passed to the hardware unchanged; under simulation one task runs at a time,
+//! so executions are sequentially consistent and weak-memory reorderings are not explored.
+//! `compare_exchange_weak` never fails spuriously. `get_mut` and `into_inner` need exclusive
+//! access, so they are not scheduling points.
+
+use std::fmt;
+use std::sync::atomic as std_atomic;
+
+use vigil_core::rt::{self, Op, Site};
+
+pub use std::sync::atomic::{Ordering, compiler_fence, fence};
+
+fn point(name: &'static str, op: Op) {
+    rt::current().point(Site::new(name, op));
+}
+
+/// The methods every atomic type shares: construction, load, store, swap, compare-exchange,
+/// bitwise read-modify-writes and `fetch_update`.
+macro_rules! atomic_common {
+    ($name:ident, $std:ty, $value:ty) => {
+        impl $name {
+            pub const fn new(value: $value) -> Self {
+                Self::named("atomic", value)
+            }
+
+            /// An atomic whose scheduling points carry `name` (not in std).
+            pub const fn named(name: &'static str, value: $value) -> Self {
+                Self {
+                    name,
+                    value: <$std>::new(value),
+                }
+            }
+
+            pub fn load(&self, order: Ordering) -> $value {
+                point(self.name, Op::Load);
+                self.value.load(order)
+            }
+
+            pub fn store(&self, value: $value, order: Ordering) {
+                point(self.name, Op::Store);
+                self.value.store(value, order)
+            }
+
+            pub fn swap(&self, value: $value, order: Ordering) -> $value {
+                point(self.name, Op::Rmw);
+                self.value.swap(value, order)
+            }
+
+            pub fn compare_exchange(
+                &self,
+                current: $value,
+                new: $value,
+                success: Ordering,
+                failure: Ordering,
+            ) -> Result<$value, $value> {
+                point(self.name, Op::Rmw);
+                self.value.compare_exchange(current, new, success, failure)
+            }
+
+            /// The same as `compare_exchange`: it never fails spuriously.
+            pub fn compare_exchange_weak(
+                &self,
+                current: $value,
+                new: $value,
+                success: Ordering,
+                failure: Ordering,
+            ) -> Result<$value, $value> {
+                self.compare_exchange(current, new, success, failure)
+            }
+
+            pub fn fetch_and(&self, value: $value, order: Ordering) -> $value {
+                point(self.name, Op::Rmw);
+                self.value.fetch_and(value, order)
+            }
+
+            pub fn fetch_nand(&self, value: $value, order: Ordering) -> $value {
+                point(self.name, Op::Rmw);
+                self.value.fetch_nand(value, order)
+            }
+
+            pub fn fetch_or(&self, value: $value, order: Ordering) -> $value {
+                point(self.name, Op::Rmw);
+                self.value.fetch_or(value, order)
+            }
+
+            pub fn fetch_xor(&self, value: $value, order: Ordering) -> $value {
+                point(self.name, Op::Rmw);
+                self.value.fetch_xor(value, order)
+            }
+
+            /// A load, then compare-exchanges until `update` returns `None` or one succeeds;
+            /// each access is its own scheduling point, as in std's loop.
+            pub fn fetch_update<F>(
+                &self,
+                set_order: Ordering,
+                fetch_order: Ordering,
+                mut update: F,
+            ) -> Result<$value, $value>
+            where
+                F: FnMut($value) -> Option<$value>,
+            {
+                let mut previous = self.load(fetch_order);
+                while let Some(next) = update(previous) {
+                    match self.compare_exchange(previous, next, set_order, fetch_order) {
+                        Ok(value) => return Ok(value),
+                        Err(value) => previous = value,
+                    }
+                }
+                Err(previous)
+            }
+
+            pub fn get_mut(&mut self) -> &mut $value {
+                self.value.get_mut()
+            }
+
+            pub fn into_inner(self) -> $value {
+                self.value.into_inner()
+            }
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                Self::new(<$value>::default())
+            }
+        }
+
+        impl From<$value> for $name {
+            fn from(value: $value) -> Self {
+                Self::new(value)
+            }
+        }
+
+        /// Shows the value without a scheduling point, so it works outside simulated tasks.
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Debug::fmt(&self.value.load(Ordering::SeqCst), f)
+            }
+        }
+    };
+}
+
+/// An integer atomic: the common methods plus arithmetic read-modify-writes.
+macro_rules! atomic_int {
+    ($name:ident, $std:ty, $int:ty) => {
+        /// An atomic integer whose every access is a scheduling point.
+        pub struct $name {
+            name: &'static str,
+            value: $std,
+        }
+
+        atomic_common!($name, $std, $int);
+
+        impl $name {
+            pub fn fetch_add(&self, value: $int, order: Ordering) -> $int {
+                point(self.name, Op::Rmw);
+                self.value.fetch_add(value, order)
+            }
+
+            pub fn fetch_sub(&self, value: $int, order: Ordering) -> $int {
+                point(self.name, Op::Rmw);
+                self.value.fetch_sub(value, order)
+            }
+
+            pub fn fetch_max(&self, value: $int, order: Ordering) -> $int {
+                point(self.name, Op::Rmw);
+                self.value.fetch_max(value, order)
+            }
+
+            pub fn fetch_min(&self, value: $int, order: Ordering) -> $int {
+                point(self.name, Op::Rmw);
+                self.value.fetch_min(value, order)
+            }
+        }
+    };
+}
+
+atomic_int!(AtomicU8, std_atomic::AtomicU8, u8);
+atomic_int!(AtomicU16, std_atomic::AtomicU16, u16);
+atomic_int!(AtomicU32, std_atomic::AtomicU32, u32);
+atomic_int!(AtomicU64, std_atomic::AtomicU64, u64);
+atomic_int!(AtomicUsize, std_atomic::AtomicUsize, usize);
+atomic_int!(AtomicI8, std_atomic::AtomicI8, i8);
+atomic_int!(AtomicI16, std_atomic::AtomicI16, i16);
+atomic_int!(AtomicI32, std_atomic::AtomicI32, i32);
+atomic_int!(AtomicI64, std_atomic::AtomicI64, i64);
+atomic_int!(AtomicIsize, std_atomic::AtomicIsize, isize);
+
+/// An atomic flag whose every access is a scheduling point.
+pub struct AtomicBool {
+    name: &'static str,
+    value: std_atomic::AtomicBool,
+}
+
+atomic_common!(AtomicBool, std_atomic::AtomicBool, bool);
+
+impl AtomicBool {
+    pub fn fetch_not(&self, order: Ordering) -> bool {
+        point(self.name, Op::Rmw);
+        self.value.fetch_not(order)
+    }
+}

@@ -1,0 +1,205 @@
+//! `Condvar` with std's signatures, built on the scheduler seam's park and unpark.
+//!
+//! A waiter registers itself in the condition variable's queue before it releases the mutex,
+//! then parks. A notify pops waiters, marks each notified and unparks it. Because the seam
+//! keeps an unpark that arrives before the park as a token, a notify that lands between the
+//! release and the park is not lost: the lost wakeups this type helps find are the model's
+//! own (a check made outside the lock, a wait without a predicate loop).
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, LockResult, PoisonError};
+use std::time::Duration;
+
+use vigil_core::rt::{self, Instant, Op, Scheduler, Site, TaskId};
+use vigil_core::sync as core_sync;
+
+use super::MutexGuard;
+
+/// Whether a timed wait returned because its time ran out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WaitTimeoutResult(bool);
+
+impl WaitTimeoutResult {
+    /// `true` when the wait ended at its deadline rather than by a notify.
+    pub fn timed_out(&self) -> bool {
+        self.0
+    }
+}
+
+/// A task waiting on a [`Condvar`], and the flag its notifier sets.
+struct Waiter {
+    task: TaskId,
+    notified: Arc<AtomicBool>,
+}
+
+/// A condition variable whose waits and notifies are scheduling points.
+///
+/// Unlike `std::sync::Condvar` it never wakes spuriously; a wait ends only by a notify or,
+/// for the timed forms, when its deadline passes on the scheduler's clock (virtual time under
+/// simulation).
+pub struct Condvar {
+    name: &'static str,
+    /// FIFO, so `notify_one` wakes the longest waiter. Its lock and unlock are the condition
+    /// variable's own scheduling points (`<name> lock`, `<name> unlock`).
+    waiters: core_sync::Mutex<VecDeque<Waiter>>,
+}
+
+impl Condvar {
+    /// A condition variable named `condvar` in traces.
+    pub const fn new() -> Self {
+        Condvar::named("condvar")
+    }
+
+    /// A condition variable whose scheduling points carry `name` (not in std).
+    pub const fn named(name: &'static str) -> Self {
+        Condvar {
+            name,
+            waiters: core_sync::Mutex::named(name, VecDeque::new()),
+        }
+    }
+
+    /// Releases the guard's mutex, waits for a notify, and re-acquires the mutex.
+    pub fn wait<'a, T>(&self, guard: MutexGuard<'a, T>) -> LockResult<MutexGuard<'a, T>> {
+        Ok(self.wait_until(guard, None).0)
+    }
+
+    /// Waits while `condition` holds, re-checking it after every wakeup.
+    pub fn wait_while<'a, T, F>(
+        &self,
+        mut guard: MutexGuard<'a, T>,
+        mut condition: F,
+    ) -> LockResult<MutexGuard<'a, T>>
+    where
+        F: FnMut(&mut T) -> bool,
+    {
+        while condition(&mut *guard) {
+            guard = self.wait_until(guard, None).0;
+        }
+        Ok(guard)
+    }
+
+    /// Like [`wait`](Self::wait), but gives up after `timeout` of scheduler time.
+    pub fn wait_timeout<'a, T>(
+        &self,
+        guard: MutexGuard<'a, T>,
+        timeout: Duration,
+    ) -> LockResult<(MutexGuard<'a, T>, WaitTimeoutResult)> {
+        let deadline = rt::now().saturating_add(timeout);
+        let (guard, timed_out) = self.wait_until(guard, Some(deadline));
+        Ok((guard, WaitTimeoutResult(timed_out)))
+    }
+
+    /// Waits while `condition` holds, for at most `timeout` of scheduler time in total.
+    /// `timed_out()` is `true` when the condition still held at the deadline.
+    pub fn wait_timeout_while<'a, T, F>(
+        &self,
+        mut guard: MutexGuard<'a, T>,
+        timeout: Duration,
+        mut condition: F,
+    ) -> LockResult<(MutexGuard<'a, T>, WaitTimeoutResult)>
+    where
+        F: FnMut(&mut T) -> bool,
+    {
+        let deadline = rt::now().saturating_add(timeout);
+        loop {
+            if !condition(&mut *guard) {
+                return Ok((guard, WaitTimeoutResult(false)));
+            }
+            if rt::now() >= deadline {
+                return Ok((guard, WaitTimeoutResult(true)));
+            }
+            guard = self.wait_until(guard, Some(deadline)).0;
+        }
+    }
+
+    /// Wakes the longest-waiting task, if any.
+    pub fn notify_one(&self) {
+        let woken = {
+            let mut waiters = self.waiters.lock();
+            waiters.pop_front().map(Waiter::mark_notified)
+        };
+        if let Some(task) = woken {
+            rt::current().unpark(task);
+        }
+    }
+
+    /// Wakes every waiting task.
+    pub fn notify_all(&self) {
+        let woken: Vec<TaskId> = {
+            let mut waiters = self.waiters.lock();
+            waiters.drain(..).map(Waiter::mark_notified).collect()
+        };
+        let scheduler = rt::current();
+        for task in woken {
+            scheduler.unpark(task);
+        }
+    }
+
+    /// Registers, releases the mutex, parks until notified or `deadline`, re-locks. Returns
+    /// the guard and whether the wait timed out.
+    fn wait_until<'a, T>(
+        &self,
+        guard: MutexGuard<'a, T>,
+        deadline: Option<Instant>,
+    ) -> (MutexGuard<'a, T>, bool) {
+        let scheduler = rt::current();
+        let notified = Arc::new(AtomicBool::new(false));
+        self.waiters.lock().push_back(Waiter {
+            task: scheduler.current(),
+            notified: notified.clone(),
+        });
+        let mutex = guard.mutex;
+        drop(guard);
+        let timed_out = self.park_until_notified(&*scheduler, &notified, deadline);
+        let guard = mutex.lock().unwrap_or_else(PoisonError::into_inner);
+        (guard, timed_out)
+    }
+
+    /// Parks until `notified` is set; at the deadline, leaves the queue and reports a timeout
+    /// unless a notify took this waiter out of the queue first.
+    fn park_until_notified(
+        &self,
+        scheduler: &dyn Scheduler,
+        notified: &Arc<AtomicBool>,
+        deadline: Option<Instant>,
+    ) -> bool {
+        let site = Site::new(self.name, Op::Park);
+        loop {
+            if notified.load(Ordering::Acquire) {
+                return false;
+            }
+            if deadline.is_some_and(|deadline| scheduler.now() >= deadline) {
+                let mut waiters = self.waiters.lock();
+                let queued = waiters.len();
+                waiters.retain(|waiter| !Arc::ptr_eq(&waiter.notified, notified));
+                return waiters.len() < queued;
+            }
+            scheduler.park(site, deadline);
+        }
+    }
+}
+
+impl Waiter {
+    /// Sets the flag (under the queue lock, so a timing-out waiter sees either the flag or
+    /// itself still queued) and returns the task to unpark.
+    fn mark_notified(self) -> TaskId {
+        self.notified.store(true, Ordering::Release);
+        self.task
+    }
+}
+
+impl Default for Condvar {
+    fn default() -> Self {
+        Condvar::new()
+    }
+}
+
+impl fmt::Debug for Condvar {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Condvar")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,59 @@
+//! A `std::sync`-shaped facade over `vigil_core::sync`, so models written for loom or shuttle
+//! run under vigil by changing their `use` lines.
+//!
+//! Every lock, unlock, atomic access, send, receive and wait is a scheduling point of the
+//! current scheduler: under `vigil_sim::run` the executor interleaves them; outside a
+//! simulation the same code runs on OS threads through `vigil_core`'s production scheduler.
+//!
+//! # Example
+//!
+//! std's own `Condvar` example with only its `use` lines changed, explored by the runner:
+//!
+//! ```
+//! use vigil_sim::sync::{Arc, Condvar, Mutex};
+//! use vigil_sim::thread;
+//! use vigil_sim::{Config, Random, run};
+//!
+//! let mut config = Config::default();
+//! config.executions = 100;
+//! let report = run(&config, &mut Random::new(config.seed), || {
+//!     let pair = Arc::new((Mutex::new(false), Condvar::new()));
+//!     let pair2 = Arc::clone(&pair);
+//!     let child = thread::spawn(move || {
+//!         let (lock, cvar) = &*pair2;
+//!         *lock.lock().unwrap() = true;
+//!         cvar.notify_one();
+//!     });
+//!     let (lock, cvar) = &*pair;
+//!     let mut started = lock.lock().unwrap();
+//!     while !*started {
+//!         started = cvar.wait(started).unwrap();
+//!     }
+//!     drop(started);
+//!     child.join().unwrap();
+//! });
+//! assert!(report.failure().is_none());
+//! ```
+//!
+//! # Differences from `std::sync`
+//!
+//! - Locks never poison: a guard dropped while unwinding releases the lock, so every
+//!   [`LockResult`] and [`TryLockResult`] is `Ok` unless the lock is held
+//!   ([`TryLockError::WouldBlock`]). The std error types are re-exported so matching on them
+//!   compiles unchanged.
+//! - [`Condvar`] never wakes spuriously: a wait returns only after a notify or its timeout.
+//!   Code that loops on its predicate (as it must for std) behaves the same either way.
+//! - Under simulation every execution is sequentially consistent: atomics accept any
+//!   [`atomic::Ordering`] but weak-memory reorderings are not explored.
+//! - `mpsc::sync_channel(0)` buffers one value instead of making a rendezvous (see [`mpsc`]).
+//! - [`Arc`] and [`Weak`] are std's own types: reference counting is not a scheduling point.
+//! - Not provided yet: `RwLock`, `Barrier`, `Once`, `OnceLock`, `LazyLock`.
+
+pub mod atomic;
+mod condvar;
+pub mod mpsc;
+mod mutex;
+
+pub use condvar::{Condvar, WaitTimeoutResult};
+pub use mutex::{Mutex, MutexGuard};
+pub use std::sync::{Arc, LockResult, PoisonError, TryLockError, TryLockResult, Weak};
