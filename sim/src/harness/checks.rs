@@ -166,9 +166,45 @@ fn one_session(world: &World) -> Result<(), String> {
         .unwrap_or(Ok(()))
 }
 
+/// Whether the scenario registered workers `a` and `b` on one shared supplied process.
+fn declared_shared(world: &World, a: &str, b: &str) -> bool {
+    let owner = |pool_id: &str| {
+        let name = world.worker_by_pool_id(pool_id)?;
+        world
+            .scenario
+            .tasks
+            .iter()
+            .flat_map(|task| &task.steps)
+            .find_map(|step| match step {
+                crate::scenario::Step::Register {
+                    worker,
+                    supplied: true,
+                    shares,
+                    ..
+                } if worker == name => Some(shares.clone().unwrap_or_else(|| name.to_owned())),
+                _ => None,
+            })
+    };
+    matches!((owner(a), owner(b)), (Some(x), Some(y)) if x == y)
+}
+
 fn one_node(world: &World) -> Result<(), String> {
     with_channels(world, |channels, node| {
-        for (channel, entry) in visible(channels) {
+        let entries: Vec<_> = visible(channels).collect();
+        for (index, (channel, entry)) in entries.iter().enumerate() {
+            let twin = entries[..index].iter().find(|(_, other)| {
+                other.participant == entry.participant
+                    && !declared_shared(world, &other.worker_id, &entry.worker_id)
+            });
+            if let Some((_, other)) = twin {
+                return Err(format!(
+                    "workers '{}' and '{}' on '{channel}' both name process {}, but nothing \
+                     registered them on a shared process: one of them names a pid of another node",
+                    other.worker_id, entry.worker_id, entry.participant
+                ));
+            }
+        }
+        for (channel, entry) in entries {
             let Some(found) = node.peek_process(entry.participant) else {
                 continue;
             };

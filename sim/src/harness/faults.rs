@@ -204,6 +204,7 @@ impl Faults for PlanFaults {
     }
 
     fn start_execution(&mut self) {
+        world::forget_leftover();
         self.fired = 0;
         self.arrivals.iter_mut().for_each(|count| *count = 0);
         self.delay_arrivals

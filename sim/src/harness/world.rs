@@ -65,6 +65,13 @@ pub(crate) fn install(world: World) {
     std::mem::forget(previous);
 }
 
+/// Forgets (never drops) whatever world an earlier execution left behind, so nothing of it is
+/// visible to the next execution's fault source or checkers before its main task starts.
+pub(crate) fn forget_leftover() {
+    let leftover = WORLD.with(|slot| slot.borrow_mut().take());
+    std::mem::forget(leftover);
+}
+
 /// Removes the world at the end of an execution; the caller drops it inside the main task.
 pub(crate) fn take() -> Option<World> {
     WORLD.with(|slot| slot.borrow_mut().take())

@@ -1,0 +1,277 @@
+//! The `vigil` command and its reports: exit codes, malformed input, and snapshots of the
+//! summary table, the JSON output, a failure report and its SVG timeline.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use vigil_sim::report::{self, Row};
+use vigil_sim::{Observed, Overrides, ScenarioRun, run_scenario, scenario};
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+/// Runs the `vigil` binary in `dir` with `args`.
+fn vigil(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_vigil"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("the vigil binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A fresh scratch folder under the target directory, removed first if left over.
+fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn run_fixture(name: &str) -> ScenarioRun {
+    let file = format!("tests/fixtures/{name}.toml");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(&file);
+    let scenario = scenario::load(&path).unwrap();
+    run_scenario(&scenario, &file, &Overrides::default())
+}
+
+#[test]
+fn a_failing_scenario_gives_a_stable_summary_json_trace_and_timeline() {
+    let run = run_fixture("step-limit");
+    assert_eq!(
+        run.observed,
+        Observed::Fail {
+            invariant: Some(scenario::Invariant::ShutdownBounded)
+        }
+    );
+    let rows = [Row {
+        run: &run,
+        elapsed: None,
+    }];
+    insta::assert_snapshot!("summary_table", report::summary_table(&rows));
+    insta::assert_snapshot!("summary_json", report::json(&rows));
+    insta::assert_snapshot!("summary_markdown", report::summary_markdown(&rows));
+    insta::assert_snapshot!("failure_trace", report::trace_text(&run));
+    insta::assert_snapshot!("failure_timeline_svg", report::timeline_svg(&run));
+    // Same inputs, same bytes.
+    let again = run_fixture("step-limit");
+    assert_eq!(report::trace_text(&again), report::trace_text(&run));
+    assert_eq!(report::timeline_svg(&again), report::timeline_svg(&run));
+}
+
+#[test]
+fn run_writes_reports_and_exits_1_on_an_unexpected_failure() {
+    let dir = scratch("cli-failure");
+    let fixture = fixtures().join("step-limit.toml");
+    let output = vigil(
+        &dir,
+        &["run", fixture.to_str().unwrap(), "--junit", "junit.xml"],
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    let stdout = text(&output.stdout);
+    assert!(stdout.contains("fail(shutdown-bounded)"), "{stdout}");
+    assert!(
+        stdout.contains("vigil replay"),
+        "the failure says how to replay it: {stdout}"
+    );
+    let summary = std::fs::read_to_string(dir.join("reports/summary.md")).unwrap();
+    assert!(
+        summary.contains("step-limit | fail(shutdown-bounded)"),
+        "{summary}"
+    );
+    assert!(dir.join("reports/failures/step-limit.trace.txt").is_file());
+    assert!(dir.join("reports/failures/step-limit.svg").is_file());
+    let junit = std::fs::read_to_string(dir.join("junit.xml")).unwrap();
+    assert!(
+        junit.contains("failures=\"1\"") && junit.contains("<failure"),
+        "{junit}"
+    );
+    // The report is byte-identical when the run is repeated.
+    let first = std::fs::read(dir.join("reports/failures/step-limit.svg")).unwrap();
+    let _ = vigil(&dir, &["run", fixture.to_str().unwrap()]);
+    let second = std::fs::read(dir.join("reports/failures/step-limit.svg")).unwrap();
+    assert_eq!(first, second);
+}
+
+#[test]
+fn the_printed_replay_command_reproduces_the_failure() {
+    let dir = scratch("cli-replay");
+    let run = run_fixture("step-limit");
+    let schedule = run.failure.as_ref().unwrap().schedule.clone();
+    let fixture = fixtures().join("step-limit.toml");
+    let output = vigil(
+        &dir,
+        &["replay", fixture.to_str().unwrap(), &schedule, "--trace"],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let stdout = text(&output.stdout);
+    assert!(stdout.contains("fail(shutdown-bounded)"), "{stdout}");
+    assert!(
+        stdout.contains(&run.trace.render()),
+        "replay gives the same trace"
+    );
+}
+
+#[test]
+fn a_corrupt_schedule_is_bad_input() {
+    let dir = scratch("cli-corrupt-schedule");
+    let fixture = fixtures().join("step-limit.toml");
+    let output = vigil(
+        &dir,
+        &["replay", fixture.to_str().unwrap(), "v1:not*base64"],
+    );
+    assert_eq!(output.status.code(), Some(3));
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("schedule"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn a_vacuous_pass_is_reported_and_fails_the_run() {
+    let dir = scratch("cli-vacuous");
+    let fixture = fixtures().join("never-fires.toml");
+    let output = vigil(&dir, &["run", fixture.to_str().unwrap(), "--no-reports"]);
+    assert_eq!(output.status.code(), Some(1));
+    let stdout = text(&output.stdout);
+    assert!(stdout.contains("vacuous"), "{stdout}");
+    assert!(
+        stdout.contains("faults.at[0]") && stdout.contains("never fired"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn an_unexpected_pass_exits_2() {
+    let dir = scratch("cli-unexpected-pass");
+    let source = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/smoke/crash-removal.toml"),
+    )
+    .unwrap();
+    let expecting_failure = source.replace(
+        "outcome = \"pass\"",
+        "outcome = \"fail\"\ninvariant = \"crash-removed\"",
+    );
+    std::fs::write(dir.join("expects-failure.toml"), expecting_failure).unwrap();
+    let output = vigil(
+        &dir,
+        &["run", "expects-failure.toml", "--no-reports", "--json"],
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output.stdout));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["unexpected"], 1);
+    assert_eq!(json["scenarios"][0]["outcome"], "pass");
+}
+
+/// Each malformed file gets its own error naming file, line and field, exit code 3, no panic,
+/// and nothing is run or written.
+#[test]
+fn malformed_scenarios_get_a_specific_error_and_exit_3() {
+    let cases = [
+        ("syntax-error.toml", ":2:", "seed"),
+        ("unknown-field.toml", ":3:", "colour: unknown field"),
+        ("wrong-type.toml", ":5:", "executions: invalid type"),
+        (
+            "unknown-invariant.toml",
+            ":3:",
+            "unknown invariant 'no-such-thing'",
+        ),
+        ("unknown-worker.toml", ":8:", "unknown worker 'ghost'"),
+        (
+            "negative-budget.toml",
+            ":10:",
+            "faults.budget: must be at least 0",
+        ),
+        ("empty.toml", ":1:", "the file is empty"),
+        ("binary-garbage.toml", ":1:", "not UTF-8"),
+    ];
+    let dir = scratch("cli-malformed");
+    for (file, location, fragment) in cases {
+        let path = fixtures().join("malformed").join(file);
+        let output = vigil(&dir, &["run", path.to_str().unwrap()]);
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(3), "{file}: {stderr}");
+        assert!(
+            stderr.contains(&format!("{file}{location}")),
+            "{file}: {stderr}"
+        );
+        assert!(stderr.contains(fragment), "{file}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{file}: {stderr}");
+        assert!(output.stdout.is_empty(), "{file}: nothing ran");
+    }
+    assert!(!dir.join("reports").exists(), "nothing was written");
+}
+
+#[test]
+fn one_bad_file_in_a_folder_stops_the_whole_run() {
+    let dir = scratch("cli-mixed");
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/smoke/crash-removal.toml"),
+        dir.join("good.toml"),
+    )
+    .unwrap();
+    std::fs::copy(
+        fixtures().join("malformed/unknown-field.toml"),
+        dir.join("bad.toml"),
+    )
+    .unwrap();
+    let output = vigil(&dir, &["run", "."]);
+    assert_eq!(output.status.code(), Some(3));
+    assert!(output.stdout.is_empty());
+    assert!(!dir.join("reports").exists());
+}
+
+#[test]
+fn unknown_verbs_flags_and_strategies_are_bad_input() {
+    let dir = scratch("cli-args");
+    for args in [
+        vec!["frobnicate"],
+        vec!["run"],
+        vec!["explore", "x.toml", "--strategy", "genetic"],
+        vec!["run", "does-not-exist.toml"],
+    ] {
+        let output = vigil(&dir, &args);
+        assert_eq!(
+            output.status.code(),
+            Some(3),
+            "{args:?}: {}",
+            text(&output.stderr)
+        );
+        assert!(!text(&output.stderr).contains("panicked"));
+    }
+}
+
+#[test]
+fn explore_overrides_the_strategy_and_budget() {
+    let dir = scratch("cli-explore");
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/smoke/crash-removal.toml");
+    for strategy in ["random", "pct", "dfs"] {
+        let output = vigil(
+            &dir,
+            &[
+                "explore",
+                file.to_str().unwrap(),
+                "--strategy",
+                strategy,
+                "--executions",
+                "25",
+                "--seed",
+                "9",
+                "--json",
+                "--no-reports",
+            ],
+        );
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{strategy}: {}",
+            text(&output.stdout)
+        );
+        let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        let executions = json["scenarios"][0]["executions"].as_u64().unwrap();
+        assert!((1..=25).contains(&executions), "{strategy}: {executions}");
+    }
+}
