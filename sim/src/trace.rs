@@ -10,10 +10,10 @@
 //! separated by two spaces:
 //!
 //! ```text
-//!   step            time  task                  site                      op
-//!      0  0.000000000s  t0 main               -                         start
-//!      1  0.000000000s  t0 main               thread                    spawn
-//!      1  0.000000000s  t0 main               -                         spawn t1 worker
+//!   step            time  task                                  site                      op
+//!      0  0.000000000s  t0 main                               -                         start
+//!      1  0.000000000s  t0 main                               thread                    spawn
+//!      1  0.000000000s  t0 main                               -                         spawn t1 worker
 //! ```
 //!
 //! - `step`: the step during which the event happened (right-aligned, 6 wide). A step resumes
@@ -21,7 +21,7 @@
 //!   (a timer firing, an externally spawned task) carry the number of the step that follows.
 //! - `time`: virtual time in seconds with nanosecond precision. It starts at zero in every
 //!   execution and is the only time that ever appears in a trace.
-//! - `task`: the acting task as `t<id> <name>` (left-aligned, 20 wide).
+//! - `task`: the acting task as `t<id> <name>` (left-aligned, 36 wide).
 //! - `site`: the name of the scheduling point involved, or `-` (left-aligned, 24 wide).
 //! - `op`: what happened. The operation of a scheduling point (`lock`, `recv`, ...) when a task
 //!   proceeds past it; `<op> (woken)` when a task resumes after a park; `park` or
@@ -118,7 +118,7 @@ impl Trace {
     /// The column header that [`Trace::render`] puts first.
     pub fn header() -> String {
         format!(
-            "{:>6}  {:>14}  {:<20}  {:<24}  {}",
+            "{:>6}  {:>14}  {:<36}  {:<24}  {}",
             "step", "time", "task", "site", "op"
         )
     }
@@ -258,7 +258,7 @@ impl Trace {
         let (site, op) = self.site_and_op(event.kind);
         let _ = write!(
             out,
-            "{:>6}  {time:>14}  {task:<20}  {site:<24}  {op}",
+            "{:>6}  {time:>14}  {task:<36}  {site:<24}  {op}",
             event.step
         );
     }

@@ -37,14 +37,14 @@ fn sample() -> Trace {
 #[test]
 fn the_rendering_has_fixed_columns() {
     insta::assert_snapshot!(sample().render(), @r"
-      step            time  task                  site                      op
-         0    0.000000000s  t0 main               -                         start
-         0    0.000000000s  t0 main               -                         spawn t1 worker
-         1    0.000000000s  t1 worker             -                         start
-         1    0.000000000s  t1 worker             pool                      park until 1.500000000s
-         2    1.500000000s  t1 worker             pool                      lock (timed out)
-         2    1.500000000s  t1 worker             -                         draw 0x0000000000000abc
-         2    1.500000000s  t1 worker             -                         panic: oh\nno
+      step            time  task                                  site                      op
+         0    0.000000000s  t0 main                               -                         start
+         0    0.000000000s  t0 main                               -                         spawn t1 worker
+         1    0.000000000s  t1 worker                             -                         start
+         1    0.000000000s  t1 worker                             pool                      park until 1.500000000s
+         2    1.500000000s  t1 worker                             pool                      lock (timed out)
+         2    1.500000000s  t1 worker                             -                         draw 0x0000000000000abc
+         2    1.500000000s  t1 worker                             -                         panic: oh\nno
     ");
 }
 

@@ -275,3 +275,27 @@ fn explore_overrides_the_strategy_and_budget() {
         assert!((1..=25).contains(&executions), "{strategy}: {executions}");
     }
 }
+
+/// A failed execution under a fault plan is confirmed by replaying it; the replay must not see
+/// anything the failed execution left behind (a regression: it once saw the old execution's
+/// workers and offered faults on them, and reported nondeterminism instead of the failure).
+#[test]
+fn a_failure_under_a_fault_plan_is_confirmed_not_reported_as_nondeterminism() {
+    for seed in 0..20 {
+        let path = fixtures().join("step-limit-with-faults.toml");
+        let scenario = scenario::load(&path).unwrap();
+        let overrides = Overrides {
+            seed: Some(seed),
+            ..Overrides::default()
+        };
+        let run = run_scenario(&scenario, "step-limit-with-faults.toml", &overrides);
+        assert_eq!(
+            run.observed,
+            Observed::Fail {
+                invariant: Some(scenario::Invariant::ShutdownBounded)
+            },
+            "seed {seed}: {:?}",
+            run.failure.map(|failure| failure.message)
+        );
+    }
+}
