@@ -77,6 +77,8 @@ struct ActorCore {
 
 struct ActorState {
     phase: ConversationPhase,
+    /// The actor's process has ended; nothing will ever report exits again.
+    ended: bool,
     participants: BTreeMap<Pid, ParticipantStatus>,
 }
 
@@ -116,6 +118,7 @@ impl ConversationSupervisor {
                 "actor.state",
                 ActorState {
                     phase: ConversationPhase::Created,
+                    ended: false,
                     participants: config
                         .participants
                         .iter()
@@ -179,6 +182,12 @@ impl ConversationActor {
         tx: Sender<Instant>,
     ) -> Result<(), LiminalError> {
         let state = self.core.state.lock();
+        if state.ended {
+            return Err(LiminalError::ConversationFailed(format!(
+                "conversation actor {} has ended and can no longer report exits",
+                self.pid
+            )));
+        }
         match state.participants.get(&participant) {
             None => Err(LiminalError::ConversationFailed(format!(
                 "{participant} is not a participant of conversation {}",
@@ -252,6 +261,26 @@ impl Behaviour for ActorProcess {
                 Err(_) => Outcome::Wait,
             },
         }
+    }
+}
+
+impl Drop for ActorProcess {
+    /// The actor process has ended (closed, crashed or killed): mark it ended, so later
+    /// registrations fail instead of waiting on it, and drop every exit notifier, so each
+    /// waiting listener sees its channel disconnect. Handles to the actor may keep its core
+    /// alive, so senders left in the core would keep listeners waiting forever on an actor
+    /// that can no longer report anything. Both were found by the simulation (see
+    /// `scenarios/regressions/crashed-monitor-noticed.toml`).
+    fn drop(&mut self) {
+        let mut state = self.core.state.lock();
+        state.ended = true;
+        if state.phase != ConversationPhase::Closed {
+            state.phase = ConversationPhase::Failed;
+        }
+        // Same lock order as registration and exit handling: state, then notifiers.
+        let notifiers = std::mem::take(&mut *self.core.notifiers.lock());
+        drop(state);
+        drop(notifiers);
     }
 }
 

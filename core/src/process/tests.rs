@@ -286,3 +286,33 @@ fn a_crashed_channel_actor_is_respawned_by_the_next_command() {
     assert_ne!(channel.actor_pid(), Some(actor));
     assert!(subscription.try_next().is_none());
 }
+
+#[test]
+fn a_crashed_actor_disconnects_its_notifiers_and_refuses_new_ones() {
+    let supervisor = ConversationSupervisor::new();
+    let worker = participant(&supervisor);
+    let actor = supervisor
+        .spawn(ConversationConfig::new(
+            vec![worker],
+            CrashPolicy::RouteToNext,
+        ))
+        .unwrap();
+    let (tx, rx) = sync::channel("test.exit", 1);
+    actor.notify_on_participant_exit(worker, tx).unwrap();
+    supervisor.node().terminate(actor.pid(), ExitReason::Error);
+    // The handle still holds the actor's core, yet the listener's channel disconnects.
+    assert_eq!(
+        rx.recv_timeout(SIGNAL_BOUND),
+        Err(sync::RecvTimeoutError::Disconnected)
+    );
+    assert_eq!(actor.phase(), ConversationPhase::Failed);
+    assert!(
+        !supervisor.node().is_alive(worker),
+        "the crash took the linked worker down"
+    );
+    let (late_tx, _late_rx) = sync::channel("test.exit", 1);
+    assert!(matches!(
+        actor.notify_on_participant_exit(worker, late_tx),
+        Err(crate::LiminalError::ConversationFailed(_))
+    ));
+}

@@ -54,32 +54,43 @@ pub(crate) struct World {
     pub(crate) violations: Vec<(Invariant, String)>,
 }
 
+/// The thread-local slot. A world left by a failed execution is never dropped, not even when
+/// the thread exits: its registrations' destructors would run simulated code with no
+/// simulation around them.
+struct Slot(RefCell<Option<World>>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        std::mem::forget(self.0.get_mut().take());
+    }
+}
+
 thread_local! {
-    static WORLD: RefCell<Option<World>> = const { RefCell::new(None) };
+    static WORLD: Slot = const { Slot(RefCell::new(None)) };
 }
 
 /// Installs a fresh world. A world left by an execution that failed is forgotten, not
 /// dropped: its registrations' destructors would run simulated code outside any execution.
 pub(crate) fn install(world: World) {
-    let previous = WORLD.with(|slot| slot.borrow_mut().replace(world));
+    let previous = WORLD.with(|slot| slot.0.borrow_mut().replace(world));
     std::mem::forget(previous);
 }
 
 /// Forgets (never drops) whatever world an earlier execution left behind, so nothing of it is
 /// visible to the next execution's fault source or checkers before its main task starts.
 pub(crate) fn forget_leftover() {
-    let leftover = WORLD.with(|slot| slot.borrow_mut().take());
+    let leftover = WORLD.with(|slot| slot.0.borrow_mut().take());
     std::mem::forget(leftover);
 }
 
 /// Removes the world at the end of an execution; the caller drops it inside the main task.
 pub(crate) fn take() -> Option<World> {
-    WORLD.with(|slot| slot.borrow_mut().take())
+    WORLD.with(|slot| slot.0.borrow_mut().take())
 }
 
 /// Runs `f` on the world, if one is installed. `f` must not use scheduling operations.
 pub(crate) fn with<R>(f: impl FnOnce(&mut World) -> R) -> Option<R> {
-    WORLD.with(|slot| slot.borrow_mut().as_mut().map(f))
+    WORLD.with(|slot| slot.0.borrow_mut().as_mut().map(f))
 }
 
 impl World {
