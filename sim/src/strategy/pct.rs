@@ -50,6 +50,32 @@ impl Pct {
         ((u128::from(self.rng.next_u64()) * u128::from(bound)) >> 64) as u64
     }
 
+    /// Applies due change points, then runs the runnable task with the highest priority.
+    fn pick_task(&mut self, view: &PickView<'_>) -> Result<Choice, Divergence> {
+        while self
+            .change_points
+            .first()
+            .is_some_and(|point| *point <= view.step)
+        {
+            self.change_points.remove(0);
+            if let Some(current) = view.current {
+                self.priority(current.0 as usize);
+                self.priorities[current.0 as usize] = Some(self.next_low);
+                self.next_low = self.next_low.saturating_sub(1);
+            }
+        }
+        let mut best = view.runnable[0];
+        let mut best_priority = self.priority(best.0 as usize);
+        for task in &view.runnable[1..] {
+            let priority = self.priority(task.0 as usize);
+            if priority > best_priority {
+                best = *task;
+                best_priority = priority;
+            }
+        }
+        Ok(Choice::Task(best))
+    }
+
     fn priority(&mut self, task: usize) -> u64 {
         if self.priorities.len() <= task {
             self.priorities.resize(task + 1, None);
@@ -77,34 +103,18 @@ impl Strategy for Pct {
     }
 
     fn pick(&mut self, view: &PickView<'_>) -> Result<Choice, Divergence> {
+        if view.faults_pending == 0 {
+            return self.pick_task(view);
+        }
+        // The horizon is the longest stretch over which faults have been offered, so due
+        // steps fall where a fault can actually fire (not in a long fault-free tail).
         self.horizon = self.horizon.max(view.step + 1);
-        if view.faults_pending > 0 && view.step >= self.fault_due {
+        if view.step >= self.fault_due {
             let fault = self.below(u64::from(view.faults_pending)) as u32;
             self.fault_due = view.step + 1 + self.below(self.horizon);
             return Ok(Choice::Fault(fault));
         }
-        while self
-            .change_points
-            .first()
-            .is_some_and(|point| *point <= view.step)
-        {
-            self.change_points.remove(0);
-            if let Some(current) = view.current {
-                self.priority(current.0 as usize);
-                self.priorities[current.0 as usize] = Some(self.next_low);
-                self.next_low = self.next_low.saturating_sub(1);
-            }
-        }
-        let mut best = view.runnable[0];
-        let mut best_priority = self.priority(best.0 as usize);
-        for task in &view.runnable[1..] {
-            let priority = self.priority(task.0 as usize);
-            if priority > best_priority {
-                best = *task;
-                best_priority = priority;
-            }
-        }
-        Ok(Choice::Task(best))
+        self.pick_task(view)
     }
 
     fn draw(&mut self, _view: &DrawView) -> Result<u64, Divergence> {

@@ -49,6 +49,11 @@ impl Random {
         ((u128::from(self.rng.next_u64()) * u128::from(bound)) >> 64) as u64
     }
 
+    fn pick_task(&mut self, view: &PickView<'_>) -> Result<Choice, Divergence> {
+        let idx = self.below(view.runnable.len());
+        Ok(Choice::Task(view.runnable[idx]))
+    }
+
     /// A number in `0..bound`, by multiply-and-shift (no modulo; bias is below 2^-32 here).
     fn below(&mut self, bound: usize) -> usize {
         ((u128::from(self.rng.next_u64()) * bound as u128) >> 64) as usize
@@ -66,14 +71,18 @@ impl Strategy for Random {
     }
 
     fn pick(&mut self, view: &PickView<'_>) -> Result<Choice, Divergence> {
+        if view.faults_pending == 0 {
+            return self.pick_task(view);
+        }
+        // The horizon is the longest stretch over which faults have been offered, so due
+        // steps fall where a fault can actually fire (not in a long fault-free tail).
         self.horizon = self.horizon.max(view.step + 1);
-        if view.faults_pending > 0 && view.step >= self.fault_due {
+        if view.step >= self.fault_due {
             let fault = self.below(view.faults_pending as usize) as u32;
             self.fault_due = view.step + 1 + self.below_u64(self.horizon);
             return Ok(Choice::Fault(fault));
         }
-        let idx = self.below(view.runnable.len());
-        Ok(Choice::Task(view.runnable[idx]))
+        self.pick_task(view)
     }
 
     fn draw(&mut self, _view: &DrawView) -> Result<u64, Divergence> {
