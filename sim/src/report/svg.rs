@@ -17,6 +17,7 @@ const PLOT_WIDTH: f64 = 900.0;
 const VERDICT_WIDTH: f64 = 330.0;
 const TOP: f64 = 86.0;
 const FAULT_ROW: f64 = 22.0;
+const VERDICT_LINES_MAX: usize = 24;
 
 /// The palette: one colour per lane kind, so a person can tell pool tasks from substrate ones.
 fn lane_colour(name: &str) -> &'static str {
@@ -74,7 +75,12 @@ pub fn timeline_svg(run: &ScenarioRun) -> String {
     let marks = run.trace.marks();
     let steps = marks.last().map_or(1, |mark| mark.step + 1).max(1);
     let lanes = names.len().max(1);
-    let height = TOP + lanes as f64 * LANE_HEIGHT + 70.0;
+    let message = run
+        .failure
+        .as_ref()
+        .map_or("", |failure| failure.message.as_str());
+    let verdict = verdict_height(lanes, verdict_lines(message).len());
+    let height = TOP + verdict.max(lanes as f64 * LANE_HEIGHT) + 70.0;
     let width = LABEL_WIDTH + PLOT_WIDTH + VERDICT_WIDTH;
     let x = |step: u64| LABEL_WIDTH + step as f64 * PLOT_WIDTH / steps as f64;
     let lane_y = |task: u32| TOP + f64::from(task) * LANE_HEIGHT;
@@ -252,8 +258,8 @@ fn draw_verdict(out: &mut String, run: &ScenarioRun, lanes: usize) {
         .failure
         .as_ref()
         .map_or("", |failure| failure.message.as_str());
-    let lines = wrap(message, 44);
-    let box_height = (lanes as f64 * LANE_HEIGHT).max(60.0);
+    let lines = verdict_lines(message);
+    let box_height = verdict_height(lanes, lines.len());
     let _ = writeln!(
         out,
         "<rect x=\"{left:.0}\" y=\"{top:.0}\" width=\"{:.0}\" height=\"{box_height:.0}\" \
@@ -264,8 +270,7 @@ fn draw_verdict(out: &mut String, run: &ScenarioRun, lanes: usize) {
         top + 20.0,
         xml_escape(&heading)
     );
-    let room = ((box_height - 34.0) / 15.0).max(1.0) as usize;
-    for (index, line) in lines.iter().take(room).enumerate() {
+    for (index, line) in lines.iter().enumerate() {
         let _ = writeln!(
             out,
             "<text x=\"{:.0}\" y=\"{:.0}\">{}</text>",
@@ -274,6 +279,21 @@ fn draw_verdict(out: &mut String, run: &ScenarioRun, lanes: usize) {
             xml_escape(line)
         );
     }
+}
+
+/// The failure message wrapped to the verdict box, keeping its own line breaks, at most
+/// `VERDICT_LINES_MAX` lines.
+fn verdict_lines(message: &str) -> Vec<String> {
+    let mut lines: Vec<String> = message.lines().flat_map(|line| wrap(line, 40)).collect();
+    if lines.len() > VERDICT_LINES_MAX {
+        lines.truncate(VERDICT_LINES_MAX);
+        lines.push("… (the trace file has the rest)".to_owned());
+    }
+    lines
+}
+
+fn verdict_height(lanes: usize, lines: usize) -> f64 {
+    (lanes as f64 * LANE_HEIGHT).max(34.0 + lines as f64 * 15.0)
 }
 
 fn draw_legend(out: &mut String, height: f64) {
