@@ -99,3 +99,31 @@ fn tests_never_sleep_or_read_the_wall_clock() {
         assert!(found.is_empty(), "{needle} in tests: {found:#?}");
     }
 }
+
+/// Every planted mutant still applies to the current tree (a stale patch would make the
+/// mutant suite test nothing).
+#[test]
+fn every_mutant_patch_applies_to_the_current_tree() {
+    let root = workspace_root();
+    let mut patches: Vec<PathBuf> = std::fs::read_dir(root.join("mutants"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "patch"))
+        .collect();
+    patches.sort();
+    assert!(patches.len() >= 9, "mutants are missing: {patches:?}");
+    for patch in patches {
+        let output = std::process::Command::new("git")
+            .args(["apply", "--check"])
+            .arg(&patch)
+            .current_dir(&root)
+            .output()
+            .expect("git runs");
+        assert!(
+            output.status.success(),
+            "{} no longer applies: {}",
+            patch.display(),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
