@@ -58,6 +58,7 @@ pub use failure::{BlockedTask, Failure, FailureKind, REPLAY_ENV, TRACE_TAIL_LINE
 pub use fault::{FaultAction, FaultView, Faults, NoFaults};
 pub use harness::{
     Observed, Overrides, ScenarioRun, expect_label, invariant_of, replay_scenario, run_scenario,
+    run_scenario_with_progress,
 };
 pub use observer::{Observer, StepView};
 pub use runner::{

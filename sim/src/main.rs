@@ -10,7 +10,9 @@ use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use vigil_sim::report::{self, Row};
 use vigil_sim::scenario::{self, Scenario, StrategyKind};
-use vigil_sim::{Overrides, ScenarioRun, Schedule, replay_scenario, run_scenario, stopwatch};
+use vigil_sim::{
+    Overrides, ScenarioRun, Schedule, replay_scenario, run_scenario_with_progress, stopwatch,
+};
 
 /// Every outcome as expected.
 const EXIT_OK: u8 = 0;
@@ -269,9 +271,9 @@ fn collect(path: &Path, files: &mut Vec<PathBuf>) -> Result<()> {
     Ok(())
 }
 
-fn progress(total: usize) -> ProgressBar {
-    let bar = ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::hidden());
-    if let Ok(style) = ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}") {
+fn progress_bar() -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden());
+    if let Ok(style) = ProgressStyle::with_template("{msg} {bar:30} {pos}/{len} executions") {
         bar.set_style(style);
     }
     bar
@@ -282,20 +284,30 @@ fn run_and_report(
     overrides: &Overrides,
     output: &Output,
 ) -> Result<u8> {
-    let bar = progress(scenarios.len());
+    let bar = progress_bar();
     let terminal = std::io::stderr().is_terminal();
     let started = stopwatch();
     let mut runs: Vec<(ScenarioRun, Duration)> = Vec::with_capacity(scenarios.len());
-    for (file, scenario) in scenarios {
-        // The bar appears only on a terminal, and only once the run has taken a second.
-        if terminal && started() >= Duration::from_secs(1) && bar.is_hidden() {
-            bar.set_draw_target(ProgressDrawTarget::stderr());
-        }
-        bar.set_message(scenario.name.clone());
+    for (index, (file, scenario)) in scenarios.iter().enumerate() {
+        let executions = overrides.executions.unwrap_or(scenario.strategy.executions);
+        bar.set_length(executions);
+        bar.set_position(0);
+        bar.set_message(format!(
+            "[{}/{}] {}",
+            index + 1,
+            scenarios.len(),
+            scenario.name
+        ));
         let elapsed = stopwatch();
-        let run = run_scenario(scenario, file, overrides);
+        let tick = bar.clone();
+        let run = run_scenario_with_progress(scenario, file, overrides, move |done| {
+            // The bar appears only on a terminal, once the whole run has taken a second.
+            if terminal && tick.is_hidden() && started() >= Duration::from_secs(1) {
+                tick.set_draw_target(ProgressDrawTarget::stderr());
+            }
+            tick.set_position(done);
+        });
         runs.push((run, elapsed()));
-        bar.inc(1);
     }
     bar.finish_and_clear();
     let rows: Vec<Row<'_>> = runs

@@ -134,11 +134,18 @@ pub enum StopReason {
 #[derive(Clone, Debug)]
 pub struct Report {
     result: Result<Stats, Failure>,
+    /// Counts up to and including the last execution run (the failing one, if any).
+    progress: Stats,
     trace: Trace,
     schedule: Schedule,
 }
 
 impl Report {
+    /// How many executions ran (and distinct schedules they made), whether or not one failed.
+    pub fn progress(&self) -> &Stats {
+        &self.progress
+    }
+
     pub fn result(&self) -> Result<&Stats, &Failure> {
         self.result.as_ref()
     }
@@ -183,6 +190,7 @@ pub struct Runner {
     config: Config,
     observers: Vec<Box<dyn Observer>>,
     faults: Box<dyn Faults>,
+    on_execution: Option<Box<dyn FnMut(u64)>>,
     replay_template: Option<String>,
 }
 
@@ -202,6 +210,7 @@ impl Runner {
             config,
             observers: Vec::new(),
             faults: Box::new(NoFaults),
+            on_execution: None,
             replay_template: None,
         }
     }
@@ -215,6 +224,13 @@ impl Runner {
     /// Sets the source of faults offered to the strategy (none by default).
     pub fn faults(mut self, faults: impl Faults + 'static) -> Self {
         self.faults = Box::new(faults);
+        self
+    }
+
+    /// Calls `progress` with the number of executions finished after each one (for progress
+    /// bars; it must not influence the run).
+    pub fn on_execution(mut self, progress: impl FnMut(u64) + 'static) -> Self {
+        self.on_execution = Some(Box::new(progress));
         self
     }
 
@@ -260,6 +276,9 @@ impl Runner {
                 break;
             };
             stats.executions += 1;
+            if let Some(progress) = &mut self.on_execution {
+                progress(stats.executions);
+            }
             stats.steps_total += outcome.steps;
             stats.steps_max_seen = stats.steps_max_seen.max(outcome.steps);
             let schedule = executor.schedule();
@@ -271,6 +290,7 @@ impl Runner {
             if let Some(failure) = failure {
                 return Report {
                     result: Err(failure),
+                    progress: stats,
                     trace: executor.trace().clone(),
                     schedule,
                 };
@@ -278,6 +298,7 @@ impl Runner {
         }
         Report {
             result: Ok(stats),
+            progress: stats,
             trace: executor.trace().clone(),
             schedule: executor.schedule(),
         }

@@ -12,7 +12,7 @@ use std::time::Duration;
     clippy::disallowed_methods,
     reason = "the wall-time cap between executions is the harness's one use of real time"
 )]
-pub fn stopwatch() -> impl Fn() -> Duration {
+pub fn stopwatch() -> impl Fn() -> Duration + Copy + 'static {
     let start = std::time::Instant::now();
     move || start.elapsed()
 }

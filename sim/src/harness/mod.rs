@@ -141,6 +141,16 @@ fn runner_for(
 
 /// Explores `scenario` (read from `file`) with its strategy and budget, or `overrides`.
 pub fn run_scenario(scenario: &Scenario, file: &str, overrides: &Overrides) -> ScenarioRun {
+    run_scenario_with_progress(scenario, file, overrides, |_| {})
+}
+
+/// [`run_scenario`], calling `progress` with the executions finished after each one.
+pub fn run_scenario_with_progress(
+    scenario: &Scenario,
+    file: &str,
+    overrides: &Overrides,
+    progress: impl FnMut(u64) + 'static,
+) -> ScenarioRun {
     let scenario = Arc::new(scenario.clone());
     let config = config_of(&scenario, overrides);
     let kind = overrides.strategy.unwrap_or(scenario.strategy.kind);
@@ -151,7 +161,7 @@ pub fn run_scenario(scenario: &Scenario, file: &str, overrides: &Overrides) -> S
             Box::new(crate::strategy::Dfs::new(preemptions_max))
         }
     };
-    run_with(scenario, file, config, &mut *strategy)
+    run_with(scenario, file, config, &mut *strategy, Box::new(progress))
 }
 
 /// Replays one recorded schedule of `scenario`.
@@ -159,7 +169,13 @@ pub fn replay_scenario(scenario: &Scenario, file: &str, schedule: Schedule) -> S
     let scenario = Arc::new(scenario.clone());
     let mut config = config_of(&scenario, &Overrides::default());
     config.executions = 1;
-    run_with(scenario, file, config, &mut Replay::new(schedule))
+    run_with(
+        scenario,
+        file,
+        config,
+        &mut Replay::new(schedule),
+        Box::new(|_| {}),
+    )
 }
 
 fn run_with(
@@ -167,13 +183,15 @@ fn run_with(
     file: &str,
     config: Config,
     strategy: &mut dyn Strategy,
+    progress: Box<dyn FnMut(u64)>,
 ) -> ScenarioRun {
     let tally = Rc::new(RefCell::new(FaultTally::default()));
-    let mut runner = runner_for(&scenario, file, config, &tally);
+    let mut runner = runner_for(&scenario, file, config, &tally).on_execution(progress);
     let model_scenario = scenario.clone();
     let report = runner.run(strategy, move || workload::run(&model_scenario));
     let trace = report.trace().clone();
     let schedule = report.schedule().clone();
+    let progress = *report.progress();
     match report.into_result() {
         Ok(stats) => {
             let unfired = unfired_faults(&scenario, &tally.borrow());
@@ -206,8 +224,8 @@ fn run_with(
                 scenario,
                 file: file.to_owned(),
                 observed,
-                executions: failure.execution_idx + 1,
-                distinct_schedules: failure.execution_idx + 1,
+                executions: progress.executions,
+                distinct_schedules: progress.distinct_schedules,
                 failure: Some(failure),
                 trace,
                 schedule: Some(schedule),
