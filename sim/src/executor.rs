@@ -446,6 +446,7 @@ impl Executor {
             tasks_max: self.tasks_max,
             strategy,
             observers,
+            faults_enabled: faults.enabled(),
             faults,
             task_list: Vec::new(),
             handle,
@@ -508,6 +509,8 @@ pub struct Execution<'a> {
     strategy: &'a mut dyn Strategy,
     observers: &'a mut [Box<dyn Observer>],
     faults: &'a mut dyn Faults,
+    /// `faults.enabled()`, asked once per execution: the hot path skips all fault work.
+    faults_enabled: bool,
     /// Scratch list of `(id, name, finished)` for fault views.
     task_list: Vec<(TaskId, String, bool)>,
     handle: Arc<SimHandle>,
@@ -697,7 +700,7 @@ impl Execution<'_> {
             if !matches!(world.tasks[idx].state, TaskState::Runnable) {
                 continue;
             }
-            if world.is_held(idx) {
+            if world.tasks[idx].hold.is_some() && world.is_held(idx) {
                 held = true;
             } else {
                 world.runnable.push(TaskId(idx as u32));
@@ -718,7 +721,7 @@ impl Execution<'_> {
 
     /// Refreshes the fault view's task list and asks the fault source how many are pending.
     fn faults_pending(&mut self) -> u32 {
-        if !self.faults.enabled() {
+        if !self.faults_enabled {
             return 0;
         }
         self.refresh_task_list();
@@ -797,7 +800,7 @@ impl Execution<'_> {
 
     /// Tells the fault source that `task` reached `site`, and applies what it answers.
     fn reached(&mut self, task: TaskId, site: Site) {
-        if !self.faults.enabled() {
+        if !self.faults_enabled {
             return;
         }
         self.refresh_task_list();

@@ -41,7 +41,7 @@ use std::str::FromStr;
 
 use vigil_core::rt::TaskId;
 
-use crate::trace::fnv1a64;
+use crate::trace::{FNV_OFFSET_BASIS, fnv1a64, fnv1a64_extend};
 
 /// One decision of an execution.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -116,12 +116,14 @@ impl Schedule {
     /// The version-1 string form (see the module documentation).
     /// A digest of the choices (not the seed): equal for executions that chose alike.
     pub fn digest(&self) -> u64 {
-        let mut text = String::with_capacity(self.choices.len() * 4);
-        for choice in &self.choices {
-            text.push_str(&choice.to_string());
-            text.push(';');
-        }
-        fnv1a64(text.as_bytes())
+        self.choices.iter().fold(FNV_OFFSET_BASIS, |hash, choice| {
+            let (tag, value) = match *choice {
+                Choice::Task(task) => (0u8, u64::from(task.0)),
+                Choice::Draw(value) => (1, value),
+                Choice::Fault(fault) => (2, u64::from(fault)),
+            };
+            fnv1a64_extend(fnv1a64_extend(hash, &[tag]), &value.to_le_bytes())
+        })
     }
 
     pub fn encode(&self) -> String {

@@ -304,9 +304,16 @@ impl Trace {
 
 /// FNV-1a, 64-bit: a tiny, stable, platform-independent digest (not for security).
 pub(crate) fn fnv1a64(bytes: &[u8]) -> u64 {
-    const OFFSET_BASIS: u64 = 0xcbf2_9ce4_8422_2325;
+    fnv1a64_extend(FNV_OFFSET_BASIS, bytes)
+}
+
+/// The FNV-1a 64 starting value, for hashing in pieces with [`fnv1a64_extend`].
+pub(crate) const FNV_OFFSET_BASIS: u64 = 0xcbf2_9ce4_8422_2325;
+
+/// Continues an FNV-1a 64 hash over more bytes.
+pub(crate) fn fnv1a64_extend(hash: u64, bytes: &[u8]) -> u64 {
     const PRIME: u64 = 0x0000_0100_0000_01b3;
-    bytes.iter().fold(OFFSET_BASIS, |hash, &byte| {
+    bytes.iter().fold(hash, |hash, &byte| {
         (hash ^ u64::from(byte)).wrapping_mul(PRIME)
     })
 }
