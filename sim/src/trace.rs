@@ -268,8 +268,18 @@ impl Trace {
     }
 
     fn text(&self, idx: u32) -> String {
+        // One line per event: line breaks and control characters are escaped, quotes are not.
         let text = self.texts.get(idx as usize).map_or("?", String::as_str);
-        text.escape_debug().to_string()
+        text.chars()
+            .flat_map(|c| {
+                let escaped: Vec<char> = if c.is_control() {
+                    c.escape_default().collect()
+                } else {
+                    vec![c]
+                };
+                escaped
+            })
+            .collect()
     }
 
     fn site_and_op(&self, kind: EventKind) -> (&'static str, String) {

@@ -52,6 +52,126 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
     lines
 }
 
+/// Steps run by one task in a row beyond this many are drawn compressed, so a task spinning
+/// through timeouts for thousands of steps does not squeeze the interesting part to a sliver.
+const STRETCH_CAP: u64 = 40;
+
+/// A piecewise-linear step axis: every stretch of steps run by one task gets room for at most
+/// `STRETCH_CAP` steps. Order is kept; long stretches are marked with their true length.
+struct Axis {
+    /// `(first step, length in steps, units before it, units it gets)` per stretch.
+    stretches: Vec<(u64, u64, u64, u64)>,
+    total_units: u64,
+}
+
+impl Axis {
+    fn new(segments: &[(u32, u64, u64)], steps: u64) -> Self {
+        let mut stretches = Vec::with_capacity(segments.len());
+        let mut units = 0;
+        let mut next = 0;
+        for &(_, first, last) in segments {
+            if first > next {
+                stretches.push((next, first - next, units, (first - next).min(STRETCH_CAP)));
+                units += (first - next).min(STRETCH_CAP);
+            }
+            let length = last - first + 1;
+            stretches.push((first, length, units, length.min(STRETCH_CAP)));
+            units += length.min(STRETCH_CAP);
+            next = last + 1;
+        }
+        if steps > next {
+            stretches.push((next, steps - next, units, (steps - next).min(STRETCH_CAP)));
+            units += (steps - next).min(STRETCH_CAP);
+        }
+        Axis {
+            stretches,
+            total_units: units.max(1),
+        }
+    }
+
+    /// Where `step` falls, from 0.0 (first step) to 1.0 (after the last).
+    fn position(&self, step: u64) -> f64 {
+        let index = self
+            .stretches
+            .partition_point(|(first, _, _, _)| *first <= step)
+            .saturating_sub(1);
+        let Some(&(first, length, before, units)) = self.stretches.get(index) else {
+            return 0.0;
+        };
+        let within = (step.saturating_sub(first)).min(length) as f64 / length.max(1) as f64;
+        (before as f64 + within * units as f64) / self.total_units as f64
+    }
+
+    /// Stretches drawn shorter than they are: `(first step, length)`.
+    fn compressed(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+        self.stretches
+            .iter()
+            .filter(|(_, length, _, units)| length > units)
+            .map(|(first, length, _, _)| (*first, *length))
+    }
+}
+
+/// Marks each compressed stretch with a bracket and its true length under the lanes.
+fn draw_compressed(out: &mut String, axis: &Axis, x: &dyn Fn(u64) -> f64) {
+    for (first, length) in axis.compressed() {
+        let (left, right) = (x(first), x(first + length));
+        let _ = writeln!(
+            out,
+            "<rect x=\"{left:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"6\" fill=\"#dddddd\"/>\
+             <text x=\"{:.1}\" y=\"{:.1}\" fill=\"#777777\" font-size=\"10\" \
+             text-anchor=\"middle\">≈ {length} steps</text>",
+            TOP - 8.0,
+            (right - left).max(1.0),
+            (left + right) / 2.0,
+            TOP - 11.0
+        );
+    }
+}
+
+/// A thin red line through each stretch a task spends parked, from its park until it next
+/// runs (or the end, where a line still open shows what the task was left waiting on).
+fn draw_waits(
+    out: &mut String,
+    marks: &[Mark],
+    steps: u64,
+    x: &dyn Fn(u64) -> f64,
+    lane_y: &dyn Fn(u32) -> f64,
+) {
+    let mut open: Vec<Option<(u64, &str)>> = Vec::new();
+    let mut waits: Vec<(u32, u64, u64, &str)> = Vec::new();
+    for mark in marks {
+        let task = mark.task.0 as usize;
+        if open.len() <= task {
+            open.resize(task + 1, None);
+        }
+        match mark.kind {
+            MarkKind::Block => open[task] = Some((mark.step, mark.label.as_str())),
+            MarkKind::Run | MarkKind::Start | MarkKind::Finish => {
+                if let Some((from, label)) = open[task].take() {
+                    waits.push((mark.task.0, from, mark.step, label));
+                }
+            }
+            _ => {}
+        }
+    }
+    for (task, wait) in open.iter().enumerate() {
+        if let Some((from, label)) = wait {
+            waits.push((task as u32, *from, steps, label));
+        }
+    }
+    for (task, from, to, label) in waits {
+        let y = lane_y(task) + LANE_HEIGHT / 2.0;
+        let _ = writeln!(
+            out,
+            "<line x1=\"{:.1}\" y1=\"{y:.1}\" x2=\"{:.1}\" y2=\"{y:.1}\" stroke=\"#e8a0a0\" \
+             stroke-width=\"3\"><title>waiting at {}</title></line>",
+            x(from),
+            x(to),
+            xml_escape(label)
+        );
+    }
+}
+
 /// Stretches of consecutive steps run by one task: `(task, first step, last step)`.
 fn run_segments(marks: &[Mark]) -> Vec<(u32, u64, u64)> {
     let mut segments: Vec<(u32, u64, u64)> = Vec::new();
@@ -82,7 +202,8 @@ pub fn timeline_svg(run: &ScenarioRun) -> String {
     let verdict = verdict_height(lanes, verdict_lines(message).len());
     let height = TOP + verdict.max(lanes as f64 * LANE_HEIGHT) + 70.0;
     let width = LABEL_WIDTH + PLOT_WIDTH + VERDICT_WIDTH;
-    let x = |step: u64| LABEL_WIDTH + step as f64 * PLOT_WIDTH / steps as f64;
+    let axis = Axis::new(&run_segments(&marks), steps);
+    let x = |step: u64| LABEL_WIDTH + axis.position(step) * PLOT_WIDTH;
     let lane_y = |task: u32| TOP + f64::from(task) * LANE_HEIGHT;
     let mut out = String::new();
     let _ = writeln!(
@@ -105,7 +226,10 @@ pub fn timeline_svg(run: &ScenarioRun) -> String {
     let subtitle = match &run.failure {
         Some(failure) => format!(
             "seed {} · execution {} · {} steps · replay: {}",
-            failure.seed, failure.execution_idx, failure.steps, failure.replay_command
+            failure.seed,
+            failure.execution_idx,
+            failure.steps,
+            truncate(&failure.replay_command, 110)
         ),
         None => "no failing execution".to_owned(),
     };
@@ -118,7 +242,8 @@ pub fn timeline_svg(run: &ScenarioRun) -> String {
     let _ = writeln!(
         out,
         "<text x=\"{LABEL_WIDTH}\" y=\"{axis_y:.0}\" fill=\"#555555\">step 0</text>\
-         <text x=\"{:.0}\" y=\"{axis_y:.0}\" fill=\"#555555\" text-anchor=\"end\">step {}</text>",
+         <text x=\"{:.0}\" y=\"{axis_y:.0}\" fill=\"#555555\" text-anchor=\"end\">step {} \
+         (long single-task stretches drawn compressed, marked ≈ N steps)</text>",
         LABEL_WIDTH + PLOT_WIDTH,
         steps - 1
     );
@@ -134,6 +259,8 @@ pub fn timeline_svg(run: &ScenarioRun) -> String {
             xml_escape(&truncate(name, 32))
         );
     }
+    draw_compressed(&mut out, &axis, &x);
+    draw_waits(&mut out, &marks, steps, &x, &lane_y);
     draw_runs(&mut out, &marks, names, &x, &lane_y);
     draw_marks(&mut out, &marks, &x, &lane_y);
     draw_verdict(&mut out, run, lanes);
@@ -309,7 +436,9 @@ fn draw_legend(out: &mut String, height: f64) {
          <text x=\"368\" y=\"{y:.0}\">park (blocked)</text>\
          <circle cx=\"490\" cy=\"{:.0}\" r=\"3\" fill=\"#000000\"/><text x=\"500\" y=\"{y:.0}\">finished</text>\
          <line x1=\"590\" y1=\"{:.0}\" x2=\"590\" y2=\"{:.0}\" stroke=\"#bbbbbb\"/>\
-         <text x=\"598\" y=\"{y:.0}\">task switch</text></g>",
+         <text x=\"598\" y=\"{y:.0}\">task switch</text>\
+         <line x1=\"700\" y1=\"{:.0}\" x2=\"724\" y2=\"{:.0}\" stroke=\"#e8a0a0\" stroke-width=\"3\"/>\
+         <text x=\"730\" y=\"{y:.0}\">parked, waiting</text></g>",
         y - 9.0,
         y - 10.0,
         y - 9.0,
@@ -317,6 +446,8 @@ fn draw_legend(out: &mut String, height: f64) {
         y + 2.0,
         y - 4.0,
         y - 10.0,
-        y + 2.0
+        y + 2.0,
+        y - 4.0,
+        y - 4.0
     );
 }
