@@ -30,13 +30,17 @@ impl Observer for Check {
 
     fn after_step(&mut self, view: &StepView<'_>) -> Result<(), String> {
         let invariant = self.invariant;
-        world::with(|world| {
-            if let Some(index) = world.violations.iter().position(|(i, _)| *i == invariant) {
-                return Err(world.violations.remove(index).1);
-            }
-            check(invariant, world, view)
-        })
-        .unwrap_or(Ok(()))
+        if let Some(violation) = world::take_violation(invariant) {
+            return Err(violation);
+        }
+        world::with(|world| check(invariant, world, view)).unwrap_or(Ok(()))
+    }
+
+    fn after_execution(&mut self, _steps: u64) -> Result<(), String> {
+        match world::take_violation(self.invariant) {
+            Some(violation) => Err(violation),
+            None => Ok(()),
+        }
     }
 }
 

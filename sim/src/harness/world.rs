@@ -50,8 +50,6 @@ pub(crate) struct World {
     pub(crate) workers: BTreeMap<String, WorkerState>,
     /// Set once the workload's tasks have finished: no more scheduler-chosen faults.
     pub(crate) faults_stopped: bool,
-    /// Violations found by checks that run inside tasks, reported by the observers.
-    pub(crate) violations: Vec<(Invariant, String)>,
 }
 
 /// The thread-local slot. A world left by a failed execution is never dropped, not even when
@@ -67,6 +65,19 @@ impl Drop for Slot {
 
 thread_local! {
     static WORLD: Slot = const { Slot(RefCell::new(None)) };
+    /// Violations found by checks that run inside tasks, until an observer reports them.
+    /// Kept apart from the world so the checks at the very end of an execution, after the
+    /// world is gone, still reach the observers' end-of-execution hook.
+    static VIOLATIONS: RefCell<Vec<(Invariant, String)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Takes the first recorded violation of `invariant`, if any.
+pub(crate) fn take_violation(invariant: Invariant) -> Option<String> {
+    VIOLATIONS.with(|violations| {
+        let mut violations = violations.borrow_mut();
+        let index = violations.iter().position(|(found, _)| *found == invariant)?;
+        Some(violations.remove(index).1)
+    })
 }
 
 /// Installs a fresh world. A world left by an execution that failed is forgotten, not
@@ -81,6 +92,7 @@ pub(crate) fn install(world: World) {
 pub(crate) fn forget_leftover() {
     let leftover = WORLD.with(|slot| slot.0.borrow_mut().take());
     std::mem::forget(leftover);
+    VIOLATIONS.with(|violations| violations.borrow_mut().clear());
 }
 
 /// Removes the world at the end of an execution; the caller drops it inside the main task.
@@ -116,7 +128,6 @@ impl World {
             context,
             workers,
             faults_stopped: false,
-            violations: Vec::new(),
         }
     }
 
@@ -129,7 +140,7 @@ impl World {
 
     pub(crate) fn violate(&mut self, invariant: Invariant, message: String) {
         if self.scenario.invariants.contains(&invariant) {
-            self.violations.push((invariant, message));
+            VIOLATIONS.with(|violations| violations.borrow_mut().push((invariant, message)));
         }
     }
 
