@@ -58,7 +58,7 @@ use std::sync::Arc;
 
 use corosensei::stack::DefaultStack;
 use corosensei::{Coroutine, CoroutineResult, Yielder};
-use vigil_core::rt::{self, Globals, Instant, Scheduler, Site, TaskId};
+use vigil_core::rt::{self, Globals, Instant, Op, Scheduler, Site, TaskId};
 use vigil_core::thread::panic_message;
 
 use crate::failure::{BlockedTask, FailureKind};
@@ -937,7 +937,14 @@ impl Execution<'_> {
         self.world.last = Some(task);
         let now = self.world.now;
         let state = self.world.task(task);
-        let mut reply = if state.inject_panic && !matches!(state.next, Resume::Start) {
+        // An injected panic waits for a point where unwinding is safe: never the start, and
+        // never an unlock point, where unwinding would skip the release and leave the lock
+        // held for ever.
+        let safe = match state.next {
+            Resume::Start => false,
+            Resume::Point(site) | Resume::Woken(site) => site.op != Op::Unlock,
+        };
+        let mut reply = if state.inject_panic && safe {
             state.inject_panic = false;
             Reply::InjectPanic
         } else {

@@ -62,7 +62,7 @@ enum Command {
         /// DFS's preemption bound (with `--strategy dfs`).
         #[arg(long, default_value_t = 2)]
         preemptions: u32,
-        #[arg(long)]
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
         executions: Option<u64>,
         #[command(flatten)]
         output: Output,

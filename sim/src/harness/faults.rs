@@ -114,7 +114,15 @@ impl PlanFaults {
         world: &mut World,
         hold: Option<TaskId>,
     ) -> Option<FaultAction> {
-        world.workers.get_mut(&candidate.worker)?.faulted = true;
+        let state = world.workers.get_mut(&candidate.worker)?;
+        state.faulted = true;
+        if candidate.kind == FaultKind::Monitor
+            && let Some(participant) = state.participant
+        {
+            // A crashed monitor takes its linked, non-trapping process down with it, and so
+            // every worker registered on that process.
+            world.fault_participant(participant);
+        }
         match candidate.target {
             Target::Listener(task) => Some(FaultAction::Panic { task }),
             Target::Process(pid) => {
@@ -198,6 +206,30 @@ fn resolve(
     }
 }
 
+impl PlanFaults {
+    /// The action of site fault `index`, if its target exists right now.
+    fn fire_site_fault(
+        &self,
+        index: usize,
+        task: TaskId,
+        view: &FaultView<'_>,
+    ) -> Option<FaultAction> {
+        let fault: &SiteFault = &self.plan.at[index];
+        world::with(|world| {
+            let node = world.node()?.clone();
+            let target = resolve(fault.kind, &fault.worker, world, &node, view)?;
+            let candidate = Candidate {
+                kind: fault.kind,
+                worker: fault.worker.clone(),
+                reason: fault.reason,
+                target,
+            };
+            PlanFaults::action(&candidate, world, Some(task))
+        })
+        .flatten()
+    }
+}
+
 impl Faults for PlanFaults {
     fn enabled(&self) -> bool {
         self.plan.budget > 0 || !self.plan.at.is_empty() || !self.plan.delays.is_empty()
@@ -248,6 +280,10 @@ impl Faults for PlanFaults {
         }
     }
 
+    /// Counts the arrival for every site fault and delay on `(task, site)`; the first site
+    /// fault whose occurrence this is fires (holding the task), otherwise the first delay not
+    /// yet applied holds the task. Arrivals count every operation at a site name (a lock and
+    /// its unlock are two arrivals at `pool.channels`).
     fn reached(
         &mut self,
         task: TaskId,
@@ -255,39 +291,34 @@ impl Faults for PlanFaults {
         site: Site,
         view: &FaultView<'_>,
     ) -> Option<FaultAction> {
-        for (index, delay) in self.plan.delays.iter().enumerate() {
-            if delay.task == task_name && delay.site == site.name && !self.delay_arrivals[index] {
-                self.delay_arrivals[index] = true;
-                self.tally.borrow_mut().delays[index] += 1;
-                return Some(FaultAction::Delay {
-                    task,
-                    steps: delay.steps,
-                });
+        let mut due = None;
+        for (index, fault) in self.plan.at.iter().enumerate() {
+            if fault.task == task_name && fault.site == site.name {
+                self.arrivals[index] += 1;
+                if self.arrivals[index] == fault.occurrence && due.is_none() {
+                    due = Some(index);
+                }
             }
+        }
+        if let Some(index) = due
+            && let Some(action) = self.fire_site_fault(index, task, view)
+        {
+            self.tally.borrow_mut().at[index] += 1;
+            return Some(action);
         }
         let index = self
             .plan
-            .at
+            .delays
             .iter()
-            .position(|fault| fault.task == task_name && fault.site == site.name)?;
-        self.arrivals[index] += 1;
-        let fault: &SiteFault = &self.plan.at[index];
-        if self.arrivals[index] != fault.occurrence {
-            return None;
-        }
-        let action = world::with(|world| {
-            let node = world.node()?.clone();
-            let target = resolve(fault.kind, &fault.worker, world, &node, view)?;
-            let candidate = Candidate {
-                kind: fault.kind,
-                worker: fault.worker.clone(),
-                reason: fault.reason,
-                target,
-            };
-            PlanFaults::action(&candidate, world, Some(task))
+            .enumerate()
+            .position(|(index, delay)| {
+                delay.task == task_name && delay.site == site.name && !self.delay_arrivals[index]
+            })?;
+        self.delay_arrivals[index] = true;
+        self.tally.borrow_mut().delays[index] += 1;
+        Some(FaultAction::Delay {
+            task,
+            steps: self.plan.delays[index].steps,
         })
-        .flatten()?;
-        self.tally.borrow_mut().at[index] += 1;
-        Some(action)
     }
 }

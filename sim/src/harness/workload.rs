@@ -265,6 +265,19 @@ fn check_unregister_exact(
         world.violate(Invariant::UnregisterExact, message);
         return;
     }
+    if let Some(lost) = before.iter().find(|(id, _)| {
+        id != pool_id
+            && !after.iter().any(|(other, _)| other == id)
+            && removable_only_by_bug(world, id)
+    }) {
+        let message = format!(
+            "unregistering '{pool_id}' also removed '{}', which was registered, alive and not \
+             being stopped",
+            lost.0
+        );
+        world.violate(Invariant::UnregisterExact, message);
+        return;
+    }
     let survivors: Vec<&(String, u32)> = before
         .iter()
         .filter(|(id, _)| id != pool_id && after.iter().any(|(other, _)| other == id))
@@ -296,6 +309,22 @@ fn check_unregister_exact(
             return;
         }
     }
+}
+
+/// Whether nothing but a bug could take worker `pool_id` out of the pool now: it is
+/// registered, not being stopped, untouched by faults, and its process is alive.
+fn removable_only_by_bug(world: &World, pool_id: &str) -> bool {
+    let Some(state) = world
+        .worker_by_pool_id(pool_id)
+        .and_then(|name| world.workers.get(name))
+    else {
+        return false;
+    };
+    let alive = state
+        .participant
+        .and_then(|pid| world.node().and_then(|node| node.peek_alive(pid)))
+        == Some(true);
+    state.status == Status::Registered && !state.faulted && alive
 }
 
 /// Takes a snapshot and checks `snapshot-active`: nothing already inactive when the

@@ -75,7 +75,9 @@ thread_local! {
 pub(crate) fn take_violation(invariant: Invariant) -> Option<String> {
     VIOLATIONS.with(|violations| {
         let mut violations = violations.borrow_mut();
-        let index = violations.iter().position(|(found, _)| *found == invariant)?;
+        let index = violations
+            .iter()
+            .position(|(found, _)| *found == invariant)?;
         Some(violations.remove(index).1)
     })
 }

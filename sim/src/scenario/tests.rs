@@ -211,6 +211,16 @@ fn expectations_must_be_consistent() {
 }
 
 #[test]
+fn a_dotted_namespace_is_rejected() {
+    check(
+        &replace("seed = 7\n", "seed = 7\nnamespace = \"a.b\"\n"),
+        "a.b",
+        "namespace",
+        "must not contain dots",
+    );
+}
+
+#[test]
 fn missing_required_field_is_named() {
     check(&replace("seed = 7\n", ""), "", "seed", "missing field");
 }

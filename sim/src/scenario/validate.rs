@@ -122,7 +122,17 @@ impl Checker<'_> {
         let name = self.name(&raw.name, "name")?;
         let seed = self.count::<u64>(&raw.seed, "seed", 0)?;
         let namespace = match &raw.namespace {
-            Some(namespace) => self.name(namespace, "namespace")?,
+            Some(namespace) => {
+                let name = self.name(namespace, "namespace")?;
+                if name.contains('.') {
+                    return Err(self.error(
+                        namespace.span(),
+                        "namespace",
+                        "a namespace must not contain dots",
+                    ));
+                }
+                name
+            }
             None => DEFAULT_NAMESPACE.to_owned(),
         };
         let strategy = self.strategy(raw.strategy.get_ref())?;
@@ -326,7 +336,7 @@ impl Checker<'_> {
                 reason.span(),
                 field,
                 &format!(
-                    "unknown exit reason '{}'; expected one of: normal, kill, error, noconnection",
+                    "unknown exit reason '{}'; expected one of: normal, kill, killed, error, noconnection",
                     reason.get_ref()
                 ),
             )

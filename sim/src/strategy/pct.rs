@@ -106,9 +106,6 @@ impl Strategy for Pct {
         if view.faults_pending == 0 {
             return self.pick_task(view);
         }
-        // The horizon is the longest stretch over which faults have been offered, so due
-        // steps fall where a fault can actually fire (not in a long fault-free tail).
-        self.horizon = self.horizon.max(view.step + 1);
         if view.step >= self.fault_due {
             let fault = self.below(u64::from(view.faults_pending)) as u32;
             self.fault_due = view.step + 1 + self.below(self.horizon);
@@ -119,5 +116,12 @@ impl Strategy for Pct {
 
     fn draw(&mut self, _view: &DrawView) -> Result<u64, Divergence> {
         Ok(self.rng.next_u64())
+    }
+
+    fn end(&mut self, steps: u64) -> Result<(), Divergence> {
+        // The horizon is the longest execution seen: due steps and change points are spread
+        // over whole executions, not bunched at their start.
+        self.horizon = self.horizon.max(steps);
+        Ok(())
     }
 }

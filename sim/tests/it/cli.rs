@@ -232,6 +232,7 @@ fn unknown_verbs_flags_and_strategies_are_bad_input() {
         vec!["run"],
         vec!["explore", "x.toml", "--strategy", "genetic"],
         vec!["run", "does-not-exist.toml"],
+        vec!["explore", "x.toml", "--executions", "0"],
     ] {
         let output = vigil(&dir, &args);
         assert_eq!(
