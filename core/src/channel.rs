@@ -4,7 +4,8 @@
 //! broadcast: every current subscriber's inbox receives a clone of the envelope. A
 //! subscription owns a subscriber process; dropping its last handle ends that process, and the
 //! trapping channel actor removes it from the fan-out when it handles the exit. Envelopes still
-//! queued in a dropped inbox are discarded, never redelivered.
+//! queued in a dropped inbox are discarded, never redelivered. A crashed channel actor is
+//! respawned by the next command and takes over the fan-out list.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -68,6 +69,10 @@ pub struct Envelope {
 
 type Inbox = Arc<Mutex<VecDeque<Envelope>>>;
 
+/// The fan-out list. It belongs to the channel, not to one actor incarnation, so a channel
+/// actor respawned after a crash serves the subscribers its predecessor had.
+type FanOut = Arc<Mutex<Vec<(Pid, Inbox)>>>;
+
 /// A handle to a channel; every clone shares one lazily spawned channel actor.
 #[derive(Clone)]
 pub struct ChannelHandle {
@@ -78,6 +83,7 @@ struct HandleInner {
     config: ChannelConfig,
     node: Arc<Node>,
     actor: Mutex<Option<Pid>>,
+    subscribers: FanOut,
 }
 
 /// A live subscription. Clones share it; the last one dropped ends the subscriber process.
@@ -107,7 +113,7 @@ enum Command {
 struct ChannelActor {
     channel: String,
     schema: Arc<dyn PayloadSchema>,
-    subscribers: Vec<(Pid, Inbox)>,
+    subscribers: FanOut,
     next_message_id: u64,
 }
 
@@ -119,6 +125,7 @@ impl ChannelHandle {
                 config,
                 node,
                 actor: Mutex::named("channel.actor", None),
+                subscribers: Arc::new(Mutex::named("channel.subscribers", Vec::new())),
             }),
         }
     }
@@ -207,6 +214,9 @@ impl ChannelHandle {
         )))
     }
 
+    /// The live channel actor, spawned on first use or respawned after a crash. A respawned
+    /// actor links to every subscriber that is still alive and drops the ones that are not,
+    /// so a channel actor crash loses only the messages in flight, never the subscribers.
     fn ensure_actor(&self) -> Result<Pid, LiminalError> {
         let mut actor = self.inner.actor.lock();
         if let Some(pid) = *actor
@@ -217,7 +227,7 @@ impl ChannelHandle {
         let behaviour = ChannelActor {
             channel: self.inner.config.name.clone(),
             schema: self.inner.config.schema.clone(),
-            subscribers: Vec::new(),
+            subscribers: self.inner.subscribers.clone(),
             next_message_id: 0,
         };
         let pid = self
@@ -225,6 +235,11 @@ impl ChannelHandle {
             .node
             .spawn("channel-actor", Box::new(behaviour), true)
             .map_err(|error| LiminalError::ChannelClosed(error.to_string()))?;
+        let node = &self.inner.node;
+        self.inner
+            .subscribers
+            .lock()
+            .retain(|(subscriber, _)| node.link(pid, *subscriber).is_ok());
         *actor = Some(pid);
         Ok(pid)
     }
@@ -262,10 +277,11 @@ impl ChannelActor {
             schema_id: self.schema.id().to_owned(),
             channel: self.channel.clone(),
         };
-        for (_, inbox) in &self.subscribers {
+        let subscribers = self.subscribers.lock();
+        for (_, inbox) in subscribers.iter() {
             inbox.lock().push_back(envelope.clone());
         }
-        Ok(self.subscribers.len())
+        Ok(subscribers.len())
     }
 }
 
@@ -280,7 +296,7 @@ impl ChannelActor {
                     .link(pid)
                     .map_err(|error| LiminalError::SubscriptionFailed(error.to_string()));
                 if linked.is_ok() {
-                    self.subscribers.push((pid, inbox));
+                    self.subscribers.lock().push((pid, inbox));
                 }
                 let _ = reply.try_send(linked);
             }
@@ -292,7 +308,7 @@ impl Behaviour for ChannelActor {
     fn handle(&mut self, ctx: &ProcessContext<'_>, message: Message) -> Outcome {
         match message {
             Message::Exit { from, .. } => {
-                self.subscribers.retain(|(pid, _)| *pid != from);
+                self.subscribers.lock().retain(|(pid, _)| *pid != from);
             }
             Message::User(payload) => {
                 if let Ok(command) = payload.downcast::<Command>() {

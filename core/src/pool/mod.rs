@@ -48,6 +48,7 @@ pub const SITE_NAMES: &[&str] = &[
     "node.table",
     "node.doorbell",
     "channel.actor",
+    "channel.subscribers",
     "channel.reply",
     "subscription.inbox",
     "thread",

@@ -272,19 +272,21 @@ fn dropping_the_last_subscription_handle_ends_the_subscriber_and_leaves_fan_out(
 }
 
 #[test]
-fn a_crashed_channel_actor_is_respawned_by_the_next_command() {
+fn a_crashed_channel_actor_is_respawned_with_its_subscribers() {
     let node = Arc::new(Node::new("channels"));
     let channel = test_channel(&node);
     let subscription = channel.subscribe().unwrap();
+    let gone = channel.subscribe().unwrap();
     let actor = channel.actor_pid().unwrap();
     node.terminate(actor, ExitReason::Error);
+    node.terminate(gone.pid(), ExitReason::Error);
     assert_eq!(
         channel.publish(b"{}"),
-        Ok(0),
-        "the new actor has no subscribers yet"
+        Ok(1),
+        "the new actor serves the surviving subscriber and drops the dead one"
     );
     assert_ne!(channel.actor_pid(), Some(actor));
-    assert!(subscription.try_next().is_none());
+    assert!(subscription.try_next().is_some());
 }
 
 #[test]

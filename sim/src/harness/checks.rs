@@ -51,6 +51,7 @@ fn check(invariant: Invariant, world: &World, view: &StepView<'_>) -> Result<(),
         Invariant::OneSession => one_session(world),
         Invariant::OneNode => one_node(world),
         Invariant::GracefulNotCrash => graceful_not_crash(world, view),
+        Invariant::Reachable => reachable(world),
         // Checked by the workload at its own moments, or mapped from the execution's end.
         Invariant::SnapshotActive
         | Invariant::UnregisterExact
@@ -222,6 +223,42 @@ fn one_node(world: &World) -> Result<(), String> {
                      node that pid is {what}: its process lives on another node",
                     entry.worker_id, entry.participant
                 ));
+            }
+        }
+        Ok(())
+    })
+}
+
+fn reachable(world: &World) -> Result<(), String> {
+    with_channels(world, |channels, node| {
+        for channel in channels {
+            let Some(actor) = channel.actor else {
+                continue;
+            };
+            if node.peek_alive(actor) != Some(true) {
+                // A dead channel actor is respawned, with its fan-out, by the next command.
+                continue;
+            }
+            for entry in channel
+                .entries
+                .iter()
+                .flatten()
+                .filter(|entry| entry.active)
+            {
+                let Some(subscriber) = entry.subscriber else {
+                    continue;
+                };
+                let Some(Some(process)) = node.peek_process(subscriber) else {
+                    continue;
+                };
+                if process.exit_reason.is_none() && !process.links.contains(&actor) {
+                    return Err(format!(
+                        "worker '{}' on '{}' is visible and its subscriber {subscriber} is alive, \
+                         but the channel actor {actor} does not fan out to it: publishes never \
+                         reach the worker",
+                        entry.worker_id, channel.name
+                    ));
+                }
             }
         }
         Ok(())

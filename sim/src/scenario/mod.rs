@@ -221,6 +221,8 @@ pub enum Invariant {
     OneNode,
     /// Safety: a graceful unregister or drop is never handled as a crash by the listener.
     GracefulNotCrash,
+    /// Safety: a visible worker whose subscriber is alive is in its channel actor's fan-out.
+    Reachable,
     /// Safety: unregister removes exactly that worker; others keep their order and counts.
     UnregisterExact,
     /// Liveness: a crashed worker has left every snapshot once the system is quiet.
@@ -234,13 +236,14 @@ pub enum Invariant {
 }
 
 impl Invariant {
-    pub const ALL: [Invariant; 11] = [
+    pub const ALL: [Invariant; 12] = [
         Invariant::SnapshotMonitored,
         Invariant::SnapshotActive,
         Invariant::RegistrationVisible,
         Invariant::OneSession,
         Invariant::OneNode,
         Invariant::GracefulNotCrash,
+        Invariant::Reachable,
         Invariant::UnregisterExact,
         Invariant::CrashRemoved,
         Invariant::ShutdownBounded,
@@ -256,6 +259,7 @@ impl Invariant {
             Invariant::OneSession => "one-session",
             Invariant::OneNode => "one-node",
             Invariant::GracefulNotCrash => "graceful-not-crash",
+            Invariant::Reachable => "reachable",
             Invariant::UnregisterExact => "unregister-exact",
             Invariant::CrashRemoved => "crash-removed",
             Invariant::ShutdownBounded => "shutdown-bounded",
