@@ -663,6 +663,7 @@ impl Execution<'_> {
                 current: self.world.last,
                 runnable: &self.world.runnable,
                 faults_pending,
+                faults_window: self.faults_enabled && self.faults.window_open(),
             };
             match self.strategy.pick(&view) {
                 Ok(Choice::Task(task)) if self.world.runnable.contains(&task) => {

@@ -72,6 +72,12 @@ pub trait Faults {
     /// How many faults could fire before the next step (0 when none, or the budget is spent).
     fn pending(&mut self, view: &FaultView<'_>) -> u32;
 
+    /// Whether this execution is still in the stretch where faults may fire at all, budget
+    /// aside. Strategies spread their fault choices over that stretch.
+    fn window_open(&self) -> bool {
+        true
+    }
+
     /// Fires pending fault `k` (`k < pending`) and says what it does; `None` if it turned out
     /// to have no effect, which the trace records.
     fn fire(&mut self, k: u32, view: &FaultView<'_>) -> Option<FaultAction>;

@@ -244,6 +244,10 @@ impl Faults for PlanFaults {
             .for_each(|seen| *seen = false);
     }
 
+    fn window_open(&self) -> bool {
+        world::with(|world| !world.faults_stopped).unwrap_or(false)
+    }
+
     fn pending(&mut self, view: &FaultView<'_>) -> u32 {
         if self.fired >= self.plan.budget {
             return 0;

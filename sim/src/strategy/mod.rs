@@ -62,6 +62,8 @@ pub struct PickView<'a> {
     pub runnable: &'a [TaskId],
     /// How many faults could be fired instead (`Choice::Fault(k)` for `k` below this).
     pub faults_pending: u32,
+    /// Whether the execution is still where faults may fire at all (budget aside).
+    pub faults_window: bool,
 }
 
 /// What a strategy may see when the model draws a random number.

@@ -27,6 +27,7 @@ pub struct Pct {
     /// The next priority handed out at a change point (counts down, below every initial one).
     next_low: u64,
     horizon: u64,
+    fault_horizon: u64,
     fault_due: u64,
 }
 
@@ -42,6 +43,7 @@ impl Pct {
             change_points: Vec::new(),
             next_low: 0,
             horizon: HORIZON_MIN,
+            fault_horizon: HORIZON_MIN,
             fault_due: 0,
         }
     }
@@ -98,17 +100,21 @@ impl Strategy for Pct {
         self.change_points = (1..self.depth).map(|_| self.below(self.horizon)).collect();
         self.change_points.sort_unstable();
         self.next_low = u64::from(self.depth);
-        self.fault_due = self.below(self.horizon);
+        self.fault_due = self.below(self.fault_horizon);
         Some(Start { seed })
     }
 
     fn pick(&mut self, view: &PickView<'_>) -> Result<Choice, Divergence> {
+        if view.faults_window {
+            // Faults are spread over the longest stretch in which they were possible.
+            self.fault_horizon = self.fault_horizon.max(view.step + 1);
+        }
         if view.faults_pending == 0 {
             return self.pick_task(view);
         }
         if view.step >= self.fault_due {
             let fault = self.below(u64::from(view.faults_pending)) as u32;
-            self.fault_due = view.step + 1 + self.below(self.horizon);
+            self.fault_due = view.step + 1 + self.below(self.fault_horizon);
             return Ok(Choice::Fault(fault));
         }
         self.pick_task(view)
@@ -119,7 +125,7 @@ impl Strategy for Pct {
     }
 
     fn end(&mut self, steps: u64) -> Result<(), Divergence> {
-        // The horizon is the longest execution seen: due steps and change points are spread
+        // The horizon is the longest execution seen: change points are spread
         // over whole executions, not bunched at their start.
         self.horizon = self.horizon.max(steps);
         Ok(())

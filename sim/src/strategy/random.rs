@@ -10,8 +10,9 @@ use crate::schedule::Choice;
 /// random points of the execution.
 ///
 /// Faults: at the start of an execution the strategy draws a "due" step uniformly below a
-/// horizon (the longest execution seen so far, at least 64 steps); the first time a fault is
-/// pending at or after that step it fires one (chosen uniformly) and draws the next due step.
+/// horizon (the longest stretch of any execution so far in which faults could fire, at least
+/// 64 steps); the first time a fault is pending at or after that step it fires one (chosen
+/// uniformly) and draws the next due step.
 /// Choosing a fault with a fixed probability per step would cluster faults near the start of
 /// long executions; a uniform due step spreads them over the whole run.
 ///
@@ -23,7 +24,7 @@ use crate::schedule::Choice;
 pub struct Random {
     root_seed: u64,
     rng: ChaCha8Rng,
-    horizon: u64,
+    fault_horizon: u64,
     fault_due: u64,
 }
 
@@ -35,7 +36,7 @@ impl Random {
         Random {
             root_seed,
             rng: ChaCha8Rng::seed_from_u64(root_seed),
-            horizon: HORIZON_MIN,
+            fault_horizon: HORIZON_MIN,
             fault_due: 0,
         }
     }
@@ -66,17 +67,21 @@ impl Strategy for Random {
         self.rng = ChaCha8Rng::seed_from_u64(seed);
         // The horizon depends only on earlier executions' lengths; replaying one execution
         // on its own uses the recorded choices, not this strategy.
-        self.fault_due = self.below_u64(self.horizon);
+        self.fault_due = self.below_u64(self.fault_horizon);
         Some(Start { seed })
     }
 
     fn pick(&mut self, view: &PickView<'_>) -> Result<Choice, Divergence> {
+        if view.faults_window {
+            // Faults are spread over the longest stretch in which they were possible.
+            self.fault_horizon = self.fault_horizon.max(view.step + 1);
+        }
         if view.faults_pending == 0 {
             return self.pick_task(view);
         }
         if view.step >= self.fault_due {
             let fault = self.below(view.faults_pending as usize) as u32;
-            self.fault_due = view.step + 1 + self.below_u64(self.horizon);
+            self.fault_due = view.step + 1 + self.below_u64(self.fault_horizon);
             return Ok(Choice::Fault(fault));
         }
         self.pick_task(view)
@@ -84,13 +89,6 @@ impl Strategy for Random {
 
     fn draw(&mut self, _view: &DrawView) -> Result<u64, Divergence> {
         Ok(self.rng.next_u64())
-    }
-
-    fn end(&mut self, steps: u64) -> Result<(), Divergence> {
-        // The horizon is the longest execution seen: due steps and change points are spread
-        // over whole executions, not bunched at their start.
-        self.horizon = self.horizon.max(steps);
-        Ok(())
     }
 }
 

@@ -12,6 +12,7 @@ fn view(step: u64) -> PickView<'static> {
         step,
         current: Some(TaskId(0)),
         runnable: &RUNNABLE,
+        faults_window: false,
         faults_pending: 0,
     }
 }
