@@ -938,12 +938,14 @@ impl Execution<'_> {
         self.world.last = Some(task);
         let now = self.world.now;
         let state = self.world.task(task);
-        // An injected panic waits for a point where unwinding is safe: never the start, and
-        // never an unlock point, where unwinding would skip the release and leave the lock
-        // held for ever.
+        // An injected panic lands where the task's own logic could panic: at a named step or
+        // while it waits to receive. Never at the start, and never inside a primitive's
+        // bookkeeping (a lock, an unlock, an atomic), which cannot panic in production and
+        // where unwinding would corrupt it (an unlock skipped leaves the lock held for ever;
+        // a destructor cut short leaks what it was releasing).
         let safe = match state.next {
             Resume::Start => false,
-            Resume::Point(site) | Resume::Woken(site) => site.op != Op::Unlock,
+            Resume::Point(site) | Resume::Woken(site) => matches!(site.op, Op::Step | Op::Recv),
         };
         let mut reply = if state.inject_panic && safe {
             state.inject_panic = false;

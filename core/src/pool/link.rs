@@ -87,9 +87,9 @@ enum Wake {
 
 /// The listener body: wait for the exit, then tear the worker down.
 ///
-/// A panic while waiting (an injected fault, or a bug) must not leave an unwatched worker in
-/// the pool, so the wait runs under `catch_unwind`: the worker is torn down and the panic then
-/// continues, so `join` still reports it.
+/// A panic while waiting or tearing down (an injected fault, or a bug) must not leave an
+/// unwatched worker in the pool, so both run under `catch_unwind`: the worker is torn down and
+/// the panic then continues, so `join` still reports it.
 fn listen(
     context: &WorkerContext,
     channel: &ChannelName,
@@ -98,13 +98,17 @@ fn listen(
     stop: &AtomicBool,
 ) {
     let waited = panic::catch_unwind(AssertUnwindSafe(|| wait_for_exit(exits, stop)));
-    match waited {
-        Ok(Wake::Stopped) => {}
-        Ok(Wake::Exited) => teardown(context, channel, entry),
-        Err(payload) => {
+    if !matches!(waited, Ok(Wake::Stopped)) {
+        // Every step of the teardown is idempotent, so a teardown cut short by a panic is
+        // simply run again: a worker left half torn down would stay eligible for ever.
+        let torn = panic::catch_unwind(AssertUnwindSafe(|| teardown(context, channel, entry)));
+        if let Err(payload) = torn {
             teardown(context, channel, entry);
             panic::resume_unwind(payload);
         }
+    }
+    if let Err(payload) = waited {
+        panic::resume_unwind(payload);
     }
 }
 
