@@ -1,7 +1,7 @@
 //! The fault seam in the executor: site holds, delays, injected panics, fault choices.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool as StdAtomicBool, Ordering as StdOrdering};
+use std::sync::atomic::{AtomicBool as StdAtomicBool, AtomicUsize, Ordering as StdOrdering};
 
 use vigil_core::rt::{self, Site, TaskId};
 use vigil_core::sync::Mutex;
@@ -145,10 +145,14 @@ impl Faults for PanicVictim {
     }
 }
 
-/// An injected panic is a fault, not a failure: `join` reports it, and it never lands at an
-/// unlock point, where unwinding would leave the lock held and the next `lock` would hang.
+static INJECTED: AtomicUsize = AtomicUsize::new(0);
+
+/// An injected panic is a fault, not a failure: `join` reports it, and it lands only at named
+/// steps and receives, never at an unlock point, where unwinding would leave the lock held
+/// and the next `lock` would hang.
 #[test]
 fn an_injected_panic_reaches_join_and_never_leaves_a_lock_held() {
+    INJECTED.store(0, StdOrdering::SeqCst);
     let report = Runner::new(config(300))
         .faults(PanicVictim { fired: false })
         .run(&mut Random::new(5), || {
@@ -158,11 +162,13 @@ fn an_injected_panic_reaches_join_and_never_leaves_a_lock_held() {
                 thread::spawn("victim", move || {
                     for _ in 0..20 {
                         *shared.lock() += 1;
+                        rt::step("victim.work");
                     }
                 })
             };
             if let Err(error) = victim.join() {
                 assert!(error.message.starts_with(INJECTED_FAULT_MARKER), "{error}");
+                INJECTED.fetch_add(1, StdOrdering::SeqCst);
             }
             // Hangs (a deadlock failure) if the panic unwound past an unlock.
             *shared.lock() += 1;
@@ -179,7 +185,7 @@ fn chosen_faults_are_part_of_the_schedule() {
     let model = || {
         let victim = thread::spawn("victim", || {
             for _ in 0..10 {
-                rt::yield_now();
+                rt::step("victim.work");
             }
         });
         if victim.join().is_err() {
