@@ -72,6 +72,13 @@ use crate::trace::{Event, EventKind, Trace};
 /// Panic messages starting with this are deliberate faults: traced, but not failures.
 pub const INJECTED_FAULT_MARKER: &str = "vigil-injected-fault";
 
+/// A task list as a fault view borrows it.
+fn borrowed_tasks(list: &[(TaskId, String, bool)]) -> Vec<(TaskId, &str, bool)> {
+    list.iter()
+        .map(|(id, name, finished)| (*id, name.as_str(), *finished))
+        .collect()
+}
+
 /// Keeps panics injected by fault plans off stderr: they are expected, traced, and would
 /// otherwise print a message (and backtrace) per injected fault. Every other panic reaches
 /// the previous hook unchanged. Installed once per process, on the first run.
@@ -726,11 +733,7 @@ impl Execution<'_> {
             return 0;
         }
         self.refresh_task_list();
-        let tasks: Vec<(TaskId, &str, bool)> = self
-            .task_list
-            .iter()
-            .map(|(id, name, finished)| (*id, name.as_str(), *finished))
-            .collect();
+        let tasks = borrowed_tasks(&self.task_list);
         let view = FaultView {
             step: self.world.step,
             tasks: &tasks,
@@ -753,11 +756,7 @@ impl Execution<'_> {
     fn fire_fault(&mut self, k: u32) {
         let description = self.faults.describe(k);
         let action = {
-            let tasks: Vec<(TaskId, &str, bool)> = self
-                .task_list
-                .iter()
-                .map(|(id, name, finished)| (*id, name.as_str(), *finished))
-                .collect();
+            let tasks = borrowed_tasks(&self.task_list);
             let view = FaultView {
                 step: self.world.step,
                 tasks: &tasks,
@@ -806,11 +805,7 @@ impl Execution<'_> {
         }
         self.refresh_task_list();
         let action = {
-            let tasks: Vec<(TaskId, &str, bool)> = self
-                .task_list
-                .iter()
-                .map(|(id, name, finished)| (*id, name.as_str(), *finished))
-                .collect();
+            let tasks = borrowed_tasks(&self.task_list);
             let view = FaultView {
                 step: self.world.step,
                 tasks: &tasks,

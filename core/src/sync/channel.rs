@@ -236,11 +236,6 @@ impl<T> Receiver<T> {
         }
         poll
     }
-
-    /// The number of values queued, without a scheduling point (for observers).
-    pub fn peek_len(&self) -> usize {
-        self.shared.state.with(|state| state.queue.len())
-    }
 }
 
 impl<T> Drop for Receiver<T> {

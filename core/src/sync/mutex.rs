@@ -108,11 +108,6 @@ impl<T: ?Sized> Mutex<T> {
         })
     }
 
-    /// The task holding the lock, if any (for deadlock reports and checkers).
-    pub fn holder(&self) -> Option<TaskId> {
-        self.state.with(|state| state.held_by)
-    }
-
     pub fn get_mut(&mut self) -> &mut T {
         self.data.get_mut()
     }

@@ -378,9 +378,9 @@ fn publish(context: &WorkerContext, namespace: &str, queue: &str, activity_type:
     let _ = handle.publish(&message.encode());
 }
 
-/// `crash-removed`: once quiet, no worker whose process or monitor was hit is in a snapshot.
+/// `crash-removed`: once quiet, no worker whose process has exited is in a snapshot.
 fn check_crashed_workers_removed(context: &WorkerContext, namespace: &str) {
-    let held: Vec<(String, String, Option<Pid>, bool)> = world::with(|world| {
+    let held: Vec<(String, String, Pid)> = world::with(|world| {
         world
             .workers
             .values()
@@ -389,26 +389,20 @@ fn check_crashed_workers_removed(context: &WorkerContext, namespace: &str) {
                 Some((
                     state.pool_id.clone()?,
                     state.queue.clone(),
-                    state.participant,
-                    state.faulted,
+                    state.participant?,
                 ))
+            })
+            .filter(|(_, _, pid)| {
+                world.node().and_then(|node| node.peek_alive(*pid)) == Some(false)
             })
             .collect()
     })
     .unwrap_or_default();
-    for (pool_id, queue, participant, faulted) in held {
-        let dead = participant.is_some_and(|pid| {
-            world::with(|world| world.node().and_then(|node| node.peek_alive(pid)))
-                .flatten()
-                .is_some_and(|alive| !alive)
-        });
-        if !dead && !faulted {
-            continue;
-        }
+    for (pool_id, queue, _) in held {
         let Ok(snapshot) = context.workers_for_channel(&channel(namespace, &queue)) else {
             continue;
         };
-        if dead && snapshot.iter().any(|worker| worker.worker_id == pool_id) {
+        if snapshot.iter().any(|worker| worker.worker_id == pool_id) {
             let message = format!(
                 "worker '{pool_id}' is still in a snapshot after its process exited and the \
                  system went quiet"
