@@ -46,7 +46,7 @@ fn offenders(needle: &str, allowed: &[&str]) -> Vec<String> {
     let mut found = Vec::new();
     for path in rust_files() {
         let name = relative(&path);
-        if allowed.contains(&name.as_str()) || name == "core/tests/it/tidy.rs" {
+        if allowed.contains(&name.as_str()) {
             continue;
         }
         let text = std::fs::read_to_string(&path).unwrap();
@@ -74,7 +74,14 @@ fn every_rust_file_starts_with_a_module_doc_line() {
 
 #[test]
 fn nothing_is_ignored_expected_to_panic_or_unfinished() {
-    for needle in ["#[ignore", "#[should_panic", "todo!(", "unimplemented!("] {
+    // Spelled in pieces so this file does not match its own search.
+    let needles = [
+        concat!("#[", "ignore"),
+        concat!("#[", "should_panic"),
+        concat!("todo", "!("),
+        concat!("unimplemented", "!("),
+    ];
+    for needle in needles {
         let found = offenders(needle, &[]);
         assert!(found.is_empty(), "{needle} found: {found:#?}");
     }
@@ -91,7 +98,12 @@ fn determinism_bans_have_only_their_agreed_exemptions() {
 
 #[test]
 fn tests_never_sleep_or_read_the_wall_clock() {
-    for needle in ["thread::sleep", "Instant::now()", "SystemTime::now()"] {
+    let needles = [
+        concat!("thread::", "sleep"),
+        concat!("Instant::", "now()"),
+        concat!("SystemTime::", "now()"),
+    ];
+    for needle in needles {
         let found: Vec<_> = offenders(needle, &["core/src/rt/os.rs", "sim/src/wall_clock.rs"])
             .into_iter()
             .filter(|line| line.contains("tests") || line.contains("/benches/"))
