@@ -16,6 +16,7 @@ mod ordering;
 mod pool;
 mod replay;
 mod schedule_codec;
+mod strategies;
 mod time;
 
 use vigil_sim::{Config, Random, Report, run};
