@@ -4,12 +4,37 @@
 //! and after, the quiet point) run in the workload and leave violations in the world; the
 //! observer of that invariant reports them at the next step.
 
+use std::cell::Cell;
+
 use vigil_core::pool::{LISTENER_TASK, PeekedChannel};
 use vigil_core::process::{Node, Pid};
 
 use super::world::{self, Status, World};
 use crate::observer::{Observer, StepView};
 use crate::scenario::Invariant;
+
+thread_local! {
+    /// `(read, skipped)`: lock-dependent checks that looked at the pool, and ones that could
+    /// not because a task held the lock they read. Reported per run so a pass that rests on
+    /// few real looks is visible.
+    static TALLY: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
+}
+
+fn tally(read: bool) {
+    TALLY.with(|tally| {
+        let (reads, skips) = tally.get();
+        tally.set(if read {
+            (reads + 1, skips)
+        } else {
+            (reads, skips + 1)
+        });
+    });
+}
+
+/// Takes and resets the counts of lock-dependent checks read and skipped.
+pub(crate) fn take_tally() -> (u64, u64) {
+    TALLY.with(|tally| tally.replace((0, 0)))
+}
 
 /// Checks one invariant after every step.
 #[derive(Debug)]
@@ -71,10 +96,9 @@ fn with_channels(
     let Some(node) = world.node() else {
         return Ok(());
     };
-    world
-        .context
-        .peek_channels(|channels| read(channels, node))
-        .unwrap_or(Ok(()))
+    let outcome = world.context.peek_channels(|channels| read(channels, node));
+    tally(outcome.is_some());
+    outcome.unwrap_or(Ok(()))
 }
 
 /// Visible entries: active and still owned by a registration.
@@ -93,7 +117,11 @@ fn visible(
 
 /// A live process is watched when it is linked to a live monitor actor.
 fn watched(node: &Node, pid: Pid) -> Option<bool> {
-    let process = node.peek_process(pid)??;
+    let Some(found) = node.peek_process(pid) else {
+        tally(false);
+        return None;
+    };
+    let process = found?;
     if process.exit_reason.is_some() {
         // Dead: its exit is on its way to the monitor; `crash-removed` checks it arrives.
         return Some(true);
@@ -150,6 +178,7 @@ fn one_session(world: &World) -> Result<(), String> {
         return Ok(());
     };
     let Some(processes) = node.peek_processes() else {
+        tally(false);
         return Ok(());
     };
     let actors = processes

@@ -54,6 +54,10 @@ pub struct ScenarioRun {
     /// The failing execution's full trace (empty when nothing failed).
     pub trace: Trace,
     pub schedule: Option<Schedule>,
+    /// Lock-dependent checks that looked at the pool, and ones skipped because the lock they
+    /// read was held at that step (they look again at the next step).
+    pub checks_read: u64,
+    pub checks_skipped: u64,
 }
 
 impl ScenarioRun {
@@ -188,7 +192,9 @@ fn run_with(
     let tally = Rc::new(RefCell::new(FaultTally::default()));
     let mut runner = runner_for(&scenario, file, config, &tally).on_execution(progress);
     let model_scenario = scenario.clone();
+    checks::take_tally();
     let report = runner.run(strategy, move || workload::run(&model_scenario));
+    let (checks_read, checks_skipped) = checks::take_tally();
     let trace = report.trace().clone();
     let schedule = report.schedule().clone();
     let progress = *report.progress();
@@ -209,6 +215,8 @@ fn run_with(
                 failure: None,
                 trace: Trace::default(),
                 schedule: None,
+                checks_read,
+                checks_skipped,
             }
         }
         Err(failure) => {
@@ -229,6 +237,8 @@ fn run_with(
                 failure: Some(failure),
                 trace,
                 schedule: Some(schedule),
+                checks_read,
+                checks_skipped,
             }
         }
     }
