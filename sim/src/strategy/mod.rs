@@ -9,6 +9,7 @@
 //! inside each strategy.
 
 mod dfs;
+mod fault_timer;
 mod pct;
 mod random;
 mod replay;

@@ -4,13 +4,13 @@
 //! with the highest priority always runs. `depth - 1` change points are drawn uniformly over
 //! the execution's expected length; at a change point the running task drops below every
 //! other. A bug that needs `d` ordering constraints is found with probability at least
-//! `1 / (n * k^(d-1))` per execution (n tasks, k steps). Faults are placed as in [`Random`].
-//!
-//! [`Random`]: super::Random
+//! `1 / (n * k^(d-1))` per execution (n tasks, k steps). Faults are placed by the shared
+//! fault timer (`fault_timer.rs`), as in the random walk.
 
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
 
+use super::fault_timer::{FaultTimer, below};
 use super::random::{execution_seed, splitmix64};
 use super::{Divergence, DrawView, PickView, Start, Strategy};
 use crate::schedule::Choice;
@@ -27,8 +27,7 @@ pub struct Pct {
     /// The next priority handed out at a change point (counts down, below every initial one).
     next_low: u64,
     horizon: u64,
-    fault_horizon: u64,
-    fault_due: u64,
+    faults: FaultTimer,
 }
 
 const HORIZON_MIN: u64 = 64;
@@ -43,13 +42,8 @@ impl Pct {
             change_points: Vec::new(),
             next_low: 0,
             horizon: HORIZON_MIN,
-            fault_horizon: HORIZON_MIN,
-            fault_due: 0,
+            faults: FaultTimer::new(),
         }
-    }
-
-    fn below(&mut self, bound: u64) -> u64 {
-        ((u128::from(self.rng.next_u64()) * u128::from(bound)) >> 64) as u64
     }
 
     /// Applies due change points, then runs the runnable task with the highest priority.
@@ -97,25 +91,18 @@ impl Strategy for Pct {
         let seed = execution_seed(self.root_seed, execution_idx);
         self.rng = ChaCha8Rng::seed_from_u64(seed);
         self.priorities.clear();
-        self.change_points = (1..self.depth).map(|_| self.below(self.horizon)).collect();
+        self.change_points = (1..self.depth)
+            .map(|_| below(&mut self.rng, self.horizon))
+            .collect();
         self.change_points.sort_unstable();
         self.next_low = u64::from(self.depth);
-        self.fault_due = self.below(self.fault_horizon);
+        self.faults.start(&mut self.rng);
         Some(Start { seed })
     }
 
     fn pick(&mut self, view: &PickView<'_>) -> Result<Choice, Divergence> {
-        if view.faults_window {
-            // Faults are spread over the longest stretch in which they were possible.
-            self.fault_horizon = self.fault_horizon.max(view.step + 1);
-        }
-        if view.faults_pending == 0 {
-            return self.pick_task(view);
-        }
-        if view.step >= self.fault_due {
-            let fault = self.below(u64::from(view.faults_pending)) as u32;
-            self.fault_due = view.step + 1 + self.below(self.fault_horizon);
-            return Ok(Choice::Fault(fault));
+        if let Some(fault) = self.faults.choose(view, &mut self.rng) {
+            return Ok(fault);
         }
         self.pick_task(view)
     }
