@@ -6,27 +6,12 @@
 #      finds the mutant too.
 # The unpatched code passes the same scenarios in `cargo test` (the corpus test).
 # Usage: mutants/check.sh [PATCH_NAME...]   (default: every patch)
-set -euo pipefail
-root="$(cd "$(dirname "$0")/.." && pwd)"
-cd "$root"
-target="${CARGO_TARGET_DIR:-$root/target}/mutants"
-scratch="$(mktemp -d)"
-trap 'rm -rf "$scratch"' EXIT
-
-names=("$@")
-if [ ${#names[@]} -eq 0 ]; then
-  for patch in mutants/*.patch; do names+=("$(basename "$patch" .patch)"); done
-fi
+source "$(dirname "$0")/common.sh"
 
 failed=()
 for name in "${names[@]}"; do
   echo "=== mutant $name"
-  rm -rf "$scratch/tree" && mkdir -p "$scratch/tree"
-  git ls-files -z | xargs -0 cp --parents -t "$scratch/tree"
-  (cd "$scratch/tree" && git apply "$root/mutants/$name.patch")
-  CARGO_TARGET_DIR="$target" cargo build --quiet --release -p vigil-sim \
-    --manifest-path "$scratch/tree/Cargo.toml"
-  vigil="$target/release/vigil"
+  build_mutant "$name"
   if ! (cd "$scratch/tree" && "$vigil" run scenarios/regressions --mutant "$name" --no-reports); then
     failed+=("$name: its regression scenario did not fail with the named invariant")
   fi

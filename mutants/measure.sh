@@ -2,28 +2,15 @@
 # Measures how many executions the 10,000-execution random exploration needs to find each
 # mutant, over seeds 1..10 (not run by CI; its figures go into closing notes).
 # Usage: mutants/measure.sh [PATCH_NAME...]
-set -euo pipefail
-root="$(cd "$(dirname "$0")/.." && pwd)"
-cd "$root"
-target="${CARGO_TARGET_DIR:-$root/target}/mutants"
-scratch="$(mktemp -d)"
-trap 'rm -rf "$scratch"' EXIT
-names=("$@")
-if [ ${#names[@]} -eq 0 ]; then
-  for patch in mutants/*.patch; do names+=("$(basename "$patch" .patch)"); done
-fi
+source "$(dirname "$0")/common.sh"
 printf '%-28s %-30s %s\n' mutant "executions to find (seeds 1-10)" "median; invariant; time"
 for name in "${names[@]}"; do
-  rm -rf "$scratch/tree" && mkdir -p "$scratch/tree"
-  git ls-files -z | xargs -0 cp --parents -t "$scratch/tree"
-  (cd "$scratch/tree" && git apply "$root/mutants/$name.patch")
-  CARGO_TARGET_DIR="$target" cargo build --quiet --release -p vigil-sim \
-    --manifest-path "$scratch/tree/Cargo.toml"
+  build_mutant "$name"
   counts=()
   invariant=""
   total_ms=0
   for seed in 1 2 3 4 5 6 7 8 9 10; do
-    json="$(cd "$scratch/tree" && "$target/release/vigil" explore \
+    json="$(cd "$scratch/tree" && "$vigil" explore \
       scenarios/faults/random-exploration.toml --seed "$seed" --json --no-reports || true)"
     counts+=("$(printf '%s' "$json" | python3 -c 'import json,sys; d=json.load(sys.stdin)["scenarios"][0]; print(d["executions"] if d["outcome"]!="pass" else "none")')")
     invariant="$(printf '%s' "$json" | python3 -c 'import json,sys; print(json.load(sys.stdin)["scenarios"][0]["outcome"])')"
