@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::LiminalError;
+use crate::census::{Census, Counted, Token};
 use crate::process::{
     Behaviour, ExitReason, IdleWorkerProcess, Message, Node, Outcome, Pid, ProcessContext,
 };
@@ -71,7 +72,14 @@ type Inbox = Arc<Mutex<VecDeque<Envelope>>>;
 
 /// The fan-out list. It belongs to the channel, not to one actor incarnation, so a channel
 /// actor respawned after a crash serves the subscribers its predecessor had.
-type FanOut = Arc<Mutex<Vec<(Pid, Inbox)>>>;
+type FanOut = Arc<Mutex<Vec<FanOutSlot>>>;
+
+/// One subscriber in a fan-out list (counted by the node's census).
+struct FanOutSlot {
+    pid: Pid,
+    inbox: Inbox,
+    _counted: Token,
+}
 
 /// A handle to a channel; every clone shares one lazily spawned channel actor.
 #[derive(Clone)]
@@ -96,6 +104,9 @@ struct SubscriptionInner {
     node: Arc<Node>,
     pid: Pid,
     inbox: Inbox,
+    /// The channel's fan-out list, so the subscription takes its own slot out when it ends.
+    fan_out: FanOut,
+    _counted: Token,
 }
 
 enum Command {
@@ -114,6 +125,7 @@ struct ChannelActor {
     channel: String,
     schema: Arc<dyn PayloadSchema>,
     subscribers: FanOut,
+    census: Arc<Census>,
     next_message_id: u64,
 }
 
@@ -132,6 +144,16 @@ impl ChannelHandle {
 
     pub fn name(&self) -> &str {
         &self.inner.config.name
+    }
+
+    /// The census of the node this channel lives on.
+    pub(crate) fn census(&self) -> &Arc<Census> {
+        self.inner.node.census()
+    }
+
+    /// Subscribers in the fan-out list, without scheduling points (`None` while it is locked).
+    pub fn peek_fan_out(&self) -> Option<usize> {
+        self.inner.subscribers.peek(Vec::len)
     }
 
     /// Whether two handles share one channel actor.
@@ -172,6 +194,8 @@ impl ChannelHandle {
                 node: node.clone(),
                 pid,
                 inbox: Arc::new(Mutex::named("subscription.inbox", VecDeque::new())),
+                fan_out: self.inner.subscribers.clone(),
+                _counted: node.census().token(Counted::Subscription),
             }),
         };
         let (reply, replied) = channel("channel.reply", 1);
@@ -228,6 +252,7 @@ impl ChannelHandle {
             channel: self.inner.config.name.clone(),
             schema: self.inner.config.schema.clone(),
             subscribers: self.inner.subscribers.clone(),
+            census: self.inner.node.census().clone(),
             next_message_id: 0,
         };
         let pid = self
@@ -239,7 +264,7 @@ impl ChannelHandle {
         self.inner
             .subscribers
             .lock()
-            .retain(|(subscriber, _)| node.link(pid, *subscriber).is_ok());
+            .retain(|slot| node.link(pid, slot.pid).is_ok());
         *actor = Some(pid);
         Ok(pid)
     }
@@ -257,7 +282,12 @@ impl SubscriptionHandle {
 }
 
 impl Drop for SubscriptionInner {
+    /// Ends the subscriber process and takes its slot out of the fan-out list. The channel
+    /// actor also drops the slot when the subscriber's exit reaches it, but a channel actor
+    /// that has crashed hears nothing, and its slots (with their inboxes) stayed until the
+    /// next command respawned an actor: the `no-leak` census found this.
     fn drop(&mut self) {
+        self.fan_out.lock().retain(|slot| slot.pid != self.pid);
         self.node.terminate(self.pid, ExitReason::Normal);
     }
 }
@@ -278,8 +308,8 @@ impl ChannelActor {
             channel: self.channel.clone(),
         };
         let subscribers = self.subscribers.lock();
-        for (_, inbox) in subscribers.iter() {
-            inbox.lock().push_back(envelope.clone());
+        for slot in subscribers.iter() {
+            slot.inbox.lock().push_back(envelope.clone());
         }
         Ok(subscribers.len())
     }
@@ -296,7 +326,12 @@ impl ChannelActor {
                     .link(pid)
                     .map_err(|error| LiminalError::SubscriptionFailed(error.to_string()));
                 if linked.is_ok() {
-                    self.subscribers.lock().push((pid, inbox));
+                    let _counted = self.census.token(Counted::FanOut);
+                    self.subscribers.lock().push(FanOutSlot {
+                        pid,
+                        inbox,
+                        _counted,
+                    });
                 }
                 let _ = reply.try_send(linked);
             }
@@ -308,7 +343,7 @@ impl Behaviour for ChannelActor {
     fn handle(&mut self, ctx: &ProcessContext<'_>, message: Message) -> Outcome {
         match message {
             Message::Exit { from, .. } => {
-                self.subscribers.lock().retain(|(pid, _)| *pid != from);
+                self.subscribers.lock().retain(|slot| slot.pid != from);
             }
             Message::User(payload) => {
                 if let Ok(command) = payload.downcast::<Command>() {

@@ -12,6 +12,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::LiminalError;
+use crate::census::{Census, Counted, Token};
 use crate::process::{
     Behaviour, ExitReason, Message, Node, Outcome, ParticipantPid, Pid, ProcessContext,
 };
@@ -72,7 +73,15 @@ pub struct ConversationSupervisor {
 struct ActorCore {
     config: ConversationConfig,
     state: Mutex<ActorState>,
-    notifiers: Mutex<Vec<(Pid, Sender<Instant>)>>,
+    notifiers: Mutex<Vec<Notifier>>,
+    census: Arc<Census>,
+}
+
+/// A registered exit notifier, counted by the node's census until it is woken or dropped.
+struct Notifier {
+    participant: Pid,
+    tx: Sender<Instant>,
+    _counted: Token,
 }
 
 struct ActorState {
@@ -127,6 +136,7 @@ impl ConversationSupervisor {
                 },
             ),
             notifiers: Mutex::named("actor.notifiers", Vec::new()),
+            census: self.node.census().clone(),
             config,
         });
         let process = Box::new(ActorProcess { core: core.clone() });
@@ -198,7 +208,12 @@ impl ConversationActor {
                 Ok(())
             }
             Some(ParticipantStatus::Alive) => {
-                self.core.notifiers.lock().push((participant, tx));
+                let _counted = self.core.census.token(Counted::Notifier);
+                self.core.notifiers.lock().push(Notifier {
+                    participant,
+                    tx,
+                    _counted,
+                });
                 Ok(())
             }
         }
@@ -233,14 +248,14 @@ impl ActorCore {
             let mut notifiers = self.notifiers.lock();
             let (woken, kept): (Vec<_>, Vec<_>) = notifiers
                 .drain(..)
-                .partition(|(pid, _)| *pid == participant);
+                .partition(|notifier| notifier.participant == participant);
             *notifiers = kept;
             drop(notifiers);
             (exited_at, woken)
         };
         let (exited_at, woken) = woken;
-        for (_, tx) in woken {
-            let _ = tx.try_send(exited_at);
+        for notifier in woken {
+            let _ = notifier.tx.try_send(exited_at);
         }
     }
 }

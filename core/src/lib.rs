@@ -24,6 +24,7 @@
 //! ```
 
 pub mod aion;
+pub mod census;
 pub mod channel;
 pub mod conversation;
 mod liminal_error;

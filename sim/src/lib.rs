@@ -57,8 +57,8 @@ pub use executor::{Execution, Executor, INJECTED_FAULT_MARKER, Model, Outcome, S
 pub use failure::{BlockedTask, Failure, FailureKind, REPLAY_ENV, TRACE_TAIL_LINES};
 pub use fault::{FaultAction, FaultView, Faults, NoFaults};
 pub use harness::{
-    Observed, Overrides, ScenarioRun, expect_label, invariant_of, replay_scenario, run_scenario,
-    run_scenario_with_progress,
+    Observed, Overrides, ScenarioRun, Workload, expect_label, invariant_of, regression_scenario,
+    replay_scenario, run_scenario, run_scenario_with_progress,
 };
 pub use observer::{Observer, StepView};
 pub use runner::{

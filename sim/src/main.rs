@@ -351,7 +351,8 @@ fn exit_code(rows: &[Row<'_>]) -> u8 {
     code
 }
 
-/// Writes `reports/summary.md` and, per failure, `failures/<name>.trace.txt` and `.svg`.
+/// Writes `reports/summary.md` and, per failure, `failures/<name>.trace.txt` and `.svg` (and
+/// `.regression.toml`, the failing generated workload as a fixed-step scenario).
 /// Old failure artefacts are removed so the folder always describes the last run.
 fn write_reports(dir: &Path, rows: &[Row<'_>]) -> Result<()> {
     let failures = dir.join("failures");
@@ -360,7 +361,7 @@ fn write_reports(dir: &Path, rows: &[Row<'_>]) -> Result<()> {
             let path = entry?.path();
             if path
                 .extension()
-                .is_some_and(|ext| ext == "txt" || ext == "svg")
+                .is_some_and(|ext| ext == "txt" || ext == "svg" || ext == "toml")
             {
                 std::fs::remove_file(&path)
                     .with_context(|| format!("cannot remove {}", path.display()))?;
@@ -378,6 +379,12 @@ fn write_reports(dir: &Path, rows: &[Row<'_>]) -> Result<()> {
             &failures.join(format!("{stem}.svg")),
             &report::timeline_svg(row.run),
         )?;
+        if let Some(regression) = vigil_sim::regression_scenario(row.run) {
+            write_atomically(
+                &failures.join(format!("{stem}.regression.toml")),
+                &regression,
+            )?;
+        }
     }
     Ok(())
 }

@@ -20,13 +20,18 @@ use crate::thread::{self, JoinHandle};
 /// long a shutdown can wait on a listener whose notifier is never dropped.
 pub(crate) const LISTENER_WAIT: Duration = Duration::from_millis(50);
 
-/// The listener task's name; the worker id follows a colon so traces say whose it is.
+/// The listener task's name. The full name is `<LISTENER_TASK>:<worker id>#<registration>`,
+/// so traces say whose it is and observers can tell two registrations of one id apart.
 pub const LISTENER_TASK: &str = "aion-worker-link-listener";
 
-fn worker_id(entry: &Weak<WorkerEntry>) -> String {
-    entry
-        .upgrade()
-        .map_or_else(String::new, |entry| entry.worker_id.clone())
+fn listener_name(entry: &Weak<WorkerEntry>) -> String {
+    match entry.upgrade() {
+        Some(entry) => format!(
+            "{LISTENER_TASK}:{}#{}",
+            entry.worker_id, entry.registration.0
+        ),
+        None => LISTENER_TASK.to_owned(),
+    }
 }
 
 /// Watches one worker's process for as long as it is owned.
@@ -60,7 +65,7 @@ pub(crate) fn monitor_worker_process(
     }
     let stop = Arc::new(AtomicBool::named("monitor.stop", false));
     let listener = {
-        let name = format!("{LISTENER_TASK}:{}", worker_id(&entry));
+        let name = listener_name(&entry);
         let context = context.clone();
         let channel = channel.clone();
         let stop = stop.clone();

@@ -16,6 +16,7 @@ use std::fmt;
 use std::sync::{Arc, Weak};
 
 use crate::aion::{AionSurfaceError, ChannelName, MessageSchema, WorkerCapacity, dispatch_channel};
+use crate::census::{Counted, Token};
 use crate::channel::SubscriptionHandle;
 use crate::channel::{ChannelConfig, ChannelHandle, ChannelMode, Envelope, PayloadSchema};
 use crate::conversation::ConversationSupervisor;
@@ -67,7 +68,22 @@ pub type WorkerPool = WorkerContext;
 struct WorkerContextInner {
     channels: Mutex<BTreeMap<String, ChannelState>>,
     next_worker: AtomicU64,
+    /// Numbers registrations. An identity, not shared state anyone waits on or branches on,
+    /// so a plain `std` atomic rather than a scheduling point.
+    next_registration: std::sync::atomic::AtomicU64,
     supervisor: OnceCell<ConversationSupervisor>,
+}
+
+/// Which registration an entry belongs to: unique within one context, in the order the
+/// registrations began. Worker ids may repeat (a restarted worker registers again under its
+/// old id while its previous registration is still leaving); registration ids never do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RegistrationId(pub u64);
+
+impl fmt::Display for RegistrationId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "r{}", self.0)
+    }
 }
 
 /// One dispatch channel of a context: its session and its workers, in registration order.
@@ -84,6 +100,7 @@ struct ChannelSession {
 
 /// One registered worker. Only its [`WorkerRegistration`] owns it strongly.
 pub(crate) struct WorkerEntry {
+    registration: RegistrationId,
     channel_name: ChannelName,
     worker_id: String,
     participant: ParticipantPid,
@@ -91,6 +108,7 @@ pub(crate) struct WorkerEntry {
     subscription: Mutex<Option<SubscriptionHandle>>,
     current_in_flight: AtomicU32,
     active: AtomicBool,
+    _counted: Token,
 }
 
 /// Keeps one worker registered while it is owned. Not `Clone`.
@@ -124,6 +142,7 @@ impl WorkerContext {
             inner: Arc::new(WorkerContextInner {
                 channels: Mutex::named("pool.channels", BTreeMap::new()),
                 next_worker: AtomicU64::named("pool.next_worker", 0),
+                next_registration: std::sync::atomic::AtomicU64::new(0),
                 supervisor: OnceCell::named("pool.supervisor"),
             }),
         }
@@ -211,7 +230,14 @@ impl WorkerContext {
             .handle
             .subscribe()
             .map_err(|error| lifecycle_error(&channel, error))?;
+        let registration = RegistrationId(
+            self.inner
+                .next_registration
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                + 1,
+        );
         let entry = Arc::new(WorkerEntry {
+            registration,
             channel_name: channel.clone(),
             worker_id,
             participant,
@@ -219,6 +245,7 @@ impl WorkerContext {
             subscription: Mutex::named("entry.subscription", Some(subscription)),
             current_in_flight: AtomicU32::named("entry.in_flight", 0),
             active: AtomicBool::named("entry.active", true),
+            _counted: session.handle.census().token(Counted::Entry),
         });
         rt::step("monitor.arm");
         let link_monitor = link::monitor_worker_process(
@@ -324,11 +351,13 @@ impl WorkerContext {
                 .map(|(name, state)| PeekedChannel {
                     name: name.clone(),
                     actor: state.session.handle.peek_actor(),
+                    fan_out: state.session.handle.peek_fan_out(),
                     entries: state
                         .entries
                         .iter()
                         .map(|weak| {
                             weak.upgrade().map(|entry| PeekedEntry {
+                                registration: entry.registration,
                                 worker_id: entry.worker_id.clone(),
                                 participant: entry.participant,
                                 active: entry.active.peek(),
@@ -359,6 +388,8 @@ pub struct PeekedChannel {
     pub name: String,
     /// The channel actor's pid, if one was spawned (it may have exited since).
     pub actor: Option<crate::process::Pid>,
+    /// Subscribers in the channel's fan-out list (`None` while that list is locked).
+    pub fan_out: Option<usize>,
     /// Entries in vector order; `None` where the weak pointer no longer upgrades.
     pub entries: Vec<Option<PeekedEntry>>,
 }
@@ -367,6 +398,7 @@ pub struct PeekedChannel {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct PeekedEntry {
+    pub registration: RegistrationId,
     pub worker_id: String,
     pub participant: ParticipantPid,
     pub active: bool,
@@ -427,6 +459,11 @@ impl WorkerEntry {
 }
 
 impl WorkerRegistration {
+    /// This registration's identity within its context (unlike the worker id, never reused).
+    pub fn id(&self) -> RegistrationId {
+        self.entry.registration
+    }
+
     pub fn worker_id(&self) -> &str {
         &self.entry.worker_id
     }

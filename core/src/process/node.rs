@@ -5,6 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use super::{Behaviour, ExitReason, Message, Outcome, Pid, ProcessError};
+use crate::census::Census;
 use crate::rt::{self, TaskId};
 use crate::sync::{Mutex, Receiver, Sender, TrySendError, channel};
 use crate::thread::{self, JoinHandle};
@@ -18,15 +19,24 @@ pub struct Node {
 
 struct Shared {
     name: &'static str,
+    census: Arc<Census>,
     table: Mutex<Table>,
     doorbell: Sender<()>,
 }
+
+/// How many exits a node remembers (name and reason), newest first out of the window last.
+/// The table of live processes is what the node needs to work; exit records only answer
+/// [`Node::exit_reason`] and observers. Keeping every one of them grew a node by one record
+/// per process that ever ran (a leak under registration churn), so only the most recent are
+/// kept; an older exit is still known to be an exit, because pids are never reused.
+pub const EXIT_RECORDS_MAX: usize = 64;
 
 #[derive(Default)]
 struct Table {
     next_pid: u64,
     processes: BTreeMap<Pid, Process>,
-    tombstones: BTreeMap<Pid, (&'static str, ExitReason)>,
+    /// The most recent exits, oldest first, at most [`EXIT_RECORDS_MAX`].
+    exits: VecDeque<(Pid, &'static str, ExitReason)>,
     run_queue: VecDeque<Pid>,
     shutdown: bool,
 }
@@ -45,11 +55,30 @@ struct Process {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct PeekedProcess {
+    /// The name it was spawned with; [`FORGOTTEN`] for an exit older than the exit records.
     pub name: &'static str,
-    /// `None` while the process is alive.
+    pub alive: bool,
+    /// The exit reason of a remembered exit (`None` while alive or once forgotten).
     pub exit_reason: Option<ExitReason>,
     /// Linked pids, ascending (empty once exited).
     pub links: Vec<Pid>,
+}
+
+/// The name [`Node::peek_process`] gives an exited process whose record was dropped.
+pub const FORGOTTEN: &str = "(exited, forgotten)";
+
+/// The sizes of a node's tables, read by observers that check nothing accumulates.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct NodeCensus {
+    /// Live processes.
+    pub processes: usize,
+    /// Remembered exits (at most [`EXIT_RECORDS_MAX`]).
+    pub exit_records: usize,
+    /// Messages waiting in mailboxes, over all live processes.
+    pub queued_messages: usize,
+    /// Pids waiting in the run queue.
+    pub run_queue: usize,
 }
 
 /// What a behaviour can do while it is being activated.
@@ -83,6 +112,7 @@ impl Node {
         let (doorbell, ring) = channel("node.doorbell", 1);
         let shared = Arc::new(Shared {
             name,
+            census: Arc::default(),
             table: Mutex::named("node.table", Table::default()),
             doorbell,
         });
@@ -99,6 +129,11 @@ impl Node {
 
     pub fn name(&self) -> &'static str {
         self.shared.name
+    }
+
+    /// Live counts of the pool structures that live on this node.
+    pub fn census(&self) -> &Arc<Census> {
+        &self.shared.census
     }
 
     /// Spawns a process; with `trap_exit` it receives exits as messages from the start.
@@ -150,14 +185,21 @@ impl Node {
         self.shared.table.lock().processes.contains_key(&pid)
     }
 
-    /// The recorded exit reason of a pid that has exited.
+    /// The exit reason of a pid that has exited, while the node still remembers it (one of
+    /// the last [`EXIT_RECORDS_MAX`] exits).
     pub fn exit_reason(&self, pid: Pid) -> Option<ExitReason> {
-        self.shared
-            .table
-            .lock()
-            .tombstones
-            .get(&pid)
-            .map(|(_, reason)| *reason)
+        self.shared.table.lock().exit_record(pid).map(|(_, reason)| reason)
+    }
+
+    /// The sizes of the node's tables, without scheduling points (`None` while the table is
+    /// locked).
+    pub fn peek_census(&self) -> Option<NodeCensus> {
+        self.shared.table.peek(|table| NodeCensus {
+            processes: table.processes.len(),
+            exit_records: table.exits.len(),
+            queued_messages: table.processes.values().map(|p| p.mailbox.len()).sum(),
+            run_queue: table.run_queue.len(),
+        })
     }
 
     /// Live pids and their names, without scheduling points (`None` while the table is locked).
@@ -178,19 +220,31 @@ impl Node {
             if let Some(process) = table.processes.get(&pid) {
                 return Some(PeekedProcess {
                     name: process.name,
+                    alive: true,
                     exit_reason: None,
                     links: process.links.iter().copied().collect(),
                 });
             }
-            table
-                .tombstones
-                .get(&pid)
-                .map(|(name, reason)| PeekedProcess {
-                    name,
-                    exit_reason: Some(*reason),
-                    links: Vec::new(),
-                })
+            if pid.0 == 0 || pid.0 > table.next_pid {
+                return None;
+            }
+            let (name, exit_reason) = match table.exit_record(pid) {
+                Some((name, reason)) => (name, Some(reason)),
+                None => (FORGOTTEN, None),
+            };
+            Some(PeekedProcess {
+                name,
+                alive: false,
+                exit_reason,
+                links: Vec::new(),
+            })
         })
+    }
+
+    /// Runs `read` over a read-only view of the process table, without scheduling points
+    /// (`None` while the table is locked): one look for many questions.
+    pub fn peek_view<R>(&self, read: impl FnOnce(&NodeView<'_>) -> R) -> Option<R> {
+        self.shared.table.peek(|table| read(&NodeView { table }))
     }
 
     /// Whether `pid` is alive, without scheduling points (`None` while the table is locked).
@@ -198,6 +252,47 @@ impl Node {
         self.shared
             .table
             .peek(|table| table.processes.contains_key(&pid))
+    }
+}
+
+/// The process table as an observer reads it inside [`Node::peek_view`].
+pub struct NodeView<'a> {
+    table: &'a Table,
+}
+
+impl NodeView<'_> {
+    pub fn alive(&self, pid: Pid) -> bool {
+        self.table.processes.contains_key(&pid)
+    }
+
+    /// The name of a live process.
+    pub fn name(&self, pid: Pid) -> Option<&'static str> {
+        self.table.processes.get(&pid).map(|process| process.name)
+    }
+
+    /// Whether live processes `a` and `b` are linked.
+    pub fn linked(&self, a: Pid, b: Pid) -> bool {
+        self.table
+            .processes
+            .get(&a)
+            .is_some_and(|process| process.links.contains(&b))
+    }
+
+    /// The live processes linked to `pid`, ascending (none once it has exited).
+    pub fn links(&self, pid: Pid) -> impl Iterator<Item = Pid> + '_ {
+        self.table
+            .processes
+            .get(&pid)
+            .into_iter()
+            .flat_map(|process| process.links.iter().copied())
+    }
+}
+
+impl fmt::Debug for NodeView<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NodeView")
+            .field("processes", &self.table.processes.len())
+            .finish_non_exhaustive()
     }
 }
 
@@ -249,7 +344,7 @@ impl Shared {
                     continue;
                 };
                 found = true;
-                table.tombstones.insert(pid, (process.name, reason));
+                table.record_exit(pid, process.name, reason);
                 table.run_queue.retain(|queued| *queued != pid);
                 dropped.extend(process.behaviour);
                 let signal = reason.propagated();
@@ -284,6 +379,21 @@ impl Shared {
 }
 
 impl Table {
+    fn record_exit(&mut self, pid: Pid, name: &'static str, reason: ExitReason) {
+        if self.exits.len() == EXIT_RECORDS_MAX {
+            self.exits.pop_front();
+        }
+        self.exits.push_back((pid, name, reason));
+    }
+
+    fn exit_record(&self, pid: Pid) -> Option<(&'static str, ExitReason)> {
+        self.exits
+            .iter()
+            .rev()
+            .find(|(exited, _, _)| *exited == pid)
+            .map(|(_, name, reason)| (*name, *reason))
+    }
+
     /// Queues a message and schedules the process; `false` when the pid is gone.
     fn push_message(&mut self, pid: Pid, message: Message) -> bool {
         let Some(process) = self.processes.get_mut(&pid) else {

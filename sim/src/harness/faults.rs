@@ -8,12 +8,14 @@
 //! running as a task, so its locks interleave with the pool's.
 
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::rc::Rc;
 
-use vigil_core::pool::LISTENER_TASK;
-use vigil_core::process::{ExitReason, Node, Pid};
+use vigil_core::pool::RegistrationId;
+use vigil_core::process::{ExitReason, Node, NodeView, Pid};
 use vigil_core::rt::{Site, TaskId};
 
+use super::checks::listener_registration;
 use super::world::{self, World};
 use crate::fault::{FaultAction, FaultView, Faults};
 use crate::scenario::{FaultKind, FaultPlan, SiteFault};
@@ -33,7 +35,8 @@ pub(crate) struct FaultTally {
 #[derive(Clone, Debug)]
 struct Candidate {
     kind: FaultKind,
-    worker: String,
+    /// The registration's index in the world.
+    worker: usize,
     reason: ExitReason,
     target: Target,
 }
@@ -46,7 +49,6 @@ enum Target {
 
 pub(crate) struct PlanFaults {
     plan: FaultPlan,
-    workers: Vec<String>,
     tally: Rc<RefCell<FaultTally>>,
     fired: u32,
     candidates: Vec<Candidate>,
@@ -56,26 +58,16 @@ pub(crate) struct PlanFaults {
 }
 
 impl PlanFaults {
-    pub(crate) fn new(
-        plan: FaultPlan,
-        workers: Vec<String>,
-        tally: Rc<RefCell<FaultTally>>,
-    ) -> Self {
+    pub(crate) fn new(plan: FaultPlan, tally: Rc<RefCell<FaultTally>>) -> Self {
         {
             let mut tally = tally.borrow_mut();
             tally.at = vec![0; plan.at.len()];
             tally.delays = vec![0; plan.delays.len()];
         }
-        let targets = if plan.targets.is_empty() {
-            workers
-        } else {
-            plan.targets.clone()
-        };
         PlanFaults {
             arrivals: vec![0; plan.at.len()],
             delay_arrivals: vec![false; plan.delays.len()],
             plan,
-            workers: targets,
             tally,
             fired: 0,
             candidates: Vec::new(),
@@ -87,26 +79,43 @@ impl PlanFaults {
         let Some(node) = world.node() else {
             return;
         };
-        for kind in self.plan.kinds.clone() {
-            for worker in &self.workers {
+        // The plan's targets, or every registration of this execution's workload.
+        let targets: Vec<usize> = if self.plan.targets.is_empty() {
+            (0..world.registrations.len()).collect()
+        } else {
+            self.plan
+                .targets
+                .iter()
+                .filter_map(|name| world.index_of(name))
+                .collect()
+        };
+        let lookup = Lookup::new(world, view);
+        let (plan, candidates) = (&self.plan, &mut self.candidates);
+        node.peek_view(|nodes| {
+            for &kind in &plan.kinds {
+                if !world.fault_kind_on(kind) {
+                    continue;
+                }
                 let reasons: &[ExitReason] = if kind == FaultKind::Participant {
-                    &self.plan.reasons
+                    &plan.reasons
                 } else {
                     &[ExitReason::Error]
                 };
-                let Some(target) = resolve(kind, worker, world, node, view) else {
-                    continue;
-                };
-                for reason in reasons {
-                    self.candidates.push(Candidate {
-                        kind,
-                        worker: worker.clone(),
-                        reason: *reason,
-                        target: target.clone(),
-                    });
+                for &worker in &targets {
+                    let Some(target) = resolve(kind, worker, world, nodes, &lookup) else {
+                        continue;
+                    };
+                    for reason in reasons {
+                        candidates.push(Candidate {
+                            kind,
+                            worker,
+                            reason: *reason,
+                            target: target.clone(),
+                        });
+                    }
                 }
             }
-        }
+        });
     }
 
     fn action(
@@ -114,7 +123,7 @@ impl PlanFaults {
         world: &mut World,
         hold: Option<TaskId>,
     ) -> Option<FaultAction> {
-        let state = world.workers.get_mut(&candidate.worker)?;
+        let state = world.registrations.get_mut(candidate.worker)?;
         state.faulted = true;
         if candidate.kind == FaultKind::Monitor
             && let Some(participant) = state.participant
@@ -134,7 +143,7 @@ impl PlanFaults {
                 let name = format!(
                     "fault:{}:{}:{}",
                     candidate.kind.name(),
-                    candidate.worker,
+                    world.registrations[candidate.worker].name,
                     reason.as_str()
                 );
                 Some(FaultAction::Spawn {
@@ -151,57 +160,73 @@ fn terminate(node: &Node, pid: Pid, reason: ExitReason) {
     node.terminate(pid, reason);
 }
 
-/// The process or task a fault of `kind` on `worker` would hit now, if it exists and is alive.
+/// What resolving faults needs beyond the node: each registration's running listener task,
+/// and its subscriber and channel actor. Built once per step, not once per candidate.
+struct Lookup {
+    listeners: BTreeMap<RegistrationId, TaskId>,
+    /// `(subscriber, channel actor)` of each registration with an entry.
+    channel_pids: BTreeMap<RegistrationId, (Option<Pid>, Option<Pid>)>,
+}
+
+impl Lookup {
+    fn new(world: &World, view: &FaultView<'_>) -> Lookup {
+        let listeners = view
+            .tasks
+            .iter()
+            .filter(|(_, _, finished)| !finished)
+            .filter_map(|(task, name, _)| Some((listener_registration(name)?, *task)))
+            .collect();
+        let channel_pids = world
+            .context
+            .peek_channels(|channels| {
+                channels
+                    .iter()
+                    .flat_map(|channel| {
+                        channel.entries.iter().flatten().map(|entry| {
+                            (entry.registration, (entry.subscriber, channel.actor))
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Lookup {
+            listeners,
+            channel_pids,
+        }
+    }
+}
+
+/// The process or task a fault of `kind` on registration `worker` would hit now, if it
+/// exists and is alive.
 fn resolve(
     kind: FaultKind,
-    worker: &str,
+    worker: usize,
     world: &World,
-    node: &Node,
-    view: &FaultView<'_>,
+    nodes: &NodeView<'_>,
+    lookup: &Lookup,
 ) -> Option<Target> {
-    let state = world.workers.get(worker)?;
-    let alive = |pid: Pid| node.peek_alive(pid) == Some(true);
+    let state = world.registrations.get(worker)?;
     match kind {
         FaultKind::Participant => state
             .participant
-            .filter(|pid| alive(*pid))
+            .filter(|pid| nodes.alive(*pid))
             .map(Target::Process),
-        FaultKind::Monitor => {
-            let participant = node.peek_process(state.participant?)??;
-            participant
-                .links
-                .into_iter()
-                .find(|pid| {
-                    node.peek_process(*pid)
-                        .flatten()
-                        .is_some_and(|p| p.exit_reason.is_none() && p.name == "conversation-actor")
-                })
-                .map(Target::Process)
-        }
-        FaultKind::Listener => {
-            let name = format!("{LISTENER_TASK}:{}", state.pool_id.as_ref()?);
-            view.live_task(&name).map(Target::Listener)
-        }
+        FaultKind::Monitor => nodes
+            .links(state.participant?)
+            .find(|pid| nodes.name(*pid) == Some("conversation-actor"))
+            .map(Target::Process),
+        FaultKind::Listener => lookup
+            .listeners
+            .get(&state.id?)
+            .map(|task| Target::Listener(*task)),
         FaultKind::Subscriber | FaultKind::Channel => {
-            let pool_id = state.pool_id.as_ref()?;
-            world
-                .context
-                .peek_channels(|channels| {
-                    channels.iter().find_map(|channel| {
-                        let entry = channel
-                            .entries
-                            .iter()
-                            .flatten()
-                            .find(|entry| &entry.worker_id == pool_id)?;
-                        match kind {
-                            FaultKind::Subscriber => entry.subscriber,
-                            _ => channel.actor,
-                        }
-                    })
-                })
-                .flatten()
-                .filter(|pid| alive(*pid))
-                .map(Target::Process)
+            let (subscriber, actor) = lookup.channel_pids.get(&state.id?)?;
+            let pid = if kind == FaultKind::Subscriber {
+                *subscriber
+            } else {
+                *actor
+            };
+            pid.filter(|pid| nodes.alive(*pid)).map(Target::Process)
         }
     }
 }
@@ -217,10 +242,14 @@ impl PlanFaults {
         let fault: &SiteFault = &self.plan.at[index];
         world::with(|world| {
             let node = world.node()?.clone();
-            let target = resolve(fault.kind, &fault.worker, world, &node, view)?;
+            let worker = world.index_of(&fault.worker)?;
+            let lookup = Lookup::new(world, view);
+            let target = node
+                .peek_view(|nodes| resolve(fault.kind, worker, world, nodes, &lookup))
+                .flatten()?;
             let candidate = Candidate {
                 kind: fault.kind,
-                worker: fault.worker.clone(),
+                worker,
                 reason: fault.reason,
                 target,
             };
@@ -273,11 +302,16 @@ impl Faults for PlanFaults {
     }
 
     fn describe(&self, k: u32) -> String {
+        let name = |index: usize| {
+            world::with(|world| world.registrations.get(index).map(|state| state.name.clone()))
+                .flatten()
+                .unwrap_or_else(|| format!("#{index}"))
+        };
         match self.candidates.get(k as usize) {
             Some(candidate) => format!(
                 "{} fault on worker '{}' ({})",
                 candidate.kind.name(),
-                candidate.worker,
+                name(candidate.worker),
                 candidate.reason
             ),
             None => format!("fault {k}"),

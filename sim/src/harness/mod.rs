@@ -3,8 +3,11 @@
 
 mod checks;
 mod faults;
+mod generate;
 mod workload;
 mod world;
+
+pub use generate::Workload;
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -15,7 +18,7 @@ use faults::{FaultTally, PlanFaults};
 use crate::failure::{Failure, FailureKind};
 use crate::runner::{Config, Runner};
 use crate::scenario::{Expect, Invariant, Scenario, StrategyKind};
-use crate::schedule::Schedule;
+use crate::schedule::{Choice, Schedule};
 use crate::strategy::{Pct, Random, Replay, Strategy};
 use crate::trace::Trace;
 
@@ -58,6 +61,8 @@ pub struct ScenarioRun {
     /// read was held at that step (they look again at the next step).
     pub checks_read: u64,
     pub checks_skipped: u64,
+    /// The generated workload of the failing execution (`None` for fixed-step scenarios).
+    pub workload: Option<Arc<Workload>>,
 }
 
 impl ScenarioRun {
@@ -116,7 +121,7 @@ fn config_of(scenario: &Scenario, overrides: &Overrides) -> Config {
         seed: overrides.seed.unwrap_or(scenario.seed),
         executions: overrides.executions.unwrap_or(scenario.strategy.executions),
         steps_max: scenario.strategy.steps_max,
-        tasks_max: 512,
+        tasks_max: scenario.strategy.tasks_max,
         wall_time_max: scenario.strategy.wall_time_max,
         ..Config::default()
     }
@@ -128,12 +133,7 @@ fn runner_for(
     config: Config,
     tally: &Rc<RefCell<FaultTally>>,
 ) -> Runner {
-    let workers = scenario
-        .workers
-        .iter()
-        .map(|worker| worker.name.clone())
-        .collect();
-    let faults = PlanFaults::new(scenario.faults.clone(), workers, tally.clone());
+    let faults = PlanFaults::new(scenario.faults.clone(), tally.clone());
     let mut runner = Runner::new(config)
         .faults(faults)
         .replay_command(format!("vigil replay {file} {{schedule}}"));
@@ -156,6 +156,14 @@ pub fn run_scenario_with_progress(
     progress: impl FnMut(u64) + 'static,
 ) -> ScenarioRun {
     let scenario = Arc::new(scenario.clone());
+    // Pinned failures first: a pinned schedule that still fails as expected is the verdict;
+    // one that passes or no longer fits the code is followed by the search.
+    for pinned in &scenario.pinned {
+        let run = replay_scenario(&scenario, file, pinned.clone());
+        if matches!(run.observed, Observed::Fail { .. }) && run.as_expected() {
+            return run;
+        }
+    }
     let config = config_of(&scenario, overrides);
     let kind = overrides.strategy.unwrap_or(scenario.strategy.kind);
     let mut strategy: Box<dyn Strategy> = match kind {
@@ -217,6 +225,7 @@ fn run_with(
                 schedule: None,
                 checks_read,
                 checks_skipped,
+                workload: None,
             }
         }
         Err(failure) => {
@@ -239,9 +248,47 @@ fn run_with(
                 schedule: Some(schedule),
                 checks_read,
                 checks_skipped,
+                workload: world::last_workload().filter(|workload| workload.generated),
             }
         }
     }
+}
+
+/// A failure of a generated workload as an ordinary fixed-step scenario file: the steps the
+/// failing execution drew, the fault kinds it had on, and its schedule pinned (without the
+/// workload draw, which a fixed-step scenario does not make), expecting the same failure.
+/// `None` unless `run` failed on a generated workload.
+pub fn regression_scenario(run: &ScenarioRun) -> Option<String> {
+    let workload = run.workload.as_ref()?;
+    let Observed::Fail {
+        invariant: Some(invariant),
+    } = run.observed
+    else {
+        return None;
+    };
+    let mut schedule = run.schedule.clone()?;
+    match schedule.choices.first() {
+        Some(Choice::Draw(_)) => {
+            schedule.choices.remove(0);
+        }
+        _ => return None,
+    }
+    let mut fixed = (*run.scenario).clone();
+    fixed.name = format!("{}-regression", run.scenario.name);
+    fixed.description = format!(
+        "The workload that {} drew when it failed {invariant}, saved as fixed steps; the \
+         failing schedule is pinned below.",
+        run.scenario.name
+    );
+    fixed.generate = None;
+    fixed.tasks = workload.tasks.clone();
+    fixed.workers = workload.workers.clone();
+    fixed.faults.kinds = workload.fault_kinds.clone();
+    fixed.faults.kinds.sort();
+    fixed.expect = Expect::Fail { invariant };
+    fixed.mutant = None;
+    fixed.pinned = vec![schedule];
+    Some(crate::scenario::render::scenario(&fixed))
 }
 
 /// Parts of the fault plan that never fired in the whole run.

@@ -1,8 +1,10 @@
 //! The scenario's workload as simulated tasks: the model body of every execution.
 //!
-//! The main task creates a fresh pool, runs each scenario task as a simulated task, waits
-//! for them, lets the system go quiet, checks the liveness properties, drops what is left,
-//! and checks that nothing leaked.
+//! The main task builds (or draws) the workload, creates a fresh pool, runs each workload
+//! task as a simulated task, waits for them, lets the system go quiet, snapshots every
+//! queue, drops what is left, ends the processes it supplied, and lets the system go quiet
+//! again. It judges nothing: it records what it did and saw in the world's journal, and the
+//! observers (`checks.rs`) decide whether that was right.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,11 +13,12 @@ use vigil_core::aion::{
     ActivityRequest, DispatchRequest, Payload, WorkerCapacity, dispatch_channel,
 };
 use vigil_core::pool::{WorkerContext, WorkerRegistration};
-use vigil_core::process::{IdleWorkerProcess, Pid};
+use vigil_core::process::{ExitReason, IdleWorkerProcess, Pid};
 use vigil_core::{rt, thread};
 
-use super::world::{self, Status, World};
-use crate::scenario::{Invariant, Scenario, Step, TaskSpec};
+use super::generate::Workload;
+use super::world::{self, Event, Status, World};
+use crate::scenario::{Scenario, Step, TaskSpec};
 
 /// Virtual time the main task waits for the system to go quiet. `rt::sleep` returns only
 /// when nothing else can run before its deadline, so this is "until idle", bounded.
@@ -23,9 +26,18 @@ const QUIET: Duration = Duration::from_secs(10);
 
 /// The body of every execution of `scenario`.
 pub(crate) fn run(scenario: &Arc<Scenario>) {
+    let workload = Arc::new(match &scenario.generate {
+        // One draw, recorded in the schedule, decides the whole generated workload.
+        Some(spec) => Workload::generate(scenario, spec, rt::random_u64()),
+        None => Workload::fixed(scenario),
+    });
     let context = WorkerContext::new();
-    world::install(World::new(scenario.clone(), context.clone()));
-    let tasks: Vec<_> = scenario
+    world::install(World::new(
+        scenario.clone(),
+        context.clone(),
+        workload.clone(),
+    ));
+    let tasks: Vec<_> = workload
         .tasks
         .iter()
         .map(|task| {
@@ -43,27 +55,28 @@ pub(crate) fn run(scenario: &Arc<Scenario>) {
     }
     world::with(|world| world.faults_stopped = true);
     rt::sleep(QUIET);
-    for queue in queues(scenario) {
+    record(Event::Quiet);
+    for queue in workload.queues() {
         snapshot(&context, &scenario.namespace, &queue);
     }
-    check_crashed_workers_removed(&context, &scenario.namespace);
+    record(Event::QuietEnd);
     drop_remaining_registrations();
     rt::sleep(QUIET);
-    check_nothing_leaked(&context, scenario);
+    for queue in workload.queues() {
+        snapshot(&context, &scenario.namespace, &queue);
+    }
+    end_supplied_participants();
+    rt::sleep(QUIET);
+    record(Event::AllGone);
+    // A scheduling point, so the observers look at the world before it is taken down.
+    rt::yield_now();
     let world = world::take();
     drop(world);
     drop(context);
 }
 
-/// Every queue the scenario's workers use, once each, in first-use order.
-fn queues(scenario: &Scenario) -> Vec<String> {
-    let mut queues: Vec<String> = Vec::new();
-    for worker in &scenario.workers {
-        if !queues.contains(&worker.queue) {
-            queues.push(worker.queue.clone());
-        }
-    }
-    queues
+fn record(event: Event) {
+    world::with(|world| world.events.push(event));
 }
 
 fn run_task(context: &WorkerContext, namespace: &str, task: &TaskSpec) {
@@ -81,6 +94,7 @@ fn run_step(context: &WorkerContext, namespace: &str, step: &Step) {
     match step {
         Step::Register {
             worker,
+            id,
             queue,
             capacity,
             tags,
@@ -91,27 +105,26 @@ fn run_step(context: &WorkerContext, namespace: &str, step: &Step) {
                 max_concurrent: *capacity,
                 activity_types: tags.clone(),
             };
-            let owner = shares.as_deref().unwrap_or(worker);
-            register(
-                context,
-                namespace,
-                worker,
+            let supplier = shares.as_deref().unwrap_or(worker);
+            let registration = Registration {
+                name: worker,
+                id,
                 queue,
-                capacity,
-                supplied.then_some(owner),
-            );
+                supplier: supplied.then_some(supplier),
+            };
+            register(context, namespace, &registration, capacity);
         }
-        Step::Unregister { worker } => stop(context, namespace, worker, true),
-        Step::Drop { worker } => stop(context, namespace, worker, false),
+        Step::Unregister { worker } => stop(worker, true),
+        Step::Drop { worker } => stop(worker, false),
         Step::SetInFlight { worker, value } => {
-            let registration = world::with(|world| {
-                let state = world.workers.get_mut(worker)?;
+            let handle = world::with(|world| {
+                let state = world.registration_mut(worker)?;
                 state.in_flight_writes += 1;
-                state.registration.clone()
+                state.handle.clone()
             })
             .flatten();
-            if let Some(registration) = registration {
-                registration.set_in_flight(*value);
+            if let Some(handle) = handle {
+                handle.set_in_flight(*value);
             }
         }
         Step::Snapshot { queue } => snapshot(context, namespace, queue),
@@ -121,7 +134,7 @@ fn run_step(context: &WorkerContext, namespace: &str, step: &Step) {
         } => publish(context, namespace, queue, activity_type),
         Step::Crash { worker, reason } => {
             let target = world::with(|world| {
-                let pid = world.workers.get(worker)?.participant?;
+                let pid = world.registration_mut(worker)?.participant?;
                 world.fault_participant(pid);
                 Some((pid, world.node()?.clone()))
             })
@@ -133,14 +146,21 @@ fn run_step(context: &WorkerContext, namespace: &str, step: &Step) {
     }
 }
 
-/// Spawns (once) the participant of supplied worker `owner` on the context's node.
-fn participant_of(
-    context: &WorkerContext,
-    namespace: &str,
-    owner: &str,
-    queue: &str,
-) -> Option<Pid> {
-    if let Some(pid) = world::with(|world| world.workers.get(owner)?.participant).flatten() {
+/// One registration step, as `register` needs it.
+struct Registration<'a> {
+    name: &'a str,
+    id: &'a str,
+    queue: &'a str,
+    /// For a supplied process: the registration whose process it is (itself, or the one it
+    /// shares).
+    supplier: Option<&'a str>,
+}
+
+/// Spawns (once) the participant that registration `supplier` supplies, on the context's
+/// node.
+fn participant_of(context: &WorkerContext, namespace: &str, supplier: &str, queue: &str) -> Option<Pid> {
+    let index = world::with(|world| world.index_of(supplier)).flatten()?;
+    if let Some(pid) = world::with(|world| world.participants.get(&index).copied()).flatten() {
         return Some(pid);
     }
     let supervisor = context.supervisor_for(&channel(namespace, queue)).ok()?;
@@ -148,215 +168,124 @@ fn participant_of(
         .node()
         .spawn("participant", Box::new(IdleWorkerProcess), false)
         .ok()?;
+    // Two registrations sharing one supplier may both get here first; the first recorded
+    // process is the shared one, and every spawned one is ended at the end.
     world::with(|world| {
-        if let Some(state) = world.workers.get_mut(owner) {
-            state.participant = Some(pid);
-        }
-    });
-    Some(pid)
+        world.spawned.push(pid);
+        *world.participants.entry(index).or_insert(pid)
+    })
 }
 
 fn register(
     context: &WorkerContext,
     namespace: &str,
-    worker: &str,
-    queue: &str,
+    registration: &Registration<'_>,
     capacity: WorkerCapacity,
-    supplied_by: Option<&str>,
 ) {
-    world::with(|world| set_status(world, worker, Status::Registering));
-    let registered = match supplied_by {
-        Some(owner) => {
-            let Some(pid) = participant_of(context, namespace, owner, queue) else {
-                world::with(|world| set_status(world, worker, Status::Failed));
+    let name = registration.name;
+    set_status(name, Status::Registering);
+    let registered = match registration.supplier {
+        Some(supplier) => {
+            let Some(pid) = participant_of(context, namespace, supplier, registration.queue)
+            else {
+                set_status(name, Status::Failed);
                 return;
             };
             world::with(|world| {
-                if let Some(state) = world.workers.get_mut(worker) {
+                if let Some(state) = world.registration_mut(name) {
                     state.participant = Some(pid);
+                    state.worker_id = Some(registration.id.to_owned());
                 }
             });
-            context.register_worker_with_participant(namespace, queue, worker, pid, capacity)
+            context.register_worker_with_participant(
+                namespace,
+                registration.queue,
+                registration.id,
+                pid,
+                capacity,
+            )
         }
-        None => context.register_worker(namespace, queue, capacity),
+        None => context.register_worker(namespace, registration.queue, capacity),
     };
     world::with(|world| {
-        let Some(state) = world.workers.get_mut(worker) else {
+        let Some(state) = world.registration_mut(name) else {
             return;
         };
         match registered {
-            Ok(registration) => {
+            Ok(handle) => {
                 state.status = Status::Registered;
-                state.participant = Some(registration.participant());
-                state.pool_id = Some(registration.worker_id().to_owned());
-                state.registration = Some(Arc::new(registration));
+                state.participant = Some(handle.participant());
+                state.worker_id = Some(handle.worker_id().to_owned());
+                state.id = Some(handle.id());
+                state.handle = Some(Arc::new(handle));
             }
             Err(_) => state.status = Status::Failed,
         }
     });
 }
 
-fn set_status(world: &mut World, worker: &str, status: Status) {
-    if let Some(state) = world.workers.get_mut(worker) {
-        state.status = status;
-    }
+fn set_status(name: &str, status: Status) {
+    world::with(|world| {
+        if let Some(state) = world.registration_mut(name) {
+            state.status = status;
+        }
+    });
 }
 
-/// Active entries of `queue` as `(pool id, in-flight)`, in vector order, read without
-/// scheduling points; `None` while the pool's lock is held.
-fn peek_active(
-    context: &WorkerContext,
-    namespace: &str,
-    queue: &str,
-) -> Option<Vec<(String, u32)>> {
-    let name = channel(namespace, queue).to_string();
-    context.peek_channels(|channels| {
-        channels
-            .iter()
-            .filter(|channel| channel.name == name)
-            .flat_map(|channel| channel.entries.iter().flatten())
-            .filter(|entry| entry.active)
-            .map(|entry| (entry.worker_id.clone(), entry.in_flight))
-            .collect()
-    })
-}
-
-/// Unregisters (or drops) `worker` and checks `unregister-exact` around it.
-fn stop(context: &WorkerContext, namespace: &str, worker: &str, graceful_call: bool) {
+/// Unregisters (or drops) registration `name`, recording when it begins and returns.
+fn stop(name: &str, graceful_call: bool) {
     let taken = world::with(|world| {
-        let state = world.workers.get_mut(worker)?;
-        let registration = state.registration.take()?;
+        let index = world.index_of(name)?;
+        let state = &mut world.registrations[index];
+        let handle = state.handle.take()?;
         state.status = Status::Stopping;
-        Some((registration, state.queue.clone()))
+        world.events.push(Event::StopBegun {
+            registration: index,
+        });
+        Some((index, handle))
     })
     .flatten();
-    let Some((registration, queue)) = taken else {
+    let Some((index, handle)) = taken else {
         return;
     };
-    let pool_id = registration.worker_id().to_owned();
-    let before = peek_active(context, namespace, &queue);
-    match Arc::try_unwrap(registration) {
-        Ok(registration) if graceful_call => {
-            let _ = registration.unregister();
+    let returned = match Arc::try_unwrap(handle) {
+        Ok(handle) if graceful_call => {
+            let _ = handle.unregister();
+            true
         }
-        Ok(registration) => drop(registration),
-        // Another step holds the registration for a moment; its last handle drops it.
-        Err(shared) => drop(shared),
-    }
-    let after = peek_active(context, namespace, &queue);
+        Ok(handle) => {
+            drop(handle);
+            true
+        }
+        // Another step holds the registration for a moment; its last handle ends it, so
+        // this stop does not return with the registration gone.
+        Err(shared) => {
+            drop(shared);
+            false
+        }
+    };
     world::with(|world| {
-        set_status(world, worker, Status::Gone);
-        if let (Some(before), Some(after)) = (before, after) {
-            check_unregister_exact(world, &pool_id, &before, &after);
+        world.registrations[index].status = Status::Gone;
+        if returned {
+            world.events.push(Event::StopReturned {
+                registration: index,
+            });
         }
     });
 }
 
-/// Unregister removes exactly that worker and leaves the order and in-flight counts of the
-/// others alone (workers that crashed or were written to concurrently excepted).
-fn check_unregister_exact(
-    world: &mut World,
-    pool_id: &str,
-    before: &[(String, u32)],
-    after: &[(String, u32)],
-) {
-    if after.iter().any(|(id, _)| id == pool_id) {
-        let message = format!("worker '{pool_id}' is still visible after its unregister returned");
-        world.violate(Invariant::UnregisterExact, message);
-        return;
-    }
-    if let Some(lost) = before.iter().find(|(id, _)| {
-        id != pool_id
-            && !after.iter().any(|(other, _)| other == id)
-            && removable_only_by_bug(world, id)
-    }) {
-        let message = format!(
-            "unregistering '{pool_id}' also removed '{}', which was registered, alive and not \
-             being stopped",
-            lost.0
-        );
-        world.violate(Invariant::UnregisterExact, message);
-        return;
-    }
-    let survivors: Vec<&(String, u32)> = before
-        .iter()
-        .filter(|(id, _)| id != pool_id && after.iter().any(|(other, _)| other == id))
-        .collect();
-    let kept_order: Vec<&(String, u32)> = after
-        .iter()
-        .filter(|(id, _)| survivors.iter().any(|(other, _)| other == id))
-        .collect();
-    let order_before: Vec<&str> = survivors.iter().map(|(id, _)| id.as_str()).collect();
-    let order_after: Vec<&str> = kept_order.iter().map(|(id, _)| id.as_str()).collect();
-    if order_before != order_after {
-        let message = format!(
-            "unregistering '{pool_id}' reordered the others: {order_before:?} became {order_after:?}"
-        );
-        world.violate(Invariant::UnregisterExact, message);
-        return;
-    }
-    for ((id, count_before), (_, count_after)) in survivors.iter().zip(&kept_order) {
-        let written = world
-            .worker_by_pool_id(id)
-            .and_then(|name| world.workers.get(name))
-            .is_some_and(|state| state.in_flight_writes > 0);
-        if count_before != count_after && !written {
-            let message = format!(
-                "unregistering '{pool_id}' changed the in-flight count of '{id}' from \
-                 {count_before} to {count_after}"
-            );
-            world.violate(Invariant::UnregisterExact, message);
-            return;
-        }
-    }
-}
-
-/// Whether nothing but a bug could take worker `pool_id` out of the pool now: it is
-/// registered, not being stopped, untouched by faults, and its process is alive.
-fn removable_only_by_bug(world: &World, pool_id: &str) -> bool {
-    let Some(state) = world
-        .worker_by_pool_id(pool_id)
-        .and_then(|name| world.workers.get(name))
-    else {
-        return false;
-    };
-    let alive = state
-        .participant
-        .and_then(|pid| world.node().and_then(|node| node.peek_alive(pid)))
-        == Some(true);
-    state.status == Status::Registered && !state.faulted && alive
-}
-
-/// Takes a snapshot and checks `snapshot-active`: nothing already inactive when the
-/// snapshot began may be returned.
+/// Takes a snapshot of `queue` and records when it began and what it returned.
 fn snapshot(context: &WorkerContext, namespace: &str, queue: &str) {
-    let name = channel(namespace, queue);
-    let inactive_before: Option<Vec<String>> = context.peek_channels(|channels| {
-        channels
-            .iter()
-            .filter(|channel| channel.name == name.as_str())
-            .flat_map(|channel| channel.entries.iter().flatten())
-            .filter(|entry| !entry.active)
-            .map(|entry| entry.worker_id.clone())
-            .collect()
-    });
-    let Ok(workers) = context.workers_for_channel(&name) else {
+    let snapshot = world::with(|world| world.begin_snapshot(queue));
+    let result = context.workers_for_channel(&channel(namespace, queue));
+    let (Some(snapshot), Ok(workers)) = (snapshot, result) else {
         return;
     };
-    let Some(inactive_before) = inactive_before else {
-        return;
-    };
-    if let Some(stale) = workers
-        .iter()
-        .find(|worker| inactive_before.contains(&worker.worker_id))
-    {
-        let message = format!(
-            "a snapshot of '{name}' returned '{}', whose entry was already inactive when the \
-             snapshot began",
-            stale.worker_id
-        );
-        world::with(|world| world.violate(Invariant::SnapshotActive, message));
-    }
+    let workers = workers
+        .into_iter()
+        .map(|worker| (worker.worker_id, worker.participant))
+        .collect();
+    record(Event::SnapshotReturned { snapshot, workers });
 }
 
 fn publish(context: &WorkerContext, namespace: &str, queue: &str, activity_type: &str) {
@@ -378,58 +307,25 @@ fn publish(context: &WorkerContext, namespace: &str, queue: &str, activity_type:
     let _ = handle.publish(&message.encode());
 }
 
-/// `crash-removed`: once quiet, no worker whose process has exited is in a snapshot.
-fn check_crashed_workers_removed(context: &WorkerContext, namespace: &str) {
-    let held: Vec<(String, String, Pid)> = world::with(|world| {
-        world
-            .workers
-            .values()
-            .filter(|state| state.registration.is_some())
-            .filter_map(|state| {
-                Some((
-                    state.pool_id.clone()?,
-                    state.queue.clone(),
-                    state.participant?,
-                ))
-            })
-            .filter(|(_, _, pid)| {
-                world.node().and_then(|node| node.peek_alive(*pid)) == Some(false)
-            })
-            .collect()
-    })
-    .unwrap_or_default();
-    for (pool_id, queue, _) in held {
-        let Ok(snapshot) = context.workers_for_channel(&channel(namespace, &queue)) else {
-            continue;
-        };
-        if snapshot.iter().any(|worker| worker.worker_id == pool_id) {
-            let message = format!(
-                "worker '{pool_id}' is still in a snapshot after its process exited and the \
-                 system went quiet"
-            );
-            world::with(|world| world.violate(Invariant::CrashRemoved, message));
-        }
-    }
-}
-
 fn drop_remaining_registrations() {
-    let held: Vec<Arc<WorkerRegistration>> = world::with(|world| {
+    let held: Vec<(usize, Arc<WorkerRegistration>)> = world::with(|world| {
         world
-            .workers
-            .values_mut()
-            .filter_map(|state| {
-                let registration = state.registration.take()?;
+            .registrations
+            .iter_mut()
+            .enumerate()
+            .filter_map(|(index, state)| {
+                let handle = state.handle.take()?;
                 state.status = Status::Stopping;
-                Some(registration)
+                Some((index, handle))
             })
             .collect()
     })
     .unwrap_or_default();
-    for registration in held {
-        drop(registration);
+    for (_, handle) in held {
+        drop(handle);
     }
     world::with(|world| {
-        for state in world.workers.values_mut() {
+        for state in &mut world.registrations {
             if state.status == Status::Stopping {
                 state.status = Status::Gone;
             }
@@ -437,36 +333,16 @@ fn drop_remaining_registrations() {
     });
 }
 
-/// `no-leak`: with every registration gone, no monitor actor, subscriber or generated worker
-/// process is alive and every entry vector is empty once pruned.
-fn check_nothing_leaked(context: &WorkerContext, scenario: &Scenario) {
-    for queue in queues(scenario) {
-        let _ = context.workers_for_channel(&channel(&scenario.namespace, &queue));
-    }
-    let entries_left: usize = context
-        .peek_channels(|channels| channels.iter().map(|channel| channel.entries.len()).sum())
-        .unwrap_or(0);
-    let processes = context
-        .peek_supervisor()
-        .and_then(|supervisor| supervisor.node().peek_processes())
-        .unwrap_or_default();
-    let leaked: Vec<String> = processes
-        .iter()
-        .filter(|(_, name)| matches!(*name, "conversation-actor" | "subscriber" | "idle-worker"))
-        .map(|(pid, name)| format!("{name} {pid}"))
-        .collect();
-    let mut problems = Vec::new();
-    if entries_left > 0 {
-        problems.push(format!("{entries_left} pool entries are left"));
-    }
-    if !leaked.is_empty() {
-        problems.push(format!("processes left alive: {}", leaked.join(", ")));
-    }
-    if !problems.is_empty() {
-        let message = format!(
-            "after every registration was dropped and the system went quiet, {}",
-            problems.join("; ")
-        );
-        world::with(|world| world.violate(Invariant::NoLeak, message));
+/// Ends the processes the workload supplied: they are the workload's, not the pool's.
+fn end_supplied_participants() {
+    let supplied = world::with(|world| {
+        let node = world.node()?.clone();
+        Some((node, world.spawned.clone()))
+    })
+    .flatten();
+    if let Some((node, pids)) = supplied {
+        for pid in pids {
+            node.terminate(pid, ExitReason::Normal);
+        }
     }
 }

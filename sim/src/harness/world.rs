@@ -1,7 +1,12 @@
-//! The harness's journal of one execution: what the workload has done, read by the checkers
-//! and the fault source between steps.
+//! The harness's journal of one execution: what the workload did and saw, read by the
+//! observers and the fault source between steps.
 //!
-//! It lives in a thread-local because every simulated task, the checkers and the fault
+//! The workload only records; every judgement is an observer's (`checks.rs`). A registration
+//! is identified by its index in [`World::registrations`] (the harness's identity) and, once
+//! the pool has answered, by the pool's `RegistrationId`; never by its worker id, which
+//! several registrations may share.
+//!
+//! It lives in a thread-local because every simulated task, the observers and the fault
 //! source run on the executor's one thread. Borrows are always short and never span a
 //! scheduling operation, so a task is never suspended while it holds one.
 
@@ -9,12 +14,13 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use vigil_core::pool::{WorkerContext, WorkerRegistration};
+use vigil_core::pool::{RegistrationId, WorkerContext, WorkerRegistration};
 use vigil_core::process::{Node, Pid};
 
-use crate::scenario::{Invariant, Scenario};
+use super::generate::Workload;
+use crate::scenario::{FaultKind, Scenario};
 
-/// Where a worker is in its life, as the workload sees it.
+/// Where a registration is in its life, as the workload sees it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Status {
     NotYet,
@@ -28,26 +34,60 @@ pub(crate) enum Status {
 }
 
 #[derive(Debug)]
-pub(crate) struct WorkerState {
+pub(crate) struct RegistrationState {
+    /// The workload's name for the registration.
+    pub(crate) name: String,
     pub(crate) queue: String,
     pub(crate) status: Status,
     /// The participant the workload spawned, or the one the pool reported after registering.
     pub(crate) participant: Option<Pid>,
-    /// The pool's id for the worker (differs from the scenario name for generated workers).
-    pub(crate) pool_id: Option<String>,
-    pub(crate) registration: Option<Arc<WorkerRegistration>>,
-    /// A fault or a `crash` step hit this worker's process, monitor or listener.
+    /// The pool's worker id, once known (several registrations may share one).
+    pub(crate) worker_id: Option<String>,
+    /// The pool's identity for this registration, once `register` returned it.
+    pub(crate) id: Option<RegistrationId>,
+    pub(crate) handle: Option<Arc<WorkerRegistration>>,
+    /// A fault or a `crash` step hit this registration's process, monitor or listener.
     pub(crate) faulted: bool,
-    /// How many `set_in_flight` steps have started on this worker.
+    /// How many `set_in_flight` steps have started on this registration.
     pub(crate) in_flight_writes: u32,
 }
 
-/// Everything the checkers may read about the running execution.
+/// A moment of the workload that an observer judges.
+#[derive(Clone, Debug)]
+pub(crate) enum Event {
+    /// A snapshot of `queue` is about to take the pool's lock.
+    SnapshotBegun { snapshot: u64, queue: String },
+    /// That snapshot returned these workers: `(worker id, participant)` in order.
+    SnapshotReturned {
+        snapshot: u64,
+        workers: Vec<(String, Pid)>,
+    },
+    /// Registration `registration` (an index) is about to be unregistered or dropped.
+    StopBegun { registration: usize },
+    /// Its unregister or drop returned.
+    StopReturned { registration: usize },
+    /// The workload's tasks are done and the system went quiet; the snapshots that follow
+    /// (until `QuietEnd`) are the quiescent ones.
+    Quiet,
+    QuietEnd,
+    /// Every registration was dropped, the system went quiet and every channel was pruned.
+    AllGone,
+}
+
+/// Everything the observers may read about the running execution.
 #[derive(Debug)]
 pub(crate) struct World {
     pub(crate) scenario: Arc<Scenario>,
     pub(crate) context: WorkerContext,
-    pub(crate) workers: BTreeMap<String, WorkerState>,
+    pub(crate) workload: Arc<Workload>,
+    pub(crate) registrations: Vec<RegistrationState>,
+    by_name: BTreeMap<String, usize>,
+    /// Supplied participants the workload spawned, by the registration that owns them.
+    pub(crate) participants: BTreeMap<usize, Pid>,
+    /// Every process the workload spawned (it ends them all once the pool is empty).
+    pub(crate) spawned: Vec<Pid>,
+    pub(crate) events: Vec<Event>,
+    next_snapshot: u64,
     /// Set once the workload's tasks have finished: no more scheduler-chosen faults.
     pub(crate) faults_stopped: bool,
 }
@@ -65,36 +105,29 @@ impl Drop for Slot {
 
 thread_local! {
     static WORLD: Slot = const { Slot(RefCell::new(None)) };
-    /// Violations found by checks that run inside tasks, until an observer reports them.
-    /// Kept apart from the world so the checks at the very end of an execution, after the
-    /// world is gone, still reach the observers' end-of-execution hook.
-    static VIOLATIONS: RefCell<Vec<(Invariant, String)>> = const { RefCell::new(Vec::new()) };
-}
-
-/// Takes the first recorded violation of `invariant`, if any.
-pub(crate) fn take_violation(invariant: Invariant) -> Option<String> {
-    VIOLATIONS.with(|violations| {
-        let mut violations = violations.borrow_mut();
-        let index = violations
-            .iter()
-            .position(|(found, _)| *found == invariant)?;
-        Some(violations.remove(index).1)
-    })
+    /// The workload of the last execution that installed a world, kept after the world is
+    /// gone so a failure report can print the (generated) steps that failed.
+    static LAST_WORKLOAD: RefCell<Option<Arc<Workload>>> = const { RefCell::new(None) };
 }
 
 /// Installs a fresh world. A world left by an execution that failed is forgotten, not
 /// dropped: its registrations' destructors would run simulated code outside any execution.
 pub(crate) fn install(world: World) {
+    LAST_WORKLOAD.with(|last| *last.borrow_mut() = Some(world.workload.clone()));
     let previous = WORLD.with(|slot| slot.0.borrow_mut().replace(world));
     std::mem::forget(previous);
 }
 
+/// The workload of the most recent execution on this thread.
+pub(crate) fn last_workload() -> Option<Arc<Workload>> {
+    LAST_WORKLOAD.with(|last| last.borrow().clone())
+}
+
 /// Forgets (never drops) whatever world an earlier execution left behind, so nothing of it is
-/// visible to the next execution's fault source or checkers before its main task starts.
+/// visible to the next execution's fault source or observers before its main task starts.
 pub(crate) fn forget_leftover() {
     let leftover = WORLD.with(|slot| slot.0.borrow_mut().take());
     std::mem::forget(leftover);
-    VIOLATIONS.with(|violations| violations.borrow_mut().clear());
 }
 
 /// Removes the world at the end of an execution; the caller drops it inside the main task.
@@ -108,27 +141,41 @@ pub(crate) fn with<R>(f: impl FnOnce(&mut World) -> R) -> Option<R> {
 }
 
 impl World {
-    pub(crate) fn new(scenario: Arc<Scenario>, context: WorkerContext) -> Self {
-        let workers = scenario
+    pub(crate) fn new(
+        scenario: Arc<Scenario>,
+        context: WorkerContext,
+        workload: Arc<Workload>,
+    ) -> Self {
+        let registrations: Vec<RegistrationState> = workload
             .workers
             .iter()
-            .map(|spec| {
-                let state = WorkerState {
-                    queue: spec.queue.clone(),
-                    status: Status::NotYet,
-                    participant: None,
-                    pool_id: None,
-                    registration: None,
-                    faulted: false,
-                    in_flight_writes: 0,
-                };
-                (spec.name.clone(), state)
+            .map(|spec| RegistrationState {
+                name: spec.name.clone(),
+                queue: spec.queue.clone(),
+                status: Status::NotYet,
+                participant: None,
+                worker_id: None,
+                id: None,
+                handle: None,
+                faulted: false,
+                in_flight_writes: 0,
             })
+            .collect();
+        let by_name = registrations
+            .iter()
+            .enumerate()
+            .map(|(index, state)| (state.name.clone(), index))
             .collect();
         World {
             scenario,
             context,
-            workers,
+            workload,
+            registrations,
+            by_name,
+            participants: BTreeMap::new(),
+            spawned: Vec::new(),
+            events: Vec::new(),
+            next_snapshot: 0,
             faults_stopped: false,
         }
     }
@@ -140,26 +187,45 @@ impl World {
             .map(|supervisor| supervisor.node())
     }
 
-    pub(crate) fn violate(&mut self, invariant: Invariant, message: String) {
-        if self.scenario.invariants.contains(&invariant) {
-            VIOLATIONS.with(|violations| violations.borrow_mut().push((invariant, message)));
-        }
+    /// The index of the registration the workload calls `name`.
+    pub(crate) fn index_of(&self, name: &str) -> Option<usize> {
+        self.by_name.get(name).copied()
     }
 
-    /// Marks every worker whose participant is `pid` as hit by a fault.
+    pub(crate) fn registration_mut(&mut self, name: &str) -> Option<&mut RegistrationState> {
+        let index = self.index_of(name)?;
+        self.registrations.get_mut(index)
+    }
+
+    /// The registration the pool knows as `id`, if the workload has been told of it.
+    pub(crate) fn by_id(&self, id: RegistrationId) -> Option<&RegistrationState> {
+        self.registrations
+            .iter()
+            .find(|state| state.id == Some(id))
+    }
+
+    /// Marks every registration whose participant is `pid` as hit by a fault.
     pub(crate) fn fault_participant(&mut self, pid: Pid) {
-        for state in self.workers.values_mut() {
+        for state in &mut self.registrations {
             if state.participant == Some(pid) {
                 state.faulted = true;
             }
         }
     }
 
-    /// The scenario name of the worker the pool calls `pool_id`.
-    pub(crate) fn worker_by_pool_id(&self, pool_id: &str) -> Option<&str> {
-        self.workers
-            .iter()
-            .find(|(_, state)| state.pool_id.as_deref() == Some(pool_id))
-            .map(|(name, _)| name.as_str())
+    /// Whether faults of `kind` are switched on in this execution.
+    pub(crate) fn fault_kind_on(&self, kind: FaultKind) -> bool {
+        self.workload.fault_kinds.contains(&kind)
+    }
+
+    /// Records that a snapshot of `queue` begins and returns its number.
+    pub(crate) fn begin_snapshot(&mut self, queue: &str) -> u64 {
+        self.next_snapshot += 1;
+        let snapshot = self.next_snapshot;
+        self.events.push(Event::SnapshotBegun {
+            snapshot,
+            queue: queue.to_owned(),
+        });
+        snapshot
     }
 }

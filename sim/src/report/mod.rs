@@ -75,6 +75,16 @@ pub fn unexpected_details(rows: &[Row<'_>]) -> String {
         match (&run.observed, &run.failure) {
             (_, Some(failure)) => {
                 let _ = writeln!(out, "{failure}");
+                if let Some(workload) = &run.workload {
+                    let _ = writeln!(
+                        out,
+                        "\nThe failing execution generated this workload (written as a \
+                         fixed-step scenario with its schedule pinned to \
+                         failures/{}.regression.toml):\n\n{}",
+                        artefact_stem(run),
+                        workload.to_toml().trim_end()
+                    );
+                }
             }
             (Observed::Vacuous { unfired }, None) => {
                 let _ = writeln!(
@@ -190,6 +200,9 @@ pub fn trace_text(run: &ScenarioRun) -> String {
         );
         let _ = writeln!(out, "replay:   {}", failure.replay_command);
         let _ = writeln!(out, "\n{}\n", failure.message);
+    }
+    if let Some(workload) = &run.workload {
+        let _ = writeln!(out, "generated workload:\n\n{}", workload.to_toml());
     }
     out.push_str(&run.trace.render());
     out

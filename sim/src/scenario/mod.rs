@@ -7,6 +7,7 @@
 //! line, column and field; nothing runs from a file that did not validate completely.
 
 mod raw;
+pub mod render;
 mod validate;
 
 use std::fmt;
@@ -27,9 +28,15 @@ pub struct Scenario {
     /// The namespace every worker registers under.
     pub namespace: String,
     pub strategy: StrategySpec,
+    /// The fixed steps (run beside a generated workload when there is one).
     pub tasks: Vec<TaskSpec>,
-    /// Every worker the workload registers, in order of first registration.
+    /// Every registration the fixed steps make, in file order.
     pub workers: Vec<WorkerSpec>,
+    /// A workload each execution draws afresh (see [`GenerateSpec`]).
+    pub generate: Option<GenerateSpec>,
+    /// Schedules replayed before exploring (`[[expect.schedule]]`): failures kept as
+    /// regressions, each expected to end as `expect` says.
+    pub pinned: Vec<crate::schedule::Schedule>,
     pub faults: FaultPlan,
     pub invariants: Vec<Invariant>,
     pub expect: Expect,
@@ -53,6 +60,8 @@ pub struct StrategySpec {
     pub executions: u64,
     /// Steps per execution before the run counts as a livelock.
     pub steps_max: u64,
+    /// Tasks one execution may create.
+    pub tasks_max: usize,
     /// Wall-clock cap on the whole exploration, checked between executions.
     pub wall_time_max: Option<Duration>,
 }
@@ -81,13 +90,92 @@ pub struct TaskSpec {
     pub steps: Vec<Step>,
 }
 
-/// A worker as the workload names it.
+/// One registration as the workload names it. Several registrations may share a worker id
+/// (a restart); the name is what tells them apart.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WorkerSpec {
+    /// The registration's name (`as`, or the worker field when there is no `as`).
     pub name: String,
     pub queue: String,
     /// Registered with a participant the scenario spawns itself (not owned by the pool).
     pub supplied: bool,
+}
+
+/// A workload to generate for every execution: sizes are drawn from the ranges, steps from
+/// the mix (weights), all from a seed the execution draws (recorded in its schedule).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct GenerateSpec {
+    /// Owner tasks (inclusive range).
+    pub owners: (u32, u32),
+    /// Distinct queues the registrations spread over.
+    pub channels: (u32, u32),
+    /// Registrations.
+    pub workers: (u32, u32),
+    /// Other steps (everything but registrations), spread over the owners.
+    pub steps: (u32, u32),
+    /// Step kinds and their weights; a kind with weight 0 never appears.
+    pub mix: Vec<(OpKind, u32)>,
+    /// Swarm testing: each execution also draws which step kinds and fault kinds are on.
+    pub swarm: bool,
+}
+
+/// The kinds of step a generated workload is made of.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum OpKind {
+    /// `register`: the pool spawns and owns the process and picks the id.
+    Register,
+    /// `register_with_participant` with a process of its own and a fresh id.
+    RegisterSupplied,
+    /// `register_with_participant` on the process of an earlier supplied registration.
+    RegisterShared,
+    /// `register_with_participant` under an id an earlier registration used (a restart).
+    Restart,
+    Unregister,
+    Drop,
+    SetInFlight,
+    Snapshot,
+    Publish,
+    Crash,
+}
+
+impl OpKind {
+    pub const ALL: [OpKind; 10] = [
+        OpKind::Register,
+        OpKind::RegisterSupplied,
+        OpKind::RegisterShared,
+        OpKind::Restart,
+        OpKind::Unregister,
+        OpKind::Drop,
+        OpKind::SetInFlight,
+        OpKind::Snapshot,
+        OpKind::Publish,
+        OpKind::Crash,
+    ];
+
+    /// The key in `[generate.mix]`.
+    pub fn name(self) -> &'static str {
+        match self {
+            OpKind::Register => "register",
+            OpKind::RegisterSupplied => "register_supplied",
+            OpKind::RegisterShared => "register_shared",
+            OpKind::Restart => "restart",
+            OpKind::Unregister => "unregister",
+            OpKind::Drop => "drop",
+            OpKind::SetInFlight => "set_in_flight",
+            OpKind::Snapshot => "snapshot",
+            OpKind::Publish => "publish",
+            OpKind::Crash => "crash",
+        }
+    }
+
+    /// Whether the kind makes a registration (the rest act on one, or on a queue).
+    pub fn registers(self) -> bool {
+        matches!(
+            self,
+            OpKind::Register | OpKind::RegisterSupplied | OpKind::RegisterShared | OpKind::Restart
+        )
+    }
 }
 
 /// One workload step.
@@ -95,7 +183,11 @@ pub struct WorkerSpec {
 pub enum Step {
     /// `register` (generated participant) or `register_with_participant` (`supplied`).
     Register {
+        /// The registration's name; later steps and faults refer to it.
         worker: String,
+        /// The worker id given to the pool (supplied registrations; the pool picks one for
+        /// `register`). Several registrations may use one id.
+        id: String,
         queue: String,
         capacity: usize,
         tags: Vec<String>,

@@ -23,6 +23,33 @@ pub(crate) struct RawScenario {
     pub(crate) expect: Spanned<RawExpect>,
     #[serde(default)]
     pub(crate) mutant: Option<Spanned<RawMutant>>,
+    #[serde(default)]
+    pub(crate) generate: Option<Spanned<RawGenerate>>,
+}
+
+/// `[generate]`: ranges are a number or `[min, max]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawGenerate {
+    #[serde(default)]
+    pub(crate) owners: Option<Spanned<RawRange>>,
+    #[serde(default)]
+    pub(crate) channels: Option<Spanned<RawRange>>,
+    #[serde(default)]
+    pub(crate) workers: Option<Spanned<RawRange>>,
+    #[serde(default)]
+    pub(crate) steps: Option<Spanned<RawRange>>,
+    #[serde(default)]
+    pub(crate) mix: Option<Spanned<toml::Table>>,
+    #[serde(default)]
+    pub(crate) swarm: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum RawRange {
+    One(i64),
+    Two(Vec<i64>),
 }
 
 #[derive(Debug, Deserialize)]
@@ -45,6 +72,8 @@ pub(crate) struct RawStrategy {
     pub(crate) depth: Option<Spanned<i64>>,
     #[serde(default)]
     pub(crate) preemptions_max: Option<Spanned<i64>>,
+    #[serde(default)]
+    pub(crate) tasks_max: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -74,6 +103,9 @@ pub(crate) struct RawStep {
     pub(crate) activity_type: Option<String>,
     #[serde(default)]
     pub(crate) shares: Option<Spanned<String>>,
+    /// The registration's own name, when several registrations share a worker id.
+    #[serde(default, rename = "as")]
+    pub(crate) as_name: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -121,4 +153,13 @@ pub(crate) struct RawExpect {
     pub(crate) outcome: Spanned<String>,
     #[serde(default)]
     pub(crate) invariant: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(crate) schedule: Vec<Spanned<RawPinned>>,
+}
+
+/// `[[expect.schedule]]`: a recorded schedule replayed before exploring.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawPinned {
+    pub(crate) schedule: Spanned<String>,
 }

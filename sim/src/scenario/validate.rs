@@ -8,13 +8,17 @@ use toml::Spanned;
 use vigil_core::pool::SITE_NAMES;
 use vigil_core::process::ExitReason;
 
-use super::raw::{RawFaults, RawMutant, RawScenario, RawStep, RawStrategy};
+use super::raw::{RawFaults, RawGenerate, RawMutant, RawRange, RawScenario, RawStep, RawStrategy};
+use crate::schedule::Schedule;
 use super::{
-    Delay, Expect, FaultKind, FaultPlan, Invariant, MutantSpec, Scenario, ScenarioError, SiteFault,
-    Step, StrategyKind, StrategySpec, TaskSpec, WorkerSpec,
+    Delay, Expect, FaultKind, FaultPlan, GenerateSpec, Invariant, MutantSpec, OpKind, Scenario,
+    ScenarioError, SiteFault, Step, StrategyKind, StrategySpec, TaskSpec, WorkerSpec,
 };
 
 const DEFAULT_STEPS_MAX: u64 = 20_000;
+/// A generated workload's default step limit: it may hold hundreds of registrations.
+const DEFAULT_STEPS_MAX_GENERATED: u64 = 200_000;
+const DEFAULT_TASKS_MAX: usize = 512;
 const DEFAULT_QUEUE: &str = "q";
 const DEFAULT_NAMESPACE: &str = "prod";
 
@@ -135,14 +139,19 @@ impl Checker<'_> {
             }
             None => DEFAULT_NAMESPACE.to_owned(),
         };
-        let strategy = self.strategy(raw.strategy.get_ref())?;
-        let (tasks, workers) = self.tasks(&raw)?;
+        let generate = match &raw.generate {
+            Some(generate) => Some(self.generate(generate.get_ref())?),
+            None => None,
+        };
+        let strategy = self.strategy(raw.strategy.get_ref(), generate.is_some())?;
+        let (tasks, workers) = self.tasks(&raw, generate.is_some())?;
         let faults = match &raw.faults {
             Some(faults) => self.faults(faults.get_ref(), &tasks, &workers)?,
             None => FaultPlan::default(),
         };
         let invariants = self.invariants(&raw)?;
         let expect = self.expect(&raw, &invariants)?;
+        let pinned = self.pinned(&raw)?;
         let mutant = match &raw.mutant {
             Some(mutant) => Some(self.mutant(mutant.get_ref(), &invariants)?),
             None => None,
@@ -155,6 +164,8 @@ impl Checker<'_> {
             strategy,
             tasks,
             workers,
+            generate,
+            pinned,
             faults,
             invariants,
             expect,
@@ -162,7 +173,111 @@ impl Checker<'_> {
         })
     }
 
-    fn strategy(&self, raw: &RawStrategy) -> Result<StrategySpec> {
+    fn pinned(&self, raw: &RawScenario) -> Result<Vec<Schedule>> {
+        raw.expect
+            .get_ref()
+            .schedule
+            .iter()
+            .map(|pinned| {
+                let text = pinned.get_ref().schedule.get_ref();
+                Schedule::decode(text.trim()).map_err(|error| {
+                    self.error(
+                        pinned.get_ref().schedule.span(),
+                        "expect.schedule.schedule",
+                        &format!("not a recorded schedule: {error}"),
+                    )
+                })
+            })
+            .collect()
+    }
+
+    fn range(&self, value: Option<&Spanned<RawRange>>, field: &str, default: (u32, u32)) -> Result<(u32, u32)> {
+        let Some(value) = value else {
+            return Ok(default);
+        };
+        let (min, max) = match value.get_ref() {
+            RawRange::One(n) => (*n, *n),
+            RawRange::Two(pair) if pair.len() == 2 => (pair[0], pair[1]),
+            RawRange::Two(_) => {
+                return Err(self.error(
+                    value.span(),
+                    field,
+                    "a range is a number or [min, max]",
+                ));
+            }
+        };
+        if min < 0 || max < min || max > 100_000 {
+            return Err(self.error(
+                value.span(),
+                field,
+                &format!("[{min}, {max}] is not a range within 0..=100000 with min <= max"),
+            ));
+        }
+        Ok((min as u32, max as u32))
+    }
+
+    fn generate(&self, raw: &RawGenerate) -> Result<GenerateSpec> {
+        let owners = self.range(raw.owners.as_ref(), "generate.owners", (1, 4))?;
+        if owners.0 == 0 {
+            let span = raw.owners.as_ref().map_or(0..0, Spanned::span);
+            return Err(self.error(span, "generate.owners", "a workload needs at least one owner"));
+        }
+        let channels = self.range(raw.channels.as_ref(), "generate.channels", (1, 2))?;
+        if channels.0 == 0 {
+            let span = raw.channels.as_ref().map_or(0..0, Spanned::span);
+            return Err(self.error(span, "generate.channels", "a workload needs at least one channel"));
+        }
+        let workers = self.range(raw.workers.as_ref(), "generate.workers", (2, 8))?;
+        let steps = self.range(raw.steps.as_ref(), "generate.steps", (4, 16))?;
+        let mix = match &raw.mix {
+            None => OpKind::ALL.iter().map(|kind| (*kind, 1)).collect(),
+            Some(table) => {
+                let mut mix = Vec::new();
+                for (key, value) in table.get_ref() {
+                    let kind = OpKind::ALL.into_iter().find(|kind| kind.name() == key).ok_or_else(|| {
+                        let known: Vec<_> = OpKind::ALL.iter().map(|kind| kind.name()).collect();
+                        self.error(
+                            table.span(),
+                            "generate.mix",
+                            &format!("unknown step kind '{key}'; known: {}", known.join(", ")),
+                        )
+                    })?;
+                    let weight = value
+                        .as_integer()
+                        .and_then(|weight| u32::try_from(weight).ok())
+                        .ok_or_else(|| {
+                            self.error(
+                                table.span(),
+                                "generate.mix",
+                                &format!("the weight of '{key}' must be a whole number >= 0, found {value}"),
+                            )
+                        })?;
+                    mix.push((kind, weight));
+                }
+                mix.sort();
+                mix
+            }
+        };
+        let registers = mix.iter().any(|(kind, weight)| kind.registers() && *weight > 0);
+        if !registers && workers.1 > 0 {
+            let span = raw.mix.as_ref().map_or(0..0, Spanned::span);
+            return Err(self.error(
+                span,
+                "generate.mix",
+                "the mix gives no registration step a weight, but generate.workers asks for registrations",
+            ));
+        }
+        Ok(GenerateSpec {
+            owners,
+            channels,
+            workers,
+            steps,
+            mix,
+            swarm: raw.swarm.unwrap_or(true),
+        })
+    }
+
+    fn strategy(&self, raw: &RawStrategy, generated: bool) -> Result<StrategySpec> {
         let kind = match raw.kind.get_ref().as_str() {
             "random" => StrategyKind::Random,
             "pct" => StrategyKind::Pct {
@@ -188,7 +303,12 @@ impl Checker<'_> {
         let executions = self.count(&raw.executions, "strategy.executions", 1)?;
         let steps_max = match &raw.steps_max {
             Some(steps) => self.count(steps, "strategy.steps_max", 1)?,
+            None if generated => DEFAULT_STEPS_MAX_GENERATED,
             None => DEFAULT_STEPS_MAX,
+        };
+        let tasks_max = match &raw.tasks_max {
+            Some(tasks) => self.count(tasks, "strategy.tasks_max", 2)?,
+            None => DEFAULT_TASKS_MAX,
         };
         let wall_time_max = match &raw.wall_time_max_secs {
             Some(secs) => Some(Duration::from_secs(self.count(
@@ -202,11 +322,12 @@ impl Checker<'_> {
             kind,
             executions,
             steps_max,
+            tasks_max,
             wall_time_max,
         })
     }
 
-    fn tasks(&self, raw: &RawScenario) -> Result<(Vec<TaskSpec>, Vec<WorkerSpec>)> {
+    fn tasks(&self, raw: &RawScenario, generated: bool) -> Result<(Vec<TaskSpec>, Vec<WorkerSpec>)> {
         let mut tasks: Vec<TaskSpec> = Vec::new();
         let mut workers: BTreeMap<String, usize> = BTreeMap::new();
         let mut ordered: Vec<WorkerSpec> = Vec::new();
@@ -216,12 +337,20 @@ impl Checker<'_> {
                 let step = step.get_ref();
                 if let op @ ("register" | "register_with_participant") = step.op.get_ref().as_str()
                 {
-                    let worker = self.required_worker(step)?;
+                    let worker = self.registration_name(step)?;
                     if workers.contains_key(&worker) {
+                        let span = step
+                            .as_name
+                            .as_ref()
+                            .or(step.worker.as_ref())
+                            .map_or(step.op.span(), Spanned::span);
                         return Err(self.error(
-                            step.worker.as_ref().map_or(step.op.span(), Spanned::span),
-                            "tasks.steps.worker",
-                            &format!("worker '{worker}' is registered twice; give each registration its own name"),
+                            span,
+                            "tasks.steps.as",
+                            &format!(
+                                "a registration named '{worker}' already exists; give each \
+                                 registration of a reused worker id its own name with `as`"
+                            ),
                         ));
                     }
                     workers.insert(worker.clone(), ordered.len());
@@ -250,7 +379,7 @@ impl Checker<'_> {
                 .collect::<Result<Vec<_>>>()?;
             tasks.push(TaskSpec { name, steps });
         }
-        if tasks.is_empty() {
+        if tasks.is_empty() && !generated {
             return Err(self.error(
                 0..0,
                 "tasks",
@@ -258,6 +387,14 @@ impl Checker<'_> {
             ));
         }
         Ok((tasks, ordered))
+    }
+
+    /// A registration's name: its `as`, or its worker id.
+    fn registration_name(&self, step: &RawStep) -> Result<String> {
+        match &step.as_name {
+            Some(name) => self.name(name, "tasks.steps.as"),
+            None => self.required_worker(step),
+        }
     }
 
     fn required_worker(&self, step: &RawStep) -> Result<String> {
@@ -346,7 +483,8 @@ impl Checker<'_> {
     fn step(&self, step: &RawStep, workers: &BTreeMap<String, usize>) -> Result<Step> {
         Ok(match step.op.get_ref().as_str() {
             op @ ("register" | "register_with_participant") => Step::Register {
-                worker: self.required_worker(step)?,
+                worker: self.registration_name(step)?,
+                id: self.required_worker(step)?,
                 queue: self.queue(step)?,
                 capacity: match &step.capacity {
                     Some(capacity) => self.count(capacity, "tasks.steps.capacity", 0)?,
@@ -356,6 +494,14 @@ impl Checker<'_> {
                 supplied: op == "register_with_participant",
                 shares: self.shares(step, op, workers)?,
             },
+            _ if step.as_name.is_some() => {
+                return Err(self.error(
+                    step.as_name.as_ref().map_or(step.op.span(), Spanned::span),
+                    "tasks.steps.as",
+                    "only a registration step names a registration with `as`; other steps name \
+                     it in `worker`",
+                ));
+            }
             "unregister" => Step::Unregister {
                 worker: self.known_worker(step, workers)?,
             },

@@ -1,0 +1,341 @@
+//! Workloads: the fixed steps of a scenario, plus, when it has a `[generate]` table, steps
+//! drawn afresh for every execution.
+//!
+//! A generated workload comes from one number the execution draws from its scheduler, so
+//! the draw is a choice in the recorded schedule and a replay rebuilds exactly the same
+//! workload. With `swarm` on (the default), each execution also draws which step kinds and
+//! which fault kinds are switched on, as swarm testing does (Groce et al., ISSTA 2012): a
+//! workload without unregisters, say, reaches states that one full of them keeps away from.
+
+use rand_chacha::ChaCha8Rng;
+use rand_chacha::rand_core::{RngCore, SeedableRng};
+use vigil_core::process::ExitReason;
+
+use crate::scenario::{FaultKind, GenerateSpec, OpKind, Scenario, Step, TaskSpec, WorkerSpec};
+
+/// The steps one execution runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Workload {
+    pub tasks: Vec<TaskSpec>,
+    /// Every registration the steps make, in the order they were written.
+    pub workers: Vec<WorkerSpec>,
+    /// The fault kinds switched on for this execution.
+    pub fault_kinds: Vec<FaultKind>,
+    /// The step kinds switched on (every kind of the mix when nothing was generated).
+    pub op_kinds: Vec<OpKind>,
+    /// Whether any step was generated.
+    pub generated: bool,
+}
+
+impl Workload {
+    /// The scenario's fixed steps only.
+    pub fn fixed(scenario: &Scenario) -> Workload {
+        Workload {
+            tasks: scenario.tasks.clone(),
+            workers: scenario.workers.clone(),
+            fault_kinds: scenario.faults.kinds.clone(),
+            op_kinds: OpKind::ALL.to_vec(),
+            generated: false,
+        }
+    }
+
+    /// The fixed steps plus a workload drawn from `seed` as `scenario.generate` describes.
+    pub fn generate(scenario: &Scenario, spec: &GenerateSpec, seed: u64) -> Workload {
+        let mut workload = Workload::fixed(scenario);
+        Generator::new(scenario, spec, seed, &mut workload).run();
+        // In file order (task by task), as a fixed-step file of these steps lists them, so
+        // fault choices enumerate registrations alike and a saved failure replays.
+        workload.workers = workers_of(&workload.tasks);
+        workload.generated = true;
+        workload
+    }
+
+    /// The steps as `[[tasks]]` tables, as a person reads them and a scenario file holds them.
+    pub fn to_toml(&self) -> String {
+        crate::scenario::render::tasks(&self.tasks)
+    }
+
+    /// Every queue the registrations use, once each, in first-use order.
+    pub fn queues(&self) -> Vec<String> {
+        let mut queues: Vec<String> = Vec::new();
+        for worker in &self.workers {
+            if !queues.contains(&worker.queue) {
+                queues.push(worker.queue.clone());
+            }
+        }
+        queues
+    }
+}
+
+/// A registration the generator has written, as later steps may refer to it.
+struct Written {
+    name: String,
+    /// The worker id of a supplied registration (the pool picks one for `register`).
+    id: Option<String>,
+    /// Whether it has a process of its own that others may share.
+    owns_participant: bool,
+}
+
+struct Generator<'a> {
+    spec: &'a GenerateSpec,
+    rng: ChaCha8Rng,
+    workload: &'a mut Workload,
+    queues: Vec<String>,
+    owners: Vec<usize>,
+    written: Vec<Written>,
+    next_id: u32,
+}
+
+impl<'a> Generator<'a> {
+    fn new(
+        scenario: &Scenario,
+        spec: &'a GenerateSpec,
+        seed: u64,
+        workload: &'a mut Workload,
+    ) -> Self {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let channels = between(&mut rng, spec.channels);
+        let queues = if channels == 1 {
+            vec!["q".to_owned()]
+        } else {
+            (1..=channels).map(|n| format!("q{n}")).collect()
+        };
+        let owners = between(&mut rng, spec.owners);
+        let first = workload.tasks.len();
+        for n in 1..=owners {
+            workload.tasks.push(TaskSpec {
+                name: format!("gen-owner-{n}"),
+                steps: Vec::new(),
+            });
+        }
+        let mut on: Vec<OpKind> = spec
+            .mix
+            .iter()
+            .filter(|(_, weight)| *weight > 0)
+            .map(|(kind, _)| *kind)
+            .collect();
+        let mut fault_kinds = scenario.faults.kinds.clone();
+        if spec.swarm {
+            on = swarm(&mut rng, &on, |kind| kind.registers());
+            if scenario.faults.budget > 0 {
+                fault_kinds = swarm(&mut rng, &fault_kinds, |_| true);
+            }
+        }
+        workload.op_kinds = on;
+        workload.fault_kinds = fault_kinds;
+        Generator {
+            spec,
+            rng,
+            workload,
+            queues,
+            owners: (first..first + owners as usize).collect(),
+            written: Vec::new(),
+            next_id: 0,
+        }
+    }
+
+    fn run(mut self) {
+        let mut registrations = between(&mut self.rng, self.spec.workers);
+        let mut others = between(&mut self.rng, self.spec.steps);
+        let registering: Vec<(OpKind, u32)> = self.weights(true);
+        let acting: Vec<(OpKind, u32)> = self.weights(false);
+        if acting.is_empty() {
+            others = 0;
+        }
+        if registering.is_empty() {
+            registrations = 0;
+        }
+        while registrations + others > 0 {
+            let roll = self.rng.next_u64() % u64::from(registrations + others);
+            let owner_index = self.index(self.owners.len());
+            let owner = self.owners[owner_index];
+            let step = if roll < u64::from(registrations) || self.written.is_empty() {
+                if registrations == 0 {
+                    // Nothing is registered yet and no registration may be written: every
+                    // other step would name nothing.
+                    break;
+                }
+                registrations -= 1;
+                let kind = self.pick(&registering);
+                self.register(kind)
+            } else {
+                others -= 1;
+                let kind = self.pick(&acting);
+                self.act(kind)
+            };
+            self.workload.tasks[owner].steps.push(step);
+        }
+    }
+
+    /// The switched-on kinds that register (or the others), with their weights.
+    fn weights(&self, registering: bool) -> Vec<(OpKind, u32)> {
+        self.spec
+            .mix
+            .iter()
+            .filter(|(kind, weight)| {
+                *weight > 0
+                    && kind.registers() == registering
+                    && self.workload.op_kinds.contains(kind)
+            })
+            .copied()
+            .collect()
+    }
+
+    fn index(&mut self, len: usize) -> usize {
+        (self.rng.next_u64() % len as u64) as usize
+    }
+
+    fn pick(&mut self, weights: &[(OpKind, u32)]) -> OpKind {
+        let total: u64 = weights.iter().map(|(_, weight)| u64::from(*weight)).sum();
+        let mut roll = self.rng.next_u64() % total;
+        for (kind, weight) in weights {
+            if roll < u64::from(*weight) {
+                return *kind;
+            }
+            roll -= u64::from(*weight);
+        }
+        unreachable!("[internal bug] a weighted pick fell off the end")
+    }
+
+    fn queue(&mut self) -> String {
+        let index = self.index(self.queues.len());
+        self.queues[index].clone()
+    }
+
+    fn fresh_id(&mut self) -> String {
+        self.next_id += 1;
+        format!("w{}", self.next_id)
+    }
+
+    /// Writes one registration step of `kind`; a kind whose precondition is missing (nothing
+    /// to share or restart yet) becomes a supplied registration with a fresh id.
+    fn register(&mut self, kind: OpKind) -> Step {
+        let shared = self.choose_written(|written| written.owns_participant);
+        let restarted = self.choose_written(|written| written.id.is_some());
+        let queue = self.queue();
+        let capacity = 1 + self.index(3);
+        let (name, id, supplied, shares, owns) = match (kind, shared, restarted) {
+            (OpKind::Register, _, _) => {
+                let name = format!("g{}", self.written.len() + 1);
+                (name.clone(), name, false, None, false)
+            }
+            (OpKind::RegisterShared, Some(owner), _) => {
+                let id = self.fresh_id();
+                let owner = self.written[owner].name.clone();
+                (id.clone(), id, true, Some(owner), false)
+            }
+            (OpKind::Restart, _, Some(earlier)) => {
+                let id = self.written[earlier]
+                    .id
+                    .clone()
+                    .expect("[internal bug] a restart needs an id");
+                let uses = self
+                    .written
+                    .iter()
+                    .filter(|written| written.id.as_deref() == Some(id.as_str()))
+                    .count();
+                (format!("{id}~{}", uses + 1), id, true, None, true)
+            }
+            _ => {
+                let id = self.fresh_id();
+                (id.clone(), id, true, None, true)
+            }
+        };
+        self.written.push(Written {
+            name: name.clone(),
+            id: supplied.then(|| id.clone()),
+            owns_participant: owns,
+        });
+        Step::Register {
+            worker: name,
+            id,
+            queue,
+            capacity,
+            tags: Vec::new(),
+            supplied,
+            shares,
+        }
+    }
+
+    fn choose_written(&mut self, fits: impl Fn(&Written) -> bool) -> Option<usize> {
+        let fitting: Vec<usize> = (0..self.written.len())
+            .filter(|index| fits(&self.written[*index]))
+            .collect();
+        if fitting.is_empty() {
+            return None;
+        }
+        Some(fitting[self.index(fitting.len())])
+    }
+
+    fn act(&mut self, kind: OpKind) -> Step {
+        let target = self.index(self.written.len());
+        let worker = self.written[target].name.clone();
+        match kind {
+            OpKind::Unregister => Step::Unregister { worker },
+            OpKind::Drop => Step::Drop { worker },
+            OpKind::SetInFlight => Step::SetInFlight {
+                worker,
+                value: self.index(3) as u32,
+            },
+            OpKind::Publish => Step::Publish {
+                queue: self.queue(),
+                activity_type: "activity".to_owned(),
+            },
+            OpKind::Crash => {
+                let reasons = [ExitReason::Error, ExitReason::Kill, ExitReason::Normal];
+                Step::Crash {
+                    worker,
+                    reason: reasons[self.index(reasons.len())],
+                }
+            }
+            _ => Step::Snapshot {
+                queue: self.queue(),
+            },
+        }
+    }
+}
+
+/// Every registration of `tasks`, task by task, in step order.
+fn workers_of(tasks: &[TaskSpec]) -> Vec<WorkerSpec> {
+    tasks
+        .iter()
+        .flat_map(|task| &task.steps)
+        .filter_map(|step| match step {
+            Step::Register {
+                worker,
+                queue,
+                supplied,
+                ..
+            } => Some(WorkerSpec {
+                name: worker.clone(),
+                queue: queue.clone(),
+                supplied: *supplied,
+            }),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A number in the inclusive range `(min, max)`.
+fn between(rng: &mut ChaCha8Rng, (min, max): (u32, u32)) -> u32 {
+    let span = u64::from(max - min) + 1;
+    min + (rng.next_u64() % span) as u32
+}
+
+/// A random subset of `kinds` (each kept with probability 1/2) that keeps at least one kind
+/// for which `needed` holds, when `kinds` has one.
+fn swarm<T: Copy>(rng: &mut ChaCha8Rng, kinds: &[T], needed: impl Fn(T) -> bool) -> Vec<T> {
+    let mut on: Vec<T> = kinds
+        .iter()
+        .copied()
+        .filter(|_| rng.next_u64() & 1 == 1)
+        .collect();
+    if !on.iter().any(|kind| needed(*kind)) {
+        let candidates: Vec<T> = kinds.iter().copied().filter(|kind| needed(*kind)).collect();
+        if !candidates.is_empty() {
+            let index = (rng.next_u64() % candidates.len() as u64) as usize;
+            on.push(candidates[index]);
+        }
+    }
+    on
+}
