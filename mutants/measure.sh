@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Measures how many executions the 10,000-execution random exploration needs to find each
-# mutant, over seeds 1..10 (not run by CI; its figures go into closing notes).
-# Usage: mutants/measure.sh [PATCH_NAME...]
+# Measures how many executions a scenario needs to find each mutant, over seeds 1..10 (not
+# run by CI; its figures go into closing notes). The scenario is $SCENARIO, by default the
+# small generated one.
+# Usage: [SCENARIO=scenarios/generated/medium.toml] mutants/measure.sh [PATCH_NAME...]
 source "$(dirname "$0")/common.sh"
+scenario="${SCENARIO:-scenarios/generated/small.toml}"
+echo "scenario: $scenario"
 printf '%-28s %-30s %s\n' mutant "executions to find (seeds 1-10)" "median; invariant; time"
 for name in "${names[@]}"; do
   build_mutant "$name"
@@ -11,7 +14,7 @@ for name in "${names[@]}"; do
   total_ms=0
   for seed in 1 2 3 4 5 6 7 8 9 10; do
     json="$(cd "$scratch/tree" && "$vigil" explore \
-      scenarios/faults/random-exploration.toml --seed "$seed" --json --no-reports || true)"
+      "$scenario" --seed "$seed" --json --no-reports || true)"
     counts+=("$(printf '%s' "$json" | python3 -c 'import json,sys; d=json.load(sys.stdin)["scenarios"][0]; print(d["executions"] if d["outcome"]!="pass" else "none")')")
     invariant="$(printf '%s' "$json" | python3 -c 'import json,sys; print(json.load(sys.stdin)["scenarios"][0]["outcome"])')"
     ms="$(printf '%s' "$json" | python3 -c 'import json,sys; print(json.load(sys.stdin)["scenarios"][0]["elapsed_ms"])')"

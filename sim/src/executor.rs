@@ -895,9 +895,25 @@ impl Execution<'_> {
     fn fail_step_limit(&mut self) {
         let mut message = format!(
             "{} steps ran without every task finishing (Config::steps_max): a livelock, or a \
-             limit too low for this model. Task states:",
+             limit too low for this model.",
             self.steps_max
         );
+        if let Some(busiest) = self.world.trace.busiest() {
+            let site = busiest
+                .site
+                .map_or_else(|| "its start".to_owned(), |site| format!("'{site}'"));
+            message.push_str(&format!(
+                " The busiest task was {} '{}' with {} of the {} steps, {} of them at {site}. If \
+                 that task is doing useful work (many workers, long waits) this is a long \
+                 execution, not a livelock: raise steps_max (scenario files: strategy.steps_max).",
+                busiest.task,
+                self.world.name(busiest.task),
+                busiest.steps,
+                self.steps_max,
+                busiest.site_steps
+            ));
+        }
+        message.push_str("\nTask states:");
         for idx in 0..self.world.tasks.len() {
             let task = TaskId(idx as u32);
             let state = match (self.world.tasks[idx].state, self.world.tasks[idx].next) {

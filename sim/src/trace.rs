@@ -105,7 +105,47 @@ pub(crate) enum EventKind {
     Finish,
 }
 
+/// Which task took the most steps of an execution, and where it spent most of them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Busiest {
+    pub(crate) task: TaskId,
+    pub(crate) steps: u64,
+    pub(crate) site: Option<Site>,
+    pub(crate) site_steps: u64,
+}
+
 impl Trace {
+    /// The task that ran the most steps (each step resumes one task at a scheduling point)
+    /// and its most frequent site.
+    pub(crate) fn busiest(&self) -> Option<Busiest> {
+        let mut per_task: std::collections::BTreeMap<TaskId, u64> = Default::default();
+        for event in &self.events {
+            if let EventKind::Point(_) | EventKind::Resume(_) = event.kind {
+                *per_task.entry(event.task).or_default() += 1;
+            }
+        }
+        let (&task, &steps) = per_task
+            .iter()
+            .max_by_key(|(task, steps)| (**steps, std::cmp::Reverse(**task)))?;
+        let mut per_site: std::collections::BTreeMap<(&str, &str), (Site, u64)> =
+            Default::default();
+        for event in self.events.iter().filter(|event| event.task == task) {
+            if let EventKind::Point(site) | EventKind::Resume(site) = event.kind {
+                per_site
+                    .entry((site.name, site.op.as_str()))
+                    .or_insert((site, 0))
+                    .1 += 1;
+            }
+        }
+        let busiest_site = per_site.values().max_by_key(|(_, count)| *count).copied();
+        Some(Busiest {
+            task,
+            steps,
+            site: busiest_site.map(|(site, _)| site),
+            site_steps: busiest_site.map_or(0, |(_, count)| count),
+        })
+    }
+
     /// The number of events.
     pub fn len(&self) -> usize {
         self.events.len()
