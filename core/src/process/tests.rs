@@ -167,7 +167,6 @@ fn spawning_a_conversation_with_a_dead_participant_fails_and_leaves_no_actor() {
     let supervisor = ConversationSupervisor::new();
     let worker = participant(&supervisor);
     supervisor.node().terminate(worker, ExitReason::Error);
-    let before = supervisor.node().peek_processes().unwrap().len();
     let error = supervisor
         .spawn(ConversationConfig::new(
             vec![worker],
@@ -175,7 +174,13 @@ fn spawning_a_conversation_with_a_dead_participant_fails_and_leaves_no_actor() {
         ))
         .unwrap_err();
     assert!(matches!(error, crate::LiminalError::ParticipantCrashed(_)));
-    assert_eq!(supervisor.node().peek_processes().unwrap().len(), before);
+    // Pids are issued in order and never reused: the half-booted actor took the pid just
+    // before the next one, and it must be gone.
+    let next = participant(&supervisor);
+    let actor = Pid(next.0 - 1);
+    assert_ne!(actor, worker);
+    assert!(!supervisor.node().is_alive(actor));
+    assert_eq!(supervisor.node().exit_reason(actor), Some(ExitReason::Normal));
 }
 
 #[test]

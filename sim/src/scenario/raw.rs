@@ -40,7 +40,7 @@ pub(crate) struct RawGenerate {
     #[serde(default)]
     pub(crate) steps: Option<Spanned<RawRange>>,
     #[serde(default)]
-    pub(crate) mix: Option<Spanned<toml::Table>>,
+    pub(crate) mix: Option<Spanned<std::collections::BTreeMap<Spanned<String>, Spanned<i64>>>>,
     #[serde(default)]
     pub(crate) swarm: Option<bool>,
 }

@@ -89,7 +89,7 @@ fn replace(from: &str, to: &str) -> String {
 
 #[test]
 fn syntax_error_names_its_line() {
-    check(&replace("seed = 7", "seed = = 7"), "seed = = 7", "seed", "");
+    check(&replace("seed = 7", "seed = = 7"), "seed = = 7", "seed", "extra `=`");
 }
 
 #[test]
@@ -233,8 +233,8 @@ fn duplicate_registration_is_rejected() {
             "{ op = \"register\", worker = \"a\" },",
         ),
         "{ op = \"register\", worker",
-        "tasks.steps.worker",
-        "registered twice",
+        "tasks.steps.as",
+        "a registration named 'a' already exists",
     );
 }
 
@@ -269,4 +269,103 @@ mod fuzz {
             let _ = super::parse("fuzz.toml", &text);
         }
     }
+}
+
+// ---- reused worker ids, generated workloads, limits and pinned schedules -------------------
+
+#[test]
+fn one_worker_id_may_be_registered_twice_under_two_names() {
+    let text = replace(
+        "  { op = \"set_in_flight\"",
+        "  { op = \"register_with_participant\", worker = \"a\", as = \"a-again\" },\n  { op = \"set_in_flight\"",
+    );
+    let scenario = parse("valid.toml", &text).unwrap();
+    let names: Vec<&str> = scenario.workers.iter().map(|w| w.name.as_str()).collect();
+    assert_eq!(names, ["a", "a-again"]);
+    let Step::Register { worker, id, .. } = &scenario.tasks[0].steps[1] else {
+        panic!("{:?}", scenario.tasks[0].steps[1]);
+    };
+    assert_eq!((worker.as_str(), id.as_str()), ("a-again", "a"));
+}
+
+#[test]
+fn two_registrations_need_two_names() {
+    let text = replace(
+        "  { op = \"set_in_flight\"",
+        "  { op = \"register_with_participant\", worker = \"a\" },\n  { op = \"set_in_flight\"",
+    );
+    check(
+        &text,
+        "{ op = \"register_with_participant\", worker = \"a\" }",
+        "tasks.steps.as",
+        "already exists; give each registration of a reused worker id its own name with `as`",
+    );
+}
+
+#[test]
+fn only_registrations_take_an_as_name() {
+    check(
+        &replace(
+            "{ op = \"unregister\", worker = \"a\" }",
+            "{ op = \"unregister\", worker = \"a\", as = \"b\" }",
+        ),
+        "as = \"b\"",
+        "tasks.steps.as",
+        "only a registration step names a registration",
+    );
+}
+
+#[test]
+fn a_generate_table_replaces_or_joins_fixed_steps() {
+    let text = replace("[faults]", "[generate]\nowners = [1, 2]\nworkers = 3\nswarm = false\n\n[faults]");
+    let scenario = parse("valid.toml", &text).unwrap();
+    let spec = scenario.generate.expect("generate parsed");
+    assert_eq!((spec.owners, spec.workers), ((1, 2), (3, 3)));
+    assert!(!spec.swarm);
+    assert_eq!(spec.mix.len(), OpKind::ALL.len());
+    assert_eq!(scenario.strategy.steps_max, 5000, "an explicit limit stays");
+    assert_eq!(scenario.strategy.tasks_max, 512);
+}
+
+#[test]
+fn malformed_generate_tables_say_what_and_where() {
+    let with = |table: &str| replace("[faults]", &format!("[generate]\n{table}\n\n[faults]"));
+    check(&with("workers = [5, 2]"), "workers = [5, 2]", "generate.workers", "min <= max");
+    check(&with("owners = [1, 2, 3]"), "owners = [1, 2, 3]", "generate.owners", "[min, max]");
+    check(&with("owners = 0"), "owners = 0", "generate.owners", "at least one owner");
+    check(
+        &with("[generate.mix]\nteleport = 1"),
+        "teleport",
+        "generate.mix",
+        "unknown step kind 'teleport'",
+    );
+    check(
+        &with("[generate.mix]\nsnapshot = 2\nregister = 0"),
+        "[generate.mix]",
+        "generate.mix",
+        "no registration step",
+    );
+}
+
+#[test]
+fn task_limits_come_from_the_file() {
+    let text = replace("steps_max = 5000", "steps_max = 5000\ntasks_max = 40");
+    assert_eq!(parse("valid.toml", &text).unwrap().strategy.tasks_max, 40);
+    check(
+        &replace("steps_max = 5000", "steps_max = 5000\ntasks_max = 1"),
+        "tasks_max = 1",
+        "strategy.tasks_max",
+        "at least 2",
+    );
+}
+
+#[test]
+fn a_pinned_schedule_must_decode() {
+    let text = format!("{VALID}\n[[expect.schedule]]\nschedule = \"v1:not-a-schedule\"\n");
+    check(
+        &text,
+        "schedule = \"v1:",
+        "expect.schedule.schedule",
+        "not a recorded schedule",
+    );
 }

@@ -233,25 +233,20 @@ impl Checker<'_> {
             None => OpKind::ALL.iter().map(|kind| (*kind, 1)).collect(),
             Some(table) => {
                 let mut mix = Vec::new();
-                for (key, value) in table.get_ref() {
-                    let kind = OpKind::ALL.into_iter().find(|kind| kind.name() == key).ok_or_else(|| {
-                        let known: Vec<_> = OpKind::ALL.iter().map(|kind| kind.name()).collect();
-                        self.error(
-                            table.span(),
-                            "generate.mix",
-                            &format!("unknown step kind '{key}'; known: {}", known.join(", ")),
-                        )
-                    })?;
-                    let weight = value
-                        .as_integer()
-                        .and_then(|weight| u32::try_from(weight).ok())
+                for (key, weight) in table.get_ref() {
+                    let name = key.get_ref();
+                    let kind = OpKind::ALL
+                        .into_iter()
+                        .find(|kind| kind.name() == name)
                         .ok_or_else(|| {
+                            let known: Vec<_> = OpKind::ALL.iter().map(|kind| kind.name()).collect();
                             self.error(
-                                table.span(),
+                                key.span(),
                                 "generate.mix",
-                                &format!("the weight of '{key}' must be a whole number >= 0, found {value}"),
+                                &format!("unknown step kind '{name}'; known: {}", known.join(", ")),
                             )
                         })?;
+                    let weight: u32 = self.count(weight, "generate.mix", 0)?;
                     mix.push((kind, weight));
                 }
                 mix.sort();

@@ -115,13 +115,38 @@ fn a_delay_holds_a_task_but_never_stalls_the_execution() {
                 rt::step("gate");
                 rt::step("after");
             });
+            let busy = thread::spawn("busy", || {
+                for _ in 0..5 {
+                    rt::step("busy.work");
+                }
+            });
+            busy.join().unwrap();
             slow.join().unwrap();
         });
     let trace = report.trace().render();
-    report
+    let stats = report
         .into_result()
         .unwrap_or_else(|failure| panic!("{failure}"));
-    assert!(trace.contains("Delay("), "the delay is traced:\n{trace}");
+    let lines: Vec<&str> = trace.lines().collect();
+    let delayed = lines
+        .iter()
+        .position(|line| line.contains("Delay("))
+        .unwrap_or_else(|| panic!("the delay is traced:\n{trace}"));
+    let busy_done = lines
+        .iter()
+        .rposition(|line| line.contains("busy") && line.contains("finish"))
+        .expect("busy finishes");
+    let slow_after = lines
+        .iter()
+        .position(|line| line.contains("after") && line.contains("step"))
+        .expect("slow reaches its next step");
+    // Held while another task could run: 'slow' passes its gate only after 'busy' is done.
+    assert!(
+        delayed < busy_done && busy_done < slow_after,
+        "slow ran while held:\n{trace}"
+    );
+    // Released early once nothing else could run: far fewer than the 1,000 held steps.
+    assert!(stats.steps_max_seen < 100, "{stats:?}");
 }
 
 /// Offers one panic fault on task "victim" until it fires.
@@ -177,6 +202,9 @@ fn an_injected_panic_reaches_join_and_never_leaves_a_lock_held() {
         .into_result()
         .unwrap_or_else(|failure| panic!("{failure}"));
     assert_eq!(stats.executions, 300);
+    // The fault did fire, and every time it reached join as an injected panic.
+    let injected = INJECTED.load(StdOrdering::SeqCst);
+    assert!(injected > 0 && injected <= 300, "{injected}");
 }
 
 /// A fault chosen by the strategy is recorded in the schedule, so replay reproduces it.

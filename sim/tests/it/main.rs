@@ -8,6 +8,7 @@ mod cli;
 mod corpus;
 mod determinism;
 mod facade;
+mod generated;
 mod faults;
 mod limits;
 mod lock_order;

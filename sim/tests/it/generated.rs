@@ -1,0 +1,143 @@
+//! Generated workloads: drawn from the schedule, replayed exactly, saved as fixed steps.
+
+use std::path::Path;
+
+use vigil_sim::scenario::{self, Invariant, OpKind, Scenario};
+use vigil_sim::{Observed, Overrides, Workload, regression_scenario, replay_scenario, run_scenario};
+
+/// A generated scenario whose executions outrun a small step limit, so the real code fails
+/// (`shutdown-bounded`) with a generated workload to report.
+const TOO_LONG: &str = r#"
+name = "too-long"
+seed = 5
+
+[strategy]
+kind = "random"
+executions = 5
+steps_max = 600
+
+[generate]
+owners = [2, 3]
+channels = [1, 2]
+workers = [3, 6]
+steps = [4, 8]
+
+[faults]
+budget = 1
+kinds = ["participant", "monitor"]
+
+[expect]
+outcome = "pass"
+"#;
+
+fn parse(text: &str) -> Scenario {
+    scenario::parse("generated.toml", text).unwrap_or_else(|error| panic!("{error}"))
+}
+
+#[test]
+fn the_same_seed_draws_the_same_workload_and_other_seeds_draw_others() {
+    let scenario = parse(TOO_LONG);
+    let spec = scenario.generate.as_ref().expect("a [generate] table");
+    let first = Workload::generate(&scenario, spec, 42);
+    assert_eq!(first, Workload::generate(&scenario, spec, 42));
+    assert!(first.generated && !first.workers.is_empty());
+    let mut workloads = Vec::new();
+    let mut mixes = Vec::new();
+    for seed in 0..40 {
+        let workload = Workload::generate(&scenario, spec, seed);
+        mixes.push(workload.op_kinds.clone());
+        workloads.push(workload.to_toml());
+    }
+    workloads.sort();
+    workloads.dedup();
+    mixes.sort();
+    mixes.dedup();
+    assert!(workloads.len() > 30, "{} distinct workloads", workloads.len());
+    // Swarm testing: executions switch different step kinds on.
+    assert!(mixes.len() > 5, "{mixes:?}");
+    assert!(
+        mixes
+            .iter()
+            .all(|kinds| kinds.iter().any(|kind| kind.registers())),
+        "every draw keeps a way to register: {mixes:?}"
+    );
+}
+
+#[test]
+fn a_generated_workload_can_reuse_worker_ids_and_share_processes() {
+    let scenario = parse(TOO_LONG);
+    let spec = scenario.generate.as_ref().expect("a [generate] table");
+    let mut restarted = false;
+    let mut shared = false;
+    for seed in 0..200 {
+        let text = Workload::generate(&scenario, spec, seed).to_toml();
+        restarted |= text.contains("~2\"");
+        shared |= text.contains("shares = ");
+    }
+    assert!(restarted && shared, "restart: {restarted}, shared: {shared}");
+    assert!(OpKind::Restart.registers() && !OpKind::Crash.registers());
+}
+
+#[test]
+fn a_generated_failure_replays_byte_identically_and_saves_as_a_fixed_step_regression() {
+    let scenario = parse(TOO_LONG);
+    let run = run_scenario(&scenario, "generated.toml", &Overrides::default());
+    assert_eq!(
+        run.observed,
+        Observed::Fail {
+            invariant: Some(Invariant::ShutdownBounded)
+        },
+        "{:?}",
+        run.failure
+    );
+    let schedule = run.schedule.clone().expect("a failing schedule");
+    let workload = run.workload.clone().expect("the failing workload is kept");
+    let original = run.trace.render();
+    for _ in 0..2 {
+        let replayed = replay_scenario(&scenario, "generated.toml", schedule.clone());
+        assert_eq!(replayed.trace.render(), original);
+        assert_eq!(replayed.workload.as_deref(), Some(&*workload));
+    }
+    // The failure report prints the steps a person can read.
+    let text = vigil_sim::report::trace_text(&run);
+    assert!(text.contains(&workload.to_toml()), "{text}");
+
+    let saved = regression_scenario(&run).expect("a generated failure saves as a regression");
+    let fixed = parse(&saved);
+    assert!(fixed.generate.is_none() && fixed.pinned.len() == 1);
+    assert_eq!(fixed.tasks, workload.tasks);
+    let rerun = run_scenario(&fixed, "saved.toml", &Overrides::default());
+    assert!(rerun.as_expected(), "{:?}", rerun.observed);
+    assert_eq!(rerun.observed, run.observed);
+    // The same execution, step for step; only the workload draw is gone.
+    let without_draw: Vec<&str> = original
+        .lines()
+        .filter(|line| !line.contains(" draw 0x"))
+        .collect();
+    assert_eq!(rerun.trace.render().lines().collect::<Vec<_>>(), without_draw);
+}
+
+#[test]
+fn every_fixed_step_scenario_renders_back_to_itself() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+    let mut checked = 0;
+    for dir in ["smoke", "faults", "regressions"] {
+        let mut files: Vec<_> = std::fs::read_dir(root.join(dir))
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .collect();
+        files.sort();
+        for file in files {
+            let scenario = scenario::load(&file).unwrap_or_else(|error| panic!("{error}"));
+            if scenario.generate.is_some() {
+                continue;
+            }
+            let rendered = scenario::render::scenario(&scenario);
+            let back = scenario::parse("rendered.toml", &rendered)
+                .unwrap_or_else(|error| panic!("{}: {error}\n{rendered}", file.display()));
+            assert_eq!(back, scenario, "{}", file.display());
+            checked += 1;
+        }
+    }
+    assert!(checked > 20, "{checked}");
+}
