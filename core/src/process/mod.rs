@@ -9,7 +9,9 @@
 
 mod node;
 
-pub use node::{EXIT_RECORDS_MAX, FORGOTTEN, Node, NodeCensus, NodeView, PeekedProcess, ProcessContext};
+pub use node::{
+    EXIT_RECORDS_MAX, FORGOTTEN, Node, NodeCensus, NodeView, PeekedProcess, ProcessContext,
+};
 
 use std::any::Any;
 use std::fmt;

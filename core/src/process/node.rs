@@ -188,7 +188,11 @@ impl Node {
     /// The exit reason of a pid that has exited, while the node still remembers it (one of
     /// the last [`EXIT_RECORDS_MAX`] exits).
     pub fn exit_reason(&self, pid: Pid) -> Option<ExitReason> {
-        self.shared.table.lock().exit_record(pid).map(|(_, reason)| reason)
+        self.shared
+            .table
+            .lock()
+            .exit_record(pid)
+            .map(|(_, reason)| reason)
     }
 
     /// The sizes of the node's tables, without scheduling points (`None` while the table is

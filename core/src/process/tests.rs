@@ -180,7 +180,10 @@ fn spawning_a_conversation_with_a_dead_participant_fails_and_leaves_no_actor() {
     let actor = Pid(next.0 - 1);
     assert_ne!(actor, worker);
     assert!(!supervisor.node().is_alive(actor));
-    assert_eq!(supervisor.node().exit_reason(actor), Some(ExitReason::Normal));
+    assert_eq!(
+        supervisor.node().exit_reason(actor),
+        Some(ExitReason::Normal)
+    );
 }
 
 #[test]

@@ -8,8 +8,8 @@
 //! (`RegistrationId`, or the workload's own index), never by worker id: ids may repeat.
 
 use std::cell::{Cell, RefCell};
-use std::rc::Rc;
 use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
 
 use vigil_core::census::Counted;
 use vigil_core::pool::{LISTENER_TASK, PeekedChannel, PeekedEntry, RegistrationId};
@@ -19,10 +19,13 @@ use super::world::{self, Event, Status, World};
 use crate::observer::{Observer, StepView};
 use crate::scenario::Invariant;
 
+/// The pool's channels as one step's observers see them (`None` while the pool's lock is held).
+type Peeked = Option<Rc<[PeekedChannel]>>;
+
 thread_local! {
     /// The pool's channels as peeked after the current step, shared by every observer of
     /// that step (peeking clones the entries, and a large pool has hundreds).
-    static PEEKED: RefCell<Option<(u64, Option<Rc<[PeekedChannel]>>)>> =
+    static PEEKED: RefCell<Option<(u64, Peeked)>> =
         const { RefCell::new(None) };
     /// `(read, skipped)`: lock-dependent checks that looked at the pool, and ones that could
     /// not because a task held the lock they read. Reported per run so a pass that rests on
@@ -117,7 +120,12 @@ impl Observer for Check {
 }
 
 /// Judges one recorded moment of the workload.
-fn judge(invariant: Invariant, state: &mut State, world: &World, event: &Event) -> Result<(), String> {
+fn judge(
+    invariant: Invariant,
+    state: &mut State,
+    world: &World,
+    event: &Event,
+) -> Result<(), String> {
     match (invariant, event) {
         (Invariant::SnapshotActive, Event::SnapshotBegun { snapshot, queue }) => {
             let start = eligible_at_start(world, queue);
@@ -188,7 +196,7 @@ thread_local! {
 }
 
 /// The pool's channels now, peeked once per step; `None` while the pool's lock is held.
-fn peek_channels(world: &World) -> Option<Rc<[PeekedChannel]>> {
+fn peek_channels(world: &World) -> Peeked {
     let step = STEP.with(Cell::get);
     PEEKED.with(|peeked| {
         let mut peeked = peeked.borrow_mut();
@@ -197,8 +205,7 @@ fn peek_channels(world: &World) -> Option<Rc<[PeekedChannel]>> {
         {
             return channels.clone();
         }
-        let channels: Option<Rc<[PeekedChannel]>> =
-            world.context.peek_channels(|channels| channels.into());
+        let channels: Peeked = world.context.peek_channels(|channels| channels.into());
         *peeked = Some((step, channels.clone()));
         channels
     })
@@ -354,8 +361,10 @@ fn unregister_exact(
             describe(world, *lost)
         ));
     }
-    let survivors: Vec<&(RegistrationId, u32)> =
-        before.iter().filter(|(id, _)| *id != own && kept(id)).collect();
+    let survivors: Vec<&(RegistrationId, u32)> = before
+        .iter()
+        .filter(|(id, _)| *id != own && kept(id))
+        .collect();
     let order_before: Vec<RegistrationId> = survivors.iter().map(|(id, _)| *id).collect();
     let order_after: Vec<RegistrationId> = after
         .iter()
@@ -511,7 +520,10 @@ fn no_leak(world: &World) -> Result<(), String> {
 /// A live process is watched when it is linked to a live monitor actor; a dead one's exit
 /// is on its way to the monitor (`crash-removed` checks it arrives).
 fn watched(view: &NodeView<'_>, pid: Pid) -> bool {
-    !view.alive(pid) || view.links(pid).any(|peer| view.name(peer) == Some("conversation-actor"))
+    !view.alive(pid)
+        || view
+            .links(pid)
+            .any(|peer| view.name(peer) == Some("conversation-actor"))
 }
 
 fn snapshot_monitored(world: &World) -> Result<(), String> {
@@ -533,8 +545,9 @@ fn snapshot_monitored(world: &World) -> Result<(), String> {
 
 fn registration_visible(world: &World) -> Result<(), String> {
     with_channels(world, |channels, node| {
-        let shown: BTreeSet<RegistrationId> =
-            visible(channels).map(|(_, entry)| entry.registration).collect();
+        let shown: BTreeSet<RegistrationId> = visible(channels)
+            .map(|(_, entry)| entry.registration)
+            .collect();
         let missing = node.peek_view(|view| {
             world.registrations.iter().find(|state| {
                 let (Some(id), Some(pid)) = (state.id, state.participant) else {

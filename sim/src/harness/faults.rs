@@ -176,19 +176,20 @@ impl Lookup {
             .filter(|(_, _, finished)| !finished)
             .filter_map(|(task, name, _)| Some((listener_registration(name)?, *task)))
             .collect();
-        let channel_pids = world
-            .context
-            .peek_channels(|channels| {
-                channels
-                    .iter()
-                    .flat_map(|channel| {
-                        channel.entries.iter().flatten().map(|entry| {
-                            (entry.registration, (entry.subscriber, channel.actor))
+        let channel_pids =
+            world
+                .context
+                .peek_channels(|channels| {
+                    channels
+                        .iter()
+                        .flat_map(|channel| {
+                            channel.entries.iter().flatten().map(|entry| {
+                                (entry.registration, (entry.subscriber, channel.actor))
+                            })
                         })
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
+                        .collect()
+                })
+                .unwrap_or_default();
         Lookup {
             listeners,
             channel_pids,
@@ -303,9 +304,14 @@ impl Faults for PlanFaults {
 
     fn describe(&self, k: u32) -> String {
         let name = |index: usize| {
-            world::with(|world| world.registrations.get(index).map(|state| state.name.clone()))
-                .flatten()
-                .unwrap_or_else(|| format!("#{index}"))
+            world::with(|world| {
+                world
+                    .registrations
+                    .get(index)
+                    .map(|state| state.name.clone())
+            })
+            .flatten()
+            .unwrap_or_else(|| format!("#{index}"))
         };
         match self.candidates.get(k as usize) {
             Some(candidate) => format!(

@@ -158,7 +158,12 @@ struct Registration<'a> {
 
 /// Spawns (once) the participant that registration `supplier` supplies, on the context's
 /// node.
-fn participant_of(context: &WorkerContext, namespace: &str, supplier: &str, queue: &str) -> Option<Pid> {
+fn participant_of(
+    context: &WorkerContext,
+    namespace: &str,
+    supplier: &str,
+    queue: &str,
+) -> Option<Pid> {
     let index = world::with(|world| world.index_of(supplier)).flatten()?;
     if let Some(pid) = world::with(|world| world.participants.get(&index).copied()).flatten() {
         return Some(pid);
@@ -186,8 +191,7 @@ fn register(
     set_status(name, Status::Registering);
     let registered = match registration.supplier {
         Some(supplier) => {
-            let Some(pid) = participant_of(context, namespace, supplier, registration.queue)
-            else {
+            let Some(pid) = participant_of(context, namespace, supplier, registration.queue) else {
                 set_status(name, Status::Failed);
                 return;
             };

@@ -56,16 +56,23 @@ pub(crate) struct RegistrationState {
 #[derive(Clone, Debug)]
 pub(crate) enum Event {
     /// A snapshot of `queue` is about to take the pool's lock.
-    SnapshotBegun { snapshot: u64, queue: String },
+    SnapshotBegun {
+        snapshot: u64,
+        queue: String,
+    },
     /// That snapshot returned these workers: `(worker id, participant)` in order.
     SnapshotReturned {
         snapshot: u64,
         workers: Vec<(String, Pid)>,
     },
     /// Registration `registration` (an index) is about to be unregistered or dropped.
-    StopBegun { registration: usize },
+    StopBegun {
+        registration: usize,
+    },
     /// Its unregister or drop returned.
-    StopReturned { registration: usize },
+    StopReturned {
+        registration: usize,
+    },
     /// The workload's tasks are done and the system went quiet; the snapshots that follow
     /// (until `QuietEnd`) are the quiescent ones.
     Quiet,
@@ -199,9 +206,7 @@ impl World {
 
     /// The registration the pool knows as `id`, if the workload has been told of it.
     pub(crate) fn by_id(&self, id: RegistrationId) -> Option<&RegistrationState> {
-        self.registrations
-            .iter()
-            .find(|state| state.id == Some(id))
+        self.registrations.iter().find(|state| state.id == Some(id))
     }
 
     /// Marks every registration whose participant is `pid` as hit by a fault.

@@ -89,7 +89,12 @@ fn replace(from: &str, to: &str) -> String {
 
 #[test]
 fn syntax_error_names_its_line() {
-    check(&replace("seed = 7", "seed = = 7"), "seed = = 7", "seed", "extra `=`");
+    check(
+        &replace("seed = 7", "seed = = 7"),
+        "seed = = 7",
+        "seed",
+        "extra `=`",
+    );
 }
 
 #[test]
@@ -317,7 +322,10 @@ fn only_registrations_take_an_as_name() {
 
 #[test]
 fn a_generate_table_replaces_or_joins_fixed_steps() {
-    let text = replace("[faults]", "[generate]\nowners = [1, 2]\nworkers = 3\nswarm = false\n\n[faults]");
+    let text = replace(
+        "[faults]",
+        "[generate]\nowners = [1, 2]\nworkers = 3\nswarm = false\n\n[faults]",
+    );
     let scenario = parse("valid.toml", &text).unwrap();
     let spec = scenario.generate.expect("generate parsed");
     assert_eq!((spec.owners, spec.workers), ((1, 2), (3, 3)));
@@ -330,9 +338,24 @@ fn a_generate_table_replaces_or_joins_fixed_steps() {
 #[test]
 fn malformed_generate_tables_say_what_and_where() {
     let with = |table: &str| replace("[faults]", &format!("[generate]\n{table}\n\n[faults]"));
-    check(&with("workers = [5, 2]"), "workers = [5, 2]", "generate.workers", "min <= max");
-    check(&with("owners = [1, 2, 3]"), "owners = [1, 2, 3]", "generate.owners", "[min, max]");
-    check(&with("owners = 0"), "owners = 0", "generate.owners", "at least one owner");
+    check(
+        &with("workers = [5, 2]"),
+        "workers = [5, 2]",
+        "generate.workers",
+        "min <= max",
+    );
+    check(
+        &with("owners = [1, 2, 3]"),
+        "owners = [1, 2, 3]",
+        "generate.owners",
+        "[min, max]",
+    );
+    check(
+        &with("owners = 0"),
+        "owners = 0",
+        "generate.owners",
+        "at least one owner",
+    );
     check(
         &with("[generate.mix]\nteleport = 1"),
         "teleport",

@@ -9,11 +9,11 @@ use vigil_core::pool::SITE_NAMES;
 use vigil_core::process::ExitReason;
 
 use super::raw::{RawFaults, RawGenerate, RawMutant, RawRange, RawScenario, RawStep, RawStrategy};
-use crate::schedule::Schedule;
 use super::{
     Delay, Expect, FaultKind, FaultPlan, GenerateSpec, Invariant, MutantSpec, OpKind, Scenario,
     ScenarioError, SiteFault, Step, StrategyKind, StrategySpec, TaskSpec, WorkerSpec,
 };
+use crate::schedule::Schedule;
 
 const DEFAULT_STEPS_MAX: u64 = 20_000;
 /// A generated workload's default step limit: it may hold hundreds of registrations.
@@ -191,7 +191,12 @@ impl Checker<'_> {
             .collect()
     }
 
-    fn range(&self, value: Option<&Spanned<RawRange>>, field: &str, default: (u32, u32)) -> Result<(u32, u32)> {
+    fn range(
+        &self,
+        value: Option<&Spanned<RawRange>>,
+        field: &str,
+        default: (u32, u32),
+    ) -> Result<(u32, u32)> {
         let Some(value) = value else {
             return Ok(default);
         };
@@ -199,11 +204,7 @@ impl Checker<'_> {
             RawRange::One(n) => (*n, *n),
             RawRange::Two(pair) if pair.len() == 2 => (pair[0], pair[1]),
             RawRange::Two(_) => {
-                return Err(self.error(
-                    value.span(),
-                    field,
-                    "a range is a number or [min, max]",
-                ));
+                return Err(self.error(value.span(), field, "a range is a number or [min, max]"));
             }
         };
         if min < 0 || max < min || max > 100_000 {
@@ -220,12 +221,20 @@ impl Checker<'_> {
         let owners = self.range(raw.owners.as_ref(), "generate.owners", (1, 4))?;
         if owners.0 == 0 {
             let span = raw.owners.as_ref().map_or(0..0, Spanned::span);
-            return Err(self.error(span, "generate.owners", "a workload needs at least one owner"));
+            return Err(self.error(
+                span,
+                "generate.owners",
+                "a workload needs at least one owner",
+            ));
         }
         let channels = self.range(raw.channels.as_ref(), "generate.channels", (1, 2))?;
         if channels.0 == 0 {
             let span = raw.channels.as_ref().map_or(0..0, Spanned::span);
-            return Err(self.error(span, "generate.channels", "a workload needs at least one channel"));
+            return Err(self.error(
+                span,
+                "generate.channels",
+                "a workload needs at least one channel",
+            ));
         }
         let workers = self.range(raw.workers.as_ref(), "generate.workers", (2, 8))?;
         let steps = self.range(raw.steps.as_ref(), "generate.steps", (4, 16))?;
@@ -239,7 +248,8 @@ impl Checker<'_> {
                         .into_iter()
                         .find(|kind| kind.name() == name)
                         .ok_or_else(|| {
-                            let known: Vec<_> = OpKind::ALL.iter().map(|kind| kind.name()).collect();
+                            let known: Vec<_> =
+                                OpKind::ALL.iter().map(|kind| kind.name()).collect();
                             self.error(
                                 key.span(),
                                 "generate.mix",
@@ -253,7 +263,9 @@ impl Checker<'_> {
                 mix
             }
         };
-        let registers = mix.iter().any(|(kind, weight)| kind.registers() && *weight > 0);
+        let registers = mix
+            .iter()
+            .any(|(kind, weight)| kind.registers() && *weight > 0);
         if !registers && workers.1 > 0 {
             let span = raw.mix.as_ref().map_or(0..0, Spanned::span);
             return Err(self.error(
@@ -322,7 +334,11 @@ impl Checker<'_> {
         })
     }
 
-    fn tasks(&self, raw: &RawScenario, generated: bool) -> Result<(Vec<TaskSpec>, Vec<WorkerSpec>)> {
+    fn tasks(
+        &self,
+        raw: &RawScenario,
+        generated: bool,
+    ) -> Result<(Vec<TaskSpec>, Vec<WorkerSpec>)> {
         let mut tasks: Vec<TaskSpec> = Vec::new();
         let mut workers: BTreeMap<String, usize> = BTreeMap::new();
         let mut ordered: Vec<WorkerSpec> = Vec::new();

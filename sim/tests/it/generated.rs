@@ -3,7 +3,9 @@
 use std::path::Path;
 
 use vigil_sim::scenario::{self, Invariant, OpKind, Scenario};
-use vigil_sim::{Observed, Overrides, Workload, regression_scenario, replay_scenario, run_scenario};
+use vigil_sim::{
+    Observed, Overrides, Workload, regression_scenario, replay_scenario, run_scenario,
+};
 
 /// A generated scenario whose executions outrun a small step limit, so the real code fails
 /// (`shutdown-bounded`) with a generated workload to report.
@@ -52,7 +54,11 @@ fn the_same_seed_draws_the_same_workload_and_other_seeds_draw_others() {
     workloads.dedup();
     mixes.sort();
     mixes.dedup();
-    assert!(workloads.len() > 30, "{} distinct workloads", workloads.len());
+    assert!(
+        workloads.len() > 30,
+        "{} distinct workloads",
+        workloads.len()
+    );
     // Swarm testing: executions switch different step kinds on.
     assert!(mixes.len() > 5, "{mixes:?}");
     assert!(
@@ -74,7 +80,10 @@ fn a_generated_workload_can_reuse_worker_ids_and_share_processes() {
         restarted |= text.contains("~2\"");
         shared |= text.contains("shares = ");
     }
-    assert!(restarted && shared, "restart: {restarted}, shared: {shared}");
+    assert!(
+        restarted && shared,
+        "restart: {restarted}, shared: {shared}"
+    );
     assert!(OpKind::Restart.registers() && !OpKind::Crash.registers());
 }
 
@@ -114,7 +123,10 @@ fn a_generated_failure_replays_byte_identically_and_saves_as_a_fixed_step_regres
         .lines()
         .filter(|line| !line.contains(" draw 0x"))
         .collect();
-    assert_eq!(rerun.trace.render().lines().collect::<Vec<_>>(), without_draw);
+    assert_eq!(
+        rerun.trace.render().lines().collect::<Vec<_>>(),
+        without_draw
+    );
 }
 
 #[test]
