@@ -146,14 +146,13 @@ impl WorkerLinkMonitor {
     /// Stops monitoring: raise the stop flag, close the actor, hang up, join the listener, and only
     /// then end an owned participant, so the join never waits on an exit shutdown caused and
     /// a graceful stop is never seen as a crash. Idempotent.
-    ///
-    /// The hang-up is what bounds the join: the listener wakes even if some notifier sender
-    /// were never dropped, and it reads `stop`, stored first, so it leaves the entry alone.
     pub fn shutdown(&mut self) {
         self.stop.store(true, Ordering::Release);
         if let Some(actor) = self.actor.take() {
             let _ = actor.close();
         }
+        // The hang-up is what bounds the join: the listener wakes even if a notifier sender
+        // were never dropped, and it reads `stop`, stored first, so it leaves the entry alone.
         if let Some(hang_up) = self.hang_up.take() {
             hang_up.hang_up();
         }
