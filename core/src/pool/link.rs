@@ -26,7 +26,7 @@ pub const LISTENER_TASK: &str = "aion-worker-link-listener";
 fn worker_id(entry: &Weak<WorkerEntry>) -> String {
     entry
         .upgrade()
-        .map_or_else(String::new, |entry| entry.worker_id.clone())
+        .map_or_else(String::new, |entry| entry.view.worker_id.to_string())
 }
 
 /// Watches one worker's process for as long as it is owned.
@@ -137,7 +137,7 @@ fn teardown(context: &WorkerContext, channel: &ChannelName, entry: &Weak<WorkerE
     rt::step("listener.teardown");
     if let Some(entry) = entry.upgrade() {
         entry.drop_subscription();
-        entry.active.store(false, Ordering::Release);
+        entry.view.active.store(false, Ordering::Release);
         context.remove_inactive(channel);
     }
 }

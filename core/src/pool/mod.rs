@@ -11,9 +11,11 @@ mod snapshot;
 pub use link::{LISTENER_TASK, WorkerLinkMonitor};
 pub use snapshot::{DispatchWorker, DispatchWorkerPool};
 
+use snapshot::{EntryView, Slot};
+
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 
 use crate::aion::{AionSurfaceError, ChannelName, MessageSchema, WorkerCapacity, dispatch_channel};
 use crate::channel::SubscriptionHandle;
@@ -21,7 +23,8 @@ use crate::channel::{ChannelConfig, ChannelHandle, ChannelMode, Envelope, Payloa
 use crate::conversation::ConversationSupervisor;
 use crate::process::{ExitReason, IdleWorkerProcess, ParticipantPid};
 use crate::rt;
-use crate::sync::{AtomicBool, AtomicU32, AtomicU64, Mutex, OnceCell, Ordering};
+use crate::SharedStr;
+use crate::sync::{AtomicU64, Mutex, OnceCell, Ordering};
 
 /// Every scheduling-point name the pool and its substrate use: the named pool steps first,
 /// then the shared objects. Faults and delays may target any of them; renaming one breaks
@@ -73,7 +76,7 @@ struct WorkerContextInner {
 /// One dispatch channel of a context: its session and its workers, in registration order.
 struct ChannelState {
     session: ChannelSession,
-    entries: Vec<Weak<WorkerEntry>>,
+    entries: Vec<Slot>,
 }
 
 /// Wraps the single channel handle every registration on a channel subscribes through.
@@ -82,15 +85,14 @@ struct ChannelSession {
     handle: ChannelHandle,
 }
 
-/// One registered worker. Only its [`WorkerRegistration`] owns it strongly.
+/// One registered worker. Only its [`WorkerRegistration`] owns it strongly; the channel's
+/// list holds its [`EntryView`] (what snapshots read) strongly and the entry itself weakly.
 pub(crate) struct WorkerEntry {
     channel_name: ChannelName,
-    worker_id: String,
-    participant: ParticipantPid,
     capacity: WorkerCapacity,
     subscription: Mutex<Option<SubscriptionHandle>>,
-    current_in_flight: AtomicU32,
-    active: AtomicBool,
+    /// Id, participant, limit, tags, in-flight count and active flag.
+    view: Arc<EntryView>,
 }
 
 /// Keeps one worker registered while it is owned. Not `Clone`.
@@ -213,12 +215,13 @@ impl WorkerContext {
             .map_err(|error| lifecycle_error(&channel, error))?;
         let entry = Arc::new(WorkerEntry {
             channel_name: channel.clone(),
-            worker_id,
-            participant,
+            view: Arc::new(EntryView::new(
+                SharedStr::from(worker_id),
+                participant,
+                &capacity,
+            )),
             capacity,
             subscription: Mutex::named("entry.subscription", Some(subscription)),
-            current_in_flight: AtomicU32::named("entry.in_flight", 0),
-            active: AtomicBool::named("entry.active", true),
         });
         rt::step("monitor.arm");
         let link_monitor = link::monitor_worker_process(
@@ -272,7 +275,10 @@ impl WorkerContext {
         let state = channels
             .get_mut(channel.as_str())
             .ok_or_else(|| lifecycle_error(channel, "dispatch channel missing"))?;
-        state.entries.push(Arc::downgrade(entry));
+        state.entries.push(Slot {
+            view: entry.view.clone(),
+            owner: Arc::downgrade(entry),
+        });
         Ok(())
     }
 
@@ -283,8 +289,9 @@ impl WorkerContext {
         }
     }
 
-    /// A fresh snapshot of the live workers on `channel`, in registration order. Prunes
-    /// first; an unknown channel gives an empty list. Full workers are still listed.
+    /// A fresh snapshot of the live workers on `channel`, in registration order; inactive
+    /// entries are left out and pruned. An unknown channel gives an empty list. Full workers
+    /// are still listed. See `snapshot.rs` for how this differs from the original algorithm.
     pub fn workers_for_channel(
         &self,
         channel: &ChannelName,
@@ -293,13 +300,7 @@ impl WorkerContext {
         let Some(state) = channels.get_mut(channel.as_str()) else {
             return Ok(Vec::new());
         };
-        state.retain_active();
-        Ok(state
-            .entries
-            .iter()
-            .filter_map(Weak::upgrade)
-            .map(|entry| snapshot::project(&entry))
-            .collect())
+        Ok(snapshot::snapshot(&mut state.entries))
     }
 
     /// The channel handle workers on `channel` subscribe through, if the channel exists.
@@ -327,12 +328,12 @@ impl WorkerContext {
                     entries: state
                         .entries
                         .iter()
-                        .map(|weak| {
-                            weak.upgrade().map(|entry| PeekedEntry {
-                                worker_id: entry.worker_id.clone(),
-                                participant: entry.participant,
-                                active: entry.active.peek(),
-                                in_flight: entry.current_in_flight.peek(),
+                        .map(|slot| {
+                            slot.owner.upgrade().map(|entry| PeekedEntry {
+                                worker_id: entry.view.worker_id.to_string(),
+                                participant: entry.view.participant,
+                                active: entry.view.active.peek(),
+                                in_flight: entry.view.current_in_flight.peek(),
                                 subscriber: entry
                                     .subscription
                                     .peek(|subscription| subscription.as_ref().map(|s| s.pid()))
@@ -383,12 +384,11 @@ impl Default for WorkerContext {
 }
 
 impl ChannelState {
-    /// Keeps an entry only while it upgrades and is active.
+    /// Keeps an entry only while it is active (which a dropped entry never is; see
+    /// `WorkerEntry::drop`).
     fn retain_active(&mut self) {
-        self.entries.retain(|weak| {
-            weak.upgrade()
-                .is_some_and(|entry| entry.active.load(Ordering::Acquire))
-        });
+        self.entries
+            .retain(|slot| slot.view.active.load(Ordering::Acquire));
     }
 }
 
@@ -426,9 +426,20 @@ impl WorkerEntry {
     }
 }
 
+impl Drop for WorkerEntry {
+    /// The channel holds the entry's view strongly, so a dropped entry must not look active.
+    /// Every teardown clears `active` before the entry can drop, so this store (a scheduling
+    /// point) never runs in practice; it keeps "active" meaning "still owned" regardless.
+    fn drop(&mut self) {
+        if self.view.active.peek() {
+            self.view.active.store(false, Ordering::Release);
+        }
+    }
+}
+
 impl WorkerRegistration {
     pub fn worker_id(&self) -> &str {
-        &self.entry.worker_id
+        &self.entry.view.worker_id
     }
 
     pub fn channel_name(&self) -> &ChannelName {
@@ -436,7 +447,7 @@ impl WorkerRegistration {
     }
 
     pub fn participant(&self) -> ParticipantPid {
-        self.entry.participant
+        self.entry.view.participant
     }
 
     pub fn capacity(&self) -> &WorkerCapacity {
@@ -444,12 +455,13 @@ impl WorkerRegistration {
     }
 
     pub fn current_in_flight(&self) -> u32 {
-        self.entry.current_in_flight.load(Ordering::Acquire)
+        self.entry.view.current_in_flight.load(Ordering::Acquire)
     }
 
     /// Stores an absolute in-flight count; values above the capacity are accepted.
     pub fn set_in_flight(&self, in_flight: u32) {
         self.entry
+            .view
             .current_in_flight
             .store(in_flight, Ordering::Release);
     }
@@ -463,7 +475,7 @@ impl WorkerRegistration {
 
     /// Whether the link monitor still considers the worker live (for observers).
     pub fn is_active(&self) -> bool {
-        self.entry.active.peek()
+        self.entry.view.active.peek()
     }
 
     /// Leaves the pool: deactivate, prune, drop the subscription, then stop the monitor.
@@ -474,7 +486,7 @@ impl WorkerRegistration {
 
     fn teardown(&mut self) {
         rt::step("pool.unregister");
-        self.entry.active.store(false, Ordering::Release);
+        self.entry.view.active.store(false, Ordering::Release);
         self.context.remove_inactive(&self.entry.channel_name);
         self.entry.drop_subscription();
         if let Some(mut monitor) = self.link_monitor.take() {
@@ -494,9 +506,9 @@ impl Drop for WorkerRegistration {
 impl fmt::Debug for WorkerRegistration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WorkerRegistration")
-            .field("worker_id", &self.entry.worker_id)
+            .field("worker_id", &self.entry.view.worker_id)
             .field("channel_name", &self.entry.channel_name)
-            .field("participant", &self.entry.participant)
+            .field("participant", &self.entry.view.participant)
             .finish_non_exhaustive()
     }
 }

@@ -1,36 +1,47 @@
-//! The snapshot projection: how a pool entry becomes the `DispatchWorker` routing sees.
+//! The snapshot: how the pool's entries become the `DispatchWorker` list routing sees.
+//!
+//! The original algorithm (spec c.7) prunes the whole entry list, upgrades every weak entry,
+//! and deep-copies each worker's id twice and its tag list once into the result. This one
+//! reads the same things in one pass and copies nothing: the parts of an entry that never
+//! change (id, participant, limit, tags) live in a [`EntryView`] the channel holds strongly,
+//! and a projection shares the id and the tag list with it. Only the in-flight count and the
+//! active flag are read, once each, per entry. Pruning happens in the same pass and only moves
+//! anything when an entry has become inactive.
+
+use std::sync::{Arc, Weak};
 
 use super::WorkerEntry;
-use crate::aion::{ActivityRequest, AionSurfaceError, ChannelName};
+use crate::SharedStr;
+use crate::aion::{ActivityRequest, AionSurfaceError, ChannelName, WorkerCapacity};
 use crate::process::ParticipantPid;
 use crate::routing::{ConsumerId, ConsumerStateView};
-use crate::sync::Ordering;
+use crate::sync::{AtomicBool, AtomicU32, Ordering};
 
 /// A worker as dispatch sees it in one snapshot.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DispatchWorker {
-    pub worker_id: String,
+    pub worker_id: SharedStr,
     pub participant: ParticipantPid,
     pub consumer_state: ConsumerStateView,
 }
 
 impl DispatchWorker {
     /// A one-slot view: consumer id = worker id, 0 in flight, max 1, no buffer, no tags.
-    pub fn new(worker_id: impl Into<String>, participant: ParticipantPid) -> Self {
+    pub fn new(worker_id: impl Into<SharedStr>, participant: ParticipantPid) -> Self {
         let worker_id = worker_id.into();
         let consumer_state = ConsumerStateView {
             consumer: ConsumerId(worker_id.clone()),
             current_in_flight: 0,
             max_in_flight: 1,
             buffer_depth: 0,
-            affinity_tags: Vec::new(),
+            affinity_tags: Arc::from([]),
         };
         DispatchWorker::with_state(worker_id, participant, consumer_state)
     }
 
     /// A worker with an explicit view; nothing forces the view's consumer id to match.
     pub fn with_state(
-        worker_id: impl Into<String>,
+        worker_id: impl Into<SharedStr>,
         participant: ParticipantPid,
         consumer_state: ConsumerStateView,
     ) -> Self {
@@ -51,15 +62,72 @@ pub trait DispatchWorkerPool: std::fmt::Debug + Send + Sync {
     ) -> Result<Vec<DispatchWorker>, AionSurfaceError>;
 }
 
+/// What a snapshot reads of one worker: fixed at registration except the two atomics.
+pub(crate) struct EntryView {
+    pub(super) worker_id: SharedStr,
+    pub(super) participant: ParticipantPid,
+    /// `max_concurrent` saturated into `u32` once, at registration (spec b.6).
+    max_in_flight: u32,
+    /// The raw activity types, shared with every projection.
+    affinity_tags: Arc<[String]>,
+    pub(super) current_in_flight: AtomicU32,
+    pub(super) active: AtomicBool,
+}
+
+impl EntryView {
+    pub(super) fn new(
+        worker_id: SharedStr,
+        participant: ParticipantPid,
+        capacity: &WorkerCapacity,
+    ) -> Self {
+        EntryView {
+            worker_id,
+            participant,
+            max_in_flight: u32::try_from(capacity.max_concurrent).unwrap_or(u32::MAX),
+            affinity_tags: Arc::from(capacity.activity_types.as_slice()),
+            current_in_flight: AtomicU32::named("entry.in_flight", 0),
+            active: AtomicBool::named("entry.active", true),
+        }
+    }
+}
+
+/// One registered worker in its channel's list: the view snapshots read, and the owner the
+/// observers' `peek_channels` reports (`None` once its registration is gone).
+pub(super) struct Slot {
+    pub(super) view: Arc<EntryView>,
+    pub(super) owner: Weak<WorkerEntry>,
+}
+
+/// The snapshot over one channel's slots, in registration order: every active slot projected,
+/// each atomic read once. A slot found inactive is pruned in the same pass; when none is,
+/// nothing in the list moves. A registration that is dropped has always cleared `active`
+/// first (its teardown, or `WorkerEntry::drop` as a backstop), so "active" here also means
+/// "still owned", which the original checked by upgrading a weak pointer.
+pub(super) fn snapshot(slots: &mut Vec<Slot>) -> Vec<DispatchWorker> {
+    let mut workers = Vec::with_capacity(slots.len());
+    slots.retain(|slot| {
+        let active = slot.view.active.load(Ordering::Acquire);
+        if active {
+            workers.push(project(&slot.view));
+        }
+        active
+    });
+    workers
+}
+
 /// Projects an entry as of this moment (spec b.6): the in-flight count is read now, the
 /// capacity saturates into `u32`, tags are the raw activity types.
-pub(super) fn project(entry: &WorkerEntry) -> DispatchWorker {
+fn project(view: &EntryView) -> DispatchWorker {
     let consumer_state = ConsumerStateView {
-        consumer: ConsumerId(entry.worker_id.clone()),
-        current_in_flight: entry.current_in_flight.load(Ordering::Acquire),
-        max_in_flight: u32::try_from(entry.capacity.max_concurrent).unwrap_or(u32::MAX),
+        consumer: ConsumerId(view.worker_id.clone()),
+        current_in_flight: view.current_in_flight.load(Ordering::Acquire),
+        max_in_flight: view.max_in_flight,
         buffer_depth: 0,
-        affinity_tags: entry.capacity.activity_types.clone(),
+        affinity_tags: view.affinity_tags.clone(),
     };
-    DispatchWorker::with_state(entry.worker_id.clone(), entry.participant, consumer_state)
+    DispatchWorker {
+        worker_id: view.worker_id.clone(),
+        participant: view.participant,
+        consumer_state,
+    }
 }

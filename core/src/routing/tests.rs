@@ -4,7 +4,7 @@ use super::*;
 
 fn view(current_in_flight: u32, max_in_flight: u32, affinity_tags: &[&str]) -> ConsumerStateView {
     ConsumerStateView {
-        consumer: ConsumerId("worker-1".to_owned()),
+        consumer: ConsumerId("worker-1".into()),
         current_in_flight,
         max_in_flight,
         buffer_depth: 0,
@@ -59,9 +59,9 @@ fn affinity_is_an_exact_string_match() {
 #[test]
 fn consumer_ids_order_by_their_string_and_display_it_raw() {
     let mut ids = [
-        ConsumerId("b".to_owned()),
-        ConsumerId("a".to_owned()),
-        ConsumerId("c".to_owned()),
+        ConsumerId("b".into()),
+        ConsumerId("a".into()),
+        ConsumerId("c".into()),
     ];
     ids.sort();
     let shown: Vec<String> = ids.iter().map(ToString::to_string).collect();

@@ -51,6 +51,11 @@ pub(super) fn global() -> Arc<dyn Scheduler> {
     GLOBAL.clone()
 }
 
+/// `GLOBAL.point(site)` without cloning the `Arc`.
+pub(super) fn point(site: Site) {
+    GLOBAL.point(site);
+}
+
 thread_local! {
     static THREAD_TASK: ThreadTask = const { ThreadTask { id: std::cell::Cell::new(None) } };
 }
