@@ -348,7 +348,7 @@ fn snapshot(context: &WorkerContext, namespace: &str, queue: &str) {
     };
     if let Some(stale) = workers
         .iter()
-        .find(|worker| inactive_before.contains(&worker.worker_id))
+        .find(|worker| inactive_before.iter().any(|id| worker.worker_id == *id))
     {
         let message = format!(
             "a snapshot of '{name}' returned '{}', whose entry was already inactive when the \
