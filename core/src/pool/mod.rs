@@ -387,8 +387,7 @@ impl ChannelState {
     /// Keeps an entry only while it is active (which a dropped entry never is; see
     /// `WorkerEntry::drop`).
     fn retain_active(&mut self) {
-        self.entries
-            .retain(|slot| slot.view.active.load(Ordering::Acquire));
+        snapshot::retain_active(&mut self.entries);
     }
 }
 

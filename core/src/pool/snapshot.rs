@@ -115,6 +115,11 @@ pub(super) fn snapshot(slots: &mut Vec<Slot>) -> Vec<DispatchWorker> {
     workers
 }
 
+/// `remove_inactive`'s prune: keeps a slot only while it is active.
+pub(super) fn retain_active(slots: &mut Vec<Slot>) {
+    slots.retain(|slot| slot.view.active.load(Ordering::Acquire));
+}
+
 /// Projects an entry as of this moment (spec b.6): the in-flight count is read now, the
 /// capacity saturates into `u32`, tags are the raw activity types.
 fn project(view: &EntryView) -> DispatchWorker {
@@ -131,3 +136,6 @@ fn project(view: &EntryView) -> DispatchWorker {
         consumer_state,
     }
 }
+
+#[cfg(test)]
+mod tests;
