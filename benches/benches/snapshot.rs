@@ -27,7 +27,12 @@ const CHURN_POOL: usize = 1_000;
 const CHURN_SEED: u64 = 0x5eed_0c4a;
 
 /// The baseline with the same workers as `registrations`.
-fn original_like(ids: &[(String, Pid)]) -> (OriginalPool, Vec<Arc<vigil_benches::original::OriginalEntry>>) {
+fn original_like(
+    ids: &[(String, Pid)],
+) -> (
+    OriginalPool,
+    Vec<Arc<vigil_benches::original::OriginalEntry>>,
+) {
     let pool = OriginalPool::new();
     let channel = bench_channel();
     let entries = ids
@@ -44,7 +49,12 @@ fn snapshot_by_size(c: &mut Criterion) {
         let (context, registrations) = pool_with(size);
         let ids: Vec<_> = registrations
             .iter()
-            .map(|registration| (registration.worker_id().to_owned(), registration.participant()))
+            .map(|registration| {
+                (
+                    registration.worker_id().to_owned(),
+                    registration.participant(),
+                )
+            })
             .collect();
         let (original, _entries) = original_like(&ids);
         assert_eq!(context.workers_for_channel(&channel).unwrap().len(), size);
@@ -61,7 +71,9 @@ fn snapshot_by_size(c: &mut Criterion) {
 }
 
 /// Runs `churn` on another thread until the returned flag is raised.
-fn churn_thread(churn: impl FnOnce(&AtomicBool) + Send + 'static) -> (Arc<AtomicBool>, thread::JoinHandle<()>) {
+fn churn_thread(
+    churn: impl FnOnce(&AtomicBool) + Send + 'static,
+) -> (Arc<AtomicBool>, thread::JoinHandle<()>) {
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
     let handle = thread::spawn(move || churn(&flag));
@@ -88,7 +100,11 @@ fn snapshot_under_churn(c: &mut Criterion) {
                 _ if !live.is_empty() => {
                     // A crash: end the process; its listener removes the worker.
                     let victim = live.swap_remove(rng.below(live.len()));
-                    let node = churn_context.supervisor_for(&bench_channel()).unwrap().node().clone();
+                    let node = churn_context
+                        .supervisor_for(&bench_channel())
+                        .unwrap()
+                        .node()
+                        .clone();
                     node.terminate(victim.participant(), ExitReason::Error);
                     drop(victim);
                 }
@@ -116,7 +132,12 @@ fn snapshot_under_churn(c: &mut Criterion) {
         let channel = bench_channel();
         while !stop.load(Ordering::Relaxed) {
             if live.len() < 64 && rng.below(3) < 2 {
-                live.push(churn_pool.register(&channel, format!("worker-{next}"), Pid(next as u64), capacity()));
+                live.push(churn_pool.register(
+                    &channel,
+                    format!("worker-{next}"),
+                    Pid(next as u64),
+                    capacity(),
+                ));
                 next += 1;
             } else if !live.is_empty() {
                 let victim = live.swap_remove(rng.below(live.len()));
@@ -145,5 +166,10 @@ fn register_cycle(c: &mut Criterion) {
     drop(registrations);
 }
 
-criterion_group!(benches, snapshot_by_size, snapshot_under_churn, register_cycle);
+criterion_group!(
+    benches,
+    snapshot_by_size,
+    snapshot_under_churn,
+    register_cycle
+);
 criterion_main!(benches);

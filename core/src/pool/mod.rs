@@ -17,13 +17,13 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
+use crate::SharedStr;
 use crate::aion::{AionSurfaceError, ChannelName, MessageSchema, WorkerCapacity, dispatch_channel};
 use crate::channel::SubscriptionHandle;
 use crate::channel::{ChannelConfig, ChannelHandle, ChannelMode, Envelope, PayloadSchema};
 use crate::conversation::ConversationSupervisor;
 use crate::process::{ExitReason, IdleWorkerProcess, ParticipantPid};
 use crate::rt;
-use crate::SharedStr;
 use crate::sync::{AtomicU64, Mutex, OnceCell, Ordering};
 
 /// Every scheduling-point name the pool and its substrate use: the named pool steps first,

@@ -75,7 +75,10 @@ fn new_snapshot(slots: &mut Vec<Slot>) -> Vec<Flat> {
 #[derive(Clone, Debug)]
 enum Op {
     /// Register a worker with this limit and these tags (an index into `TAGS`).
-    Register { max_concurrent: usize, tags: usize },
+    Register {
+        max_concurrent: usize,
+        tags: usize,
+    },
     /// `unregister` (c.9): deactivate, prune, drop the registration.
     Unregister(usize),
     /// A crash handled by the listener: deactivate and prune; the registration stays owned.
@@ -259,5 +262,9 @@ fn a_snapshot_moves_nothing_when_every_entry_is_active() {
     assert_eq!(after, before);
     model.apply(&Op::Deactivate(1)).unwrap();
     assert_eq!(snapshot(&mut model.slots).len(), 2);
-    assert_eq!(model.slots.len(), 2, "the inactive entry is pruned by the snapshot");
+    assert_eq!(
+        model.slots.len(),
+        2,
+        "the inactive entry is pruned by the snapshot"
+    );
 }
