@@ -6,6 +6,7 @@
 //! process. Criterion benches live in `benches/`, the soak and report programs in `examples/`.
 
 pub mod original;
+pub mod procfs;
 
 use vigil_core::aion::{ChannelName, WorkerCapacity, dispatch_channel};
 use vigil_core::pool::{WorkerContext, WorkerRegistration};
