@@ -11,7 +11,7 @@ mod snapshot;
 pub use link::{LISTENER_TASK, WorkerLinkMonitor};
 pub use snapshot::{DispatchWorker, DispatchWorkerPool};
 
-use snapshot::{EntryView, Slot};
+use snapshot::{EntryView, Roster, Slot};
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -76,7 +76,7 @@ struct WorkerContextInner {
 /// One dispatch channel of a context: its session and its workers, in registration order.
 struct ChannelState {
     session: ChannelSession,
-    entries: Vec<Slot>,
+    entries: Roster,
 }
 
 /// Wraps the single channel handle every registration on a channel subscribes through.
@@ -261,7 +261,7 @@ impl WorkerContext {
             .entry(channel.as_str().to_owned())
             .or_insert_with(|| ChannelState {
                 session: fresh,
-                entries: Vec::new(),
+                entries: Roster::default(),
             });
         Ok(state.session.clone())
     }
@@ -282,10 +282,11 @@ impl WorkerContext {
         Ok(())
     }
 
-    /// Prunes inactive and dropped entries of `channel`.
+    /// Tells `channel`'s list that an entry has become inactive; the list prunes once enough
+    /// have (see [`Roster`]). Snapshots skip inactive entries whether pruned or not.
     pub(crate) fn remove_inactive(&self, channel: &ChannelName) {
         if let Some(state) = self.inner.channels.lock().get_mut(channel.as_str()) {
-            state.retain_active();
+            state.remove_inactive();
         }
     }
 
@@ -300,7 +301,7 @@ impl WorkerContext {
         let Some(state) = channels.get_mut(channel.as_str()) else {
             return Ok(Vec::new());
         };
-        Ok(snapshot::snapshot(&mut state.entries))
+        Ok(state.entries.snapshot())
     }
 
     /// The channel handle workers on `channel` subscribe through, if the channel exists.
@@ -327,6 +328,7 @@ impl WorkerContext {
                     actor: state.session.handle.peek_actor(),
                     entries: state
                         .entries
+                        .slots
                         .iter()
                         .map(|slot| {
                             slot.owner.upgrade().map(|entry| PeekedEntry {
@@ -384,10 +386,9 @@ impl Default for WorkerContext {
 }
 
 impl ChannelState {
-    /// Keeps an entry only while it is active (which a dropped entry never is; see
-    /// `WorkerEntry::drop`).
-    fn retain_active(&mut self) {
-        snapshot::retain_active(&mut self.entries);
+    /// Counts one more inactive entry, pruning when enough are (see [`Roster`]).
+    fn remove_inactive(&mut self) {
+        self.entries.remove_inactive();
     }
 }
 

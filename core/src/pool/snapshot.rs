@@ -98,26 +98,62 @@ pub(super) struct Slot {
     pub(super) owner: Weak<WorkerEntry>,
 }
 
-/// The snapshot over one channel's slots, in registration order: every active slot projected,
-/// each atomic read once. A slot found inactive is pruned in the same pass; when none is,
-/// nothing in the list moves. A registration that is dropped has always cleared `active`
-/// first (its teardown, or `WorkerEntry::drop` as a backstop), so "active" here also means
-/// "still owned", which the original checked by upgrading a weak pointer.
-pub(super) fn snapshot(slots: &mut Vec<Slot>) -> Vec<DispatchWorker> {
-    let mut workers = Vec::with_capacity(slots.len());
-    slots.retain(|slot| {
-        let active = slot.view.active.load(Ordering::Acquire);
-        if active {
-            workers.push(project(&slot.view));
-        }
-        active
-    });
-    workers
+/// One channel's workers in registration order, with a count of entries known to have become
+/// inactive since the last prune.
+///
+/// The original pruned the whole list on every unregister and crash (`remove_inactive`), which
+/// made tearing down n workers cost n²/2 reads of `active`. Here a teardown only counts, and
+/// the list is pruned when at least half of it may be inactive, so the work is amortised O(1)
+/// per teardown and the list never holds more than twice the live entries (plus one). A list
+/// whose every entry is gone is pruned by the last teardown, so nothing is left behind.
+#[derive(Default)]
+pub(super) struct Roster {
+    pub(super) slots: Vec<Slot>,
+    /// Teardowns since the last prune. May over-count (a worker torn down twice, by its
+    /// listener and its owner), which only makes a prune come early.
+    deactivated: usize,
 }
 
-/// `remove_inactive`'s prune: keeps a slot only while it is active.
-pub(super) fn retain_active(slots: &mut Vec<Slot>) {
-    slots.retain(|slot| slot.view.active.load(Ordering::Acquire));
+impl Roster {
+    pub(super) fn push(&mut self, slot: Slot) {
+        self.slots.push(slot);
+    }
+
+    /// Called by a teardown after it cleared an entry's `active` flag.
+    pub(super) fn remove_inactive(&mut self) {
+        self.deactivated += 1;
+        if self.deactivated * 2 >= self.slots.len() {
+            self.prune();
+        }
+    }
+
+    /// Keeps a slot only while it is active (the original's `retain_active`).
+    pub(super) fn prune(&mut self) {
+        self.slots
+            .retain(|slot| slot.view.active.load(Ordering::Acquire));
+        self.deactivated = 0;
+    }
+
+    /// Every active slot projected, in registration order, each atomic read once. A slot
+    /// found inactive is pruned in the same pass; when none is, nothing in the list moves. A
+    /// registration that is dropped has always cleared `active` first (its teardown, or
+    /// `WorkerEntry::drop` as a backstop), so "active" here also means "still owned", which
+    /// the original checked by upgrading a weak pointer.
+    pub(super) fn snapshot(&mut self) -> Vec<DispatchWorker> {
+        let mut workers = Vec::with_capacity(self.slots.len());
+        let before = self.slots.len();
+        self.slots.retain(|slot| {
+            let active = slot.view.active.load(Ordering::Acquire);
+            if active {
+                workers.push(project(&slot.view));
+            }
+            active
+        });
+        if self.slots.len() != before {
+            self.deactivated = 0;
+        }
+        workers
+    }
 }
 
 /// Projects an entry as of this moment (spec b.6): the in-flight count is read now, the

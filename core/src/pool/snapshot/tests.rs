@@ -11,7 +11,7 @@ use std::sync::{Arc, Weak};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed};
 
-use super::{EntryView, Slot, retain_active, snapshot};
+use super::{EntryView, Roster, Slot};
 use crate::aion::{WorkerCapacity, dispatch_channel};
 use crate::pool::WorkerEntry;
 use crate::process::Pid;
@@ -57,8 +57,9 @@ fn original_snapshot(entries: &mut Vec<Weak<WorkerEntry>>) -> Vec<Flat> {
         .collect()
 }
 
-fn new_snapshot(slots: &mut Vec<Slot>) -> Vec<Flat> {
-    snapshot(slots)
+fn new_snapshot(roster: &mut Roster) -> Vec<Flat> {
+    roster
+        .snapshot()
         .into_iter()
         .map(|worker| Flat {
             worker_id: worker.worker_id.to_string(),
@@ -113,7 +114,7 @@ fn op() -> impl Strategy<Value = Op> {
 struct Model {
     registrations: Vec<Option<Arc<WorkerEntry>>>,
     original: Vec<Weak<WorkerEntry>>,
-    slots: Vec<Slot>,
+    roster: Roster,
     next_id: u64,
 }
 
@@ -136,7 +137,7 @@ impl Model {
             subscription: Mutex::named("entry.subscription", None),
         });
         self.original.push(Arc::downgrade(&entry));
-        self.slots.push(Slot {
+        self.roster.push(Slot {
             view: entry.view.clone(),
             owner: Arc::downgrade(&entry),
         });
@@ -155,7 +156,7 @@ impl Model {
     /// `remove_inactive` in both layouts.
     fn prune(&mut self) {
         original_retain_active(&mut self.original);
-        retain_active(&mut self.slots);
+        self.roster.remove_inactive();
     }
 
     fn apply(&mut self, op: &Op) -> Result<(), TestCaseError> {
@@ -193,7 +194,7 @@ impl Model {
             }
             Op::Snapshot => {
                 let original = original_snapshot(&mut self.original);
-                let new = new_snapshot(&mut self.slots);
+                let new = new_snapshot(&mut self.roster);
                 prop_assert_eq!(&new, &original);
                 // Both pruned everything inactive: the lists name the same workers.
                 let original_ids: Vec<_> = self
@@ -202,6 +203,7 @@ impl Model {
                     .map(|weak| weak.as_ptr() as usize)
                     .collect();
                 let new_ids: Vec<_> = self
+                    .roster
                     .slots
                     .iter()
                     .map(|slot| slot.owner.as_ptr() as usize)
@@ -237,8 +239,8 @@ proptest! {
 fn a_snapshot_shares_the_tag_list_with_the_entry() {
     let mut model = Model::default();
     model.register(2, 2);
-    let first = snapshot(&mut model.slots);
-    let second = snapshot(&mut model.slots);
+    let first = model.roster.snapshot();
+    let second = model.roster.snapshot();
     assert_eq!(first[0].worker_id, second[0].worker_id);
     assert!(Arc::ptr_eq(
         &first[0].consumer_state.affinity_tags,
@@ -253,14 +255,24 @@ fn a_snapshot_moves_nothing_when_every_entry_is_active() {
     for _ in 0..3 {
         model.register(1, 1);
     }
-    let before: Vec<_> = model.slots.iter().map(|slot| slot.owner.as_ptr()).collect();
-    assert_eq!(snapshot(&mut model.slots).len(), 3);
-    let after: Vec<_> = model.slots.iter().map(|slot| slot.owner.as_ptr()).collect();
+    let before: Vec<_> = model
+        .roster
+        .slots
+        .iter()
+        .map(|slot| slot.owner.as_ptr())
+        .collect();
+    assert_eq!(model.roster.snapshot().len(), 3);
+    let after: Vec<_> = model
+        .roster
+        .slots
+        .iter()
+        .map(|slot| slot.owner.as_ptr())
+        .collect();
     assert_eq!(after, before);
     model.apply(&Op::Deactivate(1)).unwrap();
-    assert_eq!(snapshot(&mut model.slots).len(), 2);
+    assert_eq!(model.roster.snapshot().len(), 2);
     assert_eq!(
-        model.slots.len(),
+        model.roster.slots.len(),
         2,
         "the inactive entry is pruned by the snapshot"
     );
