@@ -275,10 +275,7 @@ impl WorkerContext {
         let state = channels
             .get_mut(channel.as_str())
             .ok_or_else(|| lifecycle_error(channel, "dispatch channel missing"))?;
-        state.entries.push(Slot {
-            view: entry.view.clone(),
-            owner: Arc::downgrade(entry),
-        });
+        state.entries.push(Slot::new(entry));
         Ok(())
     }
 

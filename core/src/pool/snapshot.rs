@@ -63,15 +63,19 @@ pub trait DispatchWorkerPool: std::fmt::Debug + Send + Sync {
 }
 
 /// What a snapshot reads of one worker: fixed at registration except the two atomics.
+///
+/// `repr(C)` keeps the two atomics, the only fields a snapshot reads through the pointer, at
+/// the front, together in the allocation's first cache line.
+#[repr(C)]
 pub(crate) struct EntryView {
+    pub(super) current_in_flight: AtomicU32,
+    pub(super) active: AtomicBool,
     pub(super) worker_id: SharedStr,
     pub(super) participant: ParticipantPid,
     /// `max_concurrent` saturated into `u32` once, at registration (spec b.6).
     max_in_flight: u32,
     /// The raw activity types, shared with every projection.
     affinity_tags: Arc<[String]>,
-    pub(super) current_in_flight: AtomicU32,
-    pub(super) active: AtomicBool,
 }
 
 impl EntryView {
@@ -81,21 +85,44 @@ impl EntryView {
         capacity: &WorkerCapacity,
     ) -> Self {
         EntryView {
+            current_in_flight: AtomicU32::named("entry.in_flight", 0),
+            active: AtomicBool::named("entry.active", true),
             worker_id,
             participant,
             max_in_flight: u32::try_from(capacity.max_concurrent).unwrap_or(u32::MAX),
             affinity_tags: Arc::from(capacity.activity_types.as_slice()),
-            current_in_flight: AtomicU32::named("entry.in_flight", 0),
-            active: AtomicBool::named("entry.active", true),
         }
     }
 }
 
-/// One registered worker in its channel's list: the view snapshots read, and the owner the
-/// observers' `peek_channels` reports (`None` once its registration is gone).
+/// One registered worker in its channel's list: a copy of the fixed part of its view (so a
+/// snapshot walks contiguous memory and follows one pointer per worker, to the atomics), the
+/// view itself, and the owner the observers' `peek_channels` reports (`None` once its
+/// registration is gone).
 pub(super) struct Slot {
+    worker_id: SharedStr,
+    participant: ParticipantPid,
+    max_in_flight: u32,
+    /// The entry's tag list, or an equal list already in the roster: workers of one queue
+    /// usually share their activity types, so their projections share one list and one
+    /// reference count that stays in cache.
+    affinity_tags: Arc<[String]>,
     pub(super) view: Arc<EntryView>,
     pub(super) owner: Weak<WorkerEntry>,
+}
+
+impl Slot {
+    pub(super) fn new(entry: &Arc<WorkerEntry>) -> Self {
+        let view = &entry.view;
+        Slot {
+            worker_id: view.worker_id.clone(),
+            participant: view.participant,
+            max_in_flight: view.max_in_flight,
+            affinity_tags: view.affinity_tags.clone(),
+            view: view.clone(),
+            owner: Arc::downgrade(entry),
+        }
+    }
 }
 
 /// One channel's workers in registration order, with a count of entries known to have become
@@ -115,7 +142,13 @@ pub(super) struct Roster {
 }
 
 impl Roster {
-    pub(super) fn push(&mut self, slot: Slot) {
+    pub(super) fn push(&mut self, mut slot: Slot) {
+        if let Some(last) = self.slots.last()
+            && !Arc::ptr_eq(&last.affinity_tags, &slot.affinity_tags)
+            && last.affinity_tags == slot.affinity_tags
+        {
+            slot.affinity_tags = last.affinity_tags.clone();
+        }
         self.slots.push(slot);
     }
 
@@ -145,7 +178,7 @@ impl Roster {
         self.slots.retain(|slot| {
             let active = slot.view.active.load(Ordering::Acquire);
             if active {
-                workers.push(project(&slot.view));
+                workers.push(project(slot));
             }
             active
         });
@@ -158,17 +191,17 @@ impl Roster {
 
 /// Projects an entry as of this moment (spec b.6): the in-flight count is read now, the
 /// capacity saturates into `u32`, tags are the raw activity types.
-fn project(view: &EntryView) -> DispatchWorker {
+fn project(slot: &Slot) -> DispatchWorker {
     let consumer_state = ConsumerStateView {
-        consumer: ConsumerId(view.worker_id.clone()),
-        current_in_flight: view.current_in_flight.load(Ordering::Acquire),
-        max_in_flight: view.max_in_flight,
+        consumer: ConsumerId(slot.worker_id.clone()),
+        current_in_flight: slot.view.current_in_flight.load(Ordering::Acquire),
+        max_in_flight: slot.max_in_flight,
         buffer_depth: 0,
-        affinity_tags: view.affinity_tags.clone(),
+        affinity_tags: slot.affinity_tags.clone(),
     };
     DispatchWorker {
-        worker_id: view.worker_id.clone(),
-        participant: view.participant,
+        worker_id: slot.worker_id.clone(),
+        participant: slot.participant,
         consumer_state,
     }
 }

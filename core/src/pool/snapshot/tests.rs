@@ -137,10 +137,7 @@ impl Model {
             subscription: Mutex::named("entry.subscription", None),
         });
         self.original.push(Arc::downgrade(&entry));
-        self.roster.push(Slot {
-            view: entry.view.clone(),
-            owner: Arc::downgrade(&entry),
-        });
+        self.roster.push(Slot::new(&entry));
         self.registrations.push(Some(entry));
     }
 
