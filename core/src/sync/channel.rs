@@ -105,7 +105,7 @@ pub struct Sender<T> {
 /// It is `Send` but not `Sync`: the channel remembers one waiting receiver, so two tasks
 /// receiving through one `&Receiver` could lose a wakeup. The compiler refuses to share it:
 ///
-/// ```compile_fail
+/// ```compile_fail,E0277
 /// use vigil_core::sync::Receiver;
 /// fn assert_sync<S: Sync>() {}
 /// assert_sync::<Receiver<u32>>();

@@ -145,7 +145,7 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for Mutex<T> {
 ///
 /// A guard cannot be sent to another thread:
 ///
-/// ```compile_fail
+/// ```compile_fail,E0277
 /// use vigil_core::sync::{Mutex, MutexGuard};
 /// fn assert_send<S: Send>() {}
 /// assert_send::<MutexGuard<'static, u32>>();
@@ -153,7 +153,7 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for Mutex<T> {
 ///
 /// A guard of a `Send + !Sync` value cannot be shared between threads:
 ///
-/// ```compile_fail
+/// ```compile_fail,E0277
 /// use std::cell::Cell;
 /// use vigil_core::sync::MutexGuard;
 /// fn assert_sync<S: Sync>() {}
@@ -163,7 +163,7 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for Mutex<T> {
 /// The issue's example, two scoped threads reaching one `Cell` through one guard, is
 /// rejected:
 ///
-/// ```compile_fail
+/// ```compile_fail,E0277
 /// use std::cell::Cell;
 /// use vigil_core::sync::Mutex;
 /// let mutex = Mutex::new(Cell::new(0));
