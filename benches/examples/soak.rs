@@ -139,7 +139,7 @@ fn churn(context: &WorkerContext, cycles: &AtomicU64, stop: &AtomicBool) {
             .expect("registration on a healthy context succeeds");
         registration.unregister().expect("unregister never fails");
         local += 1;
-        if local % 16 == 0 {
+        if local.is_multiple_of(16) {
             let _ = context.workers_for_channel(&channel);
         }
         cycles.fetch_add(1, Ordering::Relaxed);
