@@ -173,28 +173,39 @@ impl Roster {
     /// `WorkerEntry::drop` as a backstop), so "active" here also means "still owned", which
     /// the original checked by upgrading a weak pointer.
     pub(super) fn snapshot(&mut self) -> Vec<DispatchWorker> {
+        // Two passes. The first only reads the atomics, one pointer per slot: a short loop
+        // whose independent loads the CPU overlaps, which matters once the entries no longer
+        // fit in cache. The second builds the result from the slots alone.
+        let reads: Vec<Option<u32>> = self
+            .slots
+            .iter()
+            .map(|slot| {
+                let active = slot.view.active.load(Ordering::Acquire);
+                active.then(|| slot.view.current_in_flight.load(Ordering::Acquire))
+            })
+            .collect();
         let mut workers = Vec::with_capacity(self.slots.len());
-        let before = self.slots.len();
-        self.slots.retain(|slot| {
-            let active = slot.view.active.load(Ordering::Acquire);
-            if active {
-                workers.push(project(slot));
-            }
-            active
-        });
-        if self.slots.len() != before {
+        workers.extend(
+            self.slots
+                .iter()
+                .zip(&reads)
+                .filter_map(|(slot, read)| read.map(|in_flight| project(slot, in_flight))),
+        );
+        if workers.len() != self.slots.len() {
+            let mut kept = reads.iter().map(Option::is_some);
+            self.slots.retain(|_| kept.next().unwrap_or(false));
             self.deactivated = 0;
         }
         workers
     }
 }
 
-/// Projects an entry as of this moment (spec b.6): the in-flight count is read now, the
-/// capacity saturates into `u32`, tags are the raw activity types.
-fn project(slot: &Slot) -> DispatchWorker {
+/// Projects a slot (spec b.6) with the in-flight count this snapshot read: the capacity
+/// saturates into `u32`, tags are the raw activity types.
+fn project(slot: &Slot, current_in_flight: u32) -> DispatchWorker {
     let consumer_state = ConsumerStateView {
         consumer: ConsumerId(slot.worker_id.clone()),
-        current_in_flight: slot.view.current_in_flight.load(Ordering::Acquire),
+        current_in_flight,
         max_in_flight: slot.max_in_flight,
         buffer_depth: 0,
         affinity_tags: slot.affinity_tags.clone(),
