@@ -13,7 +13,7 @@ trap 'rm -rf "$out"' EXIT
 
 cargo bench -p vigil-benches --bench snapshot -- --warm-up-time 1 --measurement-time 3 >"$out/snapshot.log"
 cargo bench -p vigil-benches --bench memory >"$out/memory.log"
-cargo run --release -p vigil-benches --example soak -- --workers "$workers" --seconds "$seconds" >"$out/soak.log"
+cargo run --release -p vigil-benches --example soak -- --workers "$workers" --seconds "$seconds" --idle-seconds 10 >"$out/soak.log"
 cargo run --release -p vigil-benches --example report >"$out/table.md"
 
 {
@@ -27,7 +27,7 @@ cargo run --release -p vigil-benches --example report >"$out/table.md"
   grep '^memory' "$out/memory.log"
   echo '```'
   echo
-  echo "Soak (\`cargo run --release --example soak -- --workers $workers --seconds $seconds\`):"
+  echo "Soak (\`cargo run --release --example soak -- --workers $workers --seconds $seconds --idle-seconds 10\`):"
   echo
   echo '```'
   cat "$out/soak.log"
