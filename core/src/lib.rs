@@ -33,6 +33,8 @@ pub mod process;
 pub mod routing;
 pub mod rt;
 pub mod sync;
+mod text;
 pub mod thread;
 
 pub use liminal_error::LiminalError;
+pub use text::SharedStr;

@@ -1,10 +1,13 @@
 //! The routing vocabulary the aion dispatcher uses: consumer ids and per-consumer state views.
 
 use std::fmt;
+use std::sync::Arc;
+
+use crate::SharedStr;
 
 /// Identifies one consumer (for aion, one worker) to a routing function.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct ConsumerId(pub String);
+pub struct ConsumerId(pub SharedStr);
 
 impl fmt::Display for ConsumerId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -19,7 +22,8 @@ pub struct ConsumerStateView {
     pub current_in_flight: u32,
     pub max_in_flight: u32,
     pub buffer_depth: u32,
-    pub affinity_tags: Vec<String>,
+    /// Shared with the worker's registration: a snapshot hands out the same list each time.
+    pub affinity_tags: Arc<[String]>,
 }
 
 impl ConsumerStateView {

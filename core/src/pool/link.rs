@@ -1,10 +1,14 @@
 //! The link monitor: a conversation actor linked to the worker's process, and a listener task
 //! that removes the worker from the pool when the actor reports the process's exit.
+//!
+//! The listener parks with no deadline. It wakes for exactly three reasons: the exit
+//! notification arrives, every notifier sender is gone (the actor ended), or shutdown hangs up
+//! its channel ([`HangUp`]). An idle worker therefore costs no CPU, and a shutdown is bounded
+//! by the hang-up rather than by a polling interval. See `ARCHITECTURE.md`, "Listeners sleep".
 
 use std::fmt;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Arc, Weak};
-use std::time::Duration;
 
 use super::{WorkerContext, WorkerEntry, lifecycle_error};
 use crate::aion::{AionSurfaceError, ChannelName};
@@ -13,12 +17,8 @@ use crate::conversation::{
 };
 use crate::process::{ExitReason, ParticipantPid};
 use crate::rt::{self, Instant};
-use crate::sync::{self, AtomicBool, Ordering, Receiver, RecvTimeoutError};
+use crate::sync::{self, AtomicBool, HangUp, Ordering, Receiver};
 use crate::thread::{self, JoinHandle};
-
-/// How long the listener waits for an exit before it re-checks the stop flag. This bounds how
-/// long a shutdown can wait on a listener whose notifier is never dropped.
-pub(crate) const LISTENER_WAIT: Duration = Duration::from_millis(50);
 
 /// The listener task's name. The full name is `<LISTENER_TASK>:<worker id>#<registration>`,
 /// so traces say whose it is and observers can tell two registrations of one id apart.
@@ -28,7 +28,7 @@ fn listener_name(entry: &Weak<WorkerEntry>) -> String {
     match entry.upgrade() {
         Some(entry) => format!(
             "{LISTENER_TASK}:{}#{}",
-            entry.worker_id, entry.registration.0
+            entry.view.worker_id, entry.registration.0
         ),
         None => LISTENER_TASK.to_owned(),
     }
@@ -39,6 +39,9 @@ pub struct WorkerLinkMonitor {
     supervisor: ConversationSupervisor,
     actor: Option<ConversationActor>,
     listener: Option<JoinHandle<()>>,
+    /// Ends the listener's wait on shutdown; the listener then reads `stop` to tell a
+    /// graceful stop from a lost actor.
+    hang_up: Option<HangUp<Instant>>,
     stop: Arc<AtomicBool>,
     owned_participant: Option<ParticipantPid>,
 }
@@ -64,6 +67,7 @@ pub(crate) fn monitor_worker_process(
         return Err(lifecycle_error(channel, error));
     }
     let stop = Arc::new(AtomicBool::named("monitor.stop", false));
+    let hang_up = exit_rx.hang_up_handle();
     let listener = {
         let name = listener_name(&entry);
         let context = context.clone();
@@ -77,6 +81,7 @@ pub(crate) fn monitor_worker_process(
         supervisor,
         actor: Some(actor),
         listener: Some(listener),
+        hang_up: Some(hang_up),
         stop,
         owned_participant,
     })
@@ -117,21 +122,18 @@ fn listen(
     }
 }
 
-/// Waits for one exit notification, in bounded slices so a stop request is always seen.
+/// Waits, with no deadline, for the exit notification or the end of the channel.
+///
+/// A queued exit wins over a hang-up, so an exit that arrives during shutdown still tears
+/// down (harmless: every step is idempotent). A disconnect is a stop when `stop` is set
+/// (shutdown sets it before it hangs up); otherwise the actor ended without being asked, so
+/// crash detection for this worker is lost. The original kept such a worker; vigil removes
+/// it, because a worker nobody watches must not stay eligible.
 fn wait_for_exit(exits: &Receiver<Instant>, stop: &AtomicBool) -> Wake {
-    loop {
-        match exits.recv_timeout(LISTENER_WAIT) {
-            Ok(_exited_at) => return Wake::Exited,
-            // The actor is gone without a stop request: it crashed, so crash detection for
-            // this worker is lost. The original kept the worker; vigil removes it, because a
-            // worker nobody watches must not stay eligible.
-            Err(RecvTimeoutError::Disconnected) if !stop.load(Ordering::Acquire) => {
-                return Wake::Exited;
-            }
-            Err(RecvTimeoutError::Disconnected) => return Wake::Stopped,
-            Err(RecvTimeoutError::Timeout) if stop.load(Ordering::Acquire) => return Wake::Stopped,
-            Err(RecvTimeoutError::Timeout) => {}
-        }
+    match exits.recv() {
+        Ok(_exited_at) => Wake::Exited,
+        Err(_disconnected) if stop.load(Ordering::Acquire) => Wake::Stopped,
+        Err(_disconnected) => Wake::Exited,
     }
 }
 
@@ -140,19 +142,24 @@ fn teardown(context: &WorkerContext, channel: &ChannelName, entry: &Weak<WorkerE
     rt::step("listener.teardown");
     if let Some(entry) = entry.upgrade() {
         entry.drop_subscription();
-        entry.active.store(false, Ordering::Release);
+        entry.view.active.store(false, Ordering::Release);
         context.remove_inactive(channel);
     }
 }
 
 impl WorkerLinkMonitor {
-    /// Stops monitoring: raise the stop flag, close the actor, join the listener, and only
+    /// Stops monitoring: raise the stop flag, close the actor, hang up, join the listener, and only
     /// then end an owned participant, so the join never waits on an exit shutdown caused and
     /// a graceful stop is never seen as a crash. Idempotent.
     pub fn shutdown(&mut self) {
         self.stop.store(true, Ordering::Release);
         if let Some(actor) = self.actor.take() {
             let _ = actor.close();
+        }
+        // The hang-up is what bounds the join: the listener wakes even if a notifier sender
+        // were never dropped, and it reads `stop`, stored first, so it leaves the entry alone.
+        if let Some(hang_up) = self.hang_up.take() {
+            hang_up.hang_up();
         }
         if let Some(listener) = self.listener.take() {
             let _ = listener.join();

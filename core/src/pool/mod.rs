@@ -11,10 +11,13 @@ mod snapshot;
 pub use link::{LISTENER_TASK, WorkerLinkMonitor};
 pub use snapshot::{DispatchWorker, DispatchWorkerPool};
 
+use snapshot::{EntryView, Roster, Slot};
+
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 
+use crate::SharedStr;
 use crate::aion::{AionSurfaceError, ChannelName, MessageSchema, WorkerCapacity, dispatch_channel};
 use crate::census::{Counted, Token};
 use crate::channel::SubscriptionHandle;
@@ -22,7 +25,7 @@ use crate::channel::{ChannelConfig, ChannelHandle, ChannelMode, Envelope, Payloa
 use crate::conversation::ConversationSupervisor;
 use crate::process::{ExitReason, IdleWorkerProcess, ParticipantPid};
 use crate::rt;
-use crate::sync::{AtomicBool, AtomicU32, AtomicU64, Mutex, OnceCell, Ordering};
+use crate::sync::{AtomicU64, Mutex, OnceCell, Ordering};
 
 /// Every scheduling-point name the pool and its substrate use: the named pool steps first,
 /// then the shared objects. Faults and delays may target any of them; renaming one breaks
@@ -89,7 +92,7 @@ impl fmt::Display for RegistrationId {
 /// One dispatch channel of a context: its session and its workers, in registration order.
 struct ChannelState {
     session: ChannelSession,
-    entries: Vec<Weak<WorkerEntry>>,
+    entries: Roster,
 }
 
 /// Wraps the single channel handle every registration on a channel subscribes through.
@@ -98,16 +101,15 @@ struct ChannelSession {
     handle: ChannelHandle,
 }
 
-/// One registered worker. Only its [`WorkerRegistration`] owns it strongly.
+/// One registered worker. Only its [`WorkerRegistration`] owns it strongly; the channel's
+/// list holds its [`EntryView`] (what snapshots read) strongly and the entry itself weakly.
 pub(crate) struct WorkerEntry {
     registration: RegistrationId,
     channel_name: ChannelName,
-    worker_id: String,
-    participant: ParticipantPid,
     capacity: WorkerCapacity,
     subscription: Mutex<Option<SubscriptionHandle>>,
-    current_in_flight: AtomicU32,
-    active: AtomicBool,
+    /// Id, participant, limit, tags, in-flight count and active flag.
+    view: Arc<EntryView>,
     _counted: Token,
 }
 
@@ -239,12 +241,13 @@ impl WorkerContext {
         let entry = Arc::new(WorkerEntry {
             registration,
             channel_name: channel.clone(),
-            worker_id,
-            participant,
+            view: Arc::new(EntryView::new(
+                SharedStr::from(worker_id),
+                participant,
+                &capacity,
+            )),
             capacity,
             subscription: Mutex::named("entry.subscription", Some(subscription)),
-            current_in_flight: AtomicU32::named("entry.in_flight", 0),
-            active: AtomicBool::named("entry.active", true),
             _counted: session.handle.census().token(Counted::Entry),
         });
         rt::step("monitor.arm");
@@ -285,7 +288,7 @@ impl WorkerContext {
             .entry(channel.as_str().to_owned())
             .or_insert_with(|| ChannelState {
                 session: fresh,
-                entries: Vec::new(),
+                entries: Roster::default(),
             });
         Ok(state.session.clone())
     }
@@ -299,19 +302,21 @@ impl WorkerContext {
         let state = channels
             .get_mut(channel.as_str())
             .ok_or_else(|| lifecycle_error(channel, "dispatch channel missing"))?;
-        state.entries.push(Arc::downgrade(entry));
+        state.entries.push(Slot::new(entry));
         Ok(())
     }
 
-    /// Prunes inactive and dropped entries of `channel`.
+    /// Tells `channel`'s list that an entry has become inactive; the list prunes once enough
+    /// have (see [`Roster`]). Snapshots skip inactive entries whether pruned or not.
     pub(crate) fn remove_inactive(&self, channel: &ChannelName) {
         if let Some(state) = self.inner.channels.lock().get_mut(channel.as_str()) {
-            state.retain_active();
+            state.remove_inactive();
         }
     }
 
-    /// A fresh snapshot of the live workers on `channel`, in registration order. Prunes
-    /// first; an unknown channel gives an empty list. Full workers are still listed.
+    /// A fresh snapshot of the live workers on `channel`, in registration order; inactive
+    /// entries are left out and pruned. An unknown channel gives an empty list. Full workers
+    /// are still listed. See `snapshot.rs` for how this differs from the original algorithm.
     pub fn workers_for_channel(
         &self,
         channel: &ChannelName,
@@ -320,13 +325,7 @@ impl WorkerContext {
         let Some(state) = channels.get_mut(channel.as_str()) else {
             return Ok(Vec::new());
         };
-        state.retain_active();
-        Ok(state
-            .entries
-            .iter()
-            .filter_map(Weak::upgrade)
-            .map(|entry| snapshot::project(&entry))
-            .collect())
+        Ok(state.entries.snapshot())
     }
 
     /// The channel handle workers on `channel` subscribe through, if the channel exists.
@@ -354,14 +353,15 @@ impl WorkerContext {
                     fan_out: state.session.handle.peek_fan_out(),
                     entries: state
                         .entries
+                        .slots
                         .iter()
-                        .map(|weak| {
-                            weak.upgrade().map(|entry| PeekedEntry {
+                        .map(|slot| {
+                            slot.owner.upgrade().map(|entry| PeekedEntry {
                                 registration: entry.registration,
-                                worker_id: entry.worker_id.clone(),
-                                participant: entry.participant,
-                                active: entry.active.peek(),
-                                in_flight: entry.current_in_flight.peek(),
+                                worker_id: entry.view.worker_id.to_string(),
+                                participant: entry.view.participant,
+                                active: entry.view.active.peek(),
+                                in_flight: entry.view.current_in_flight.peek(),
                                 subscriber: entry
                                     .subscription
                                     .peek(|subscription| subscription.as_ref().map(|s| s.pid()))
@@ -415,12 +415,9 @@ impl Default for WorkerContext {
 }
 
 impl ChannelState {
-    /// Keeps an entry only while it upgrades and is active.
-    fn retain_active(&mut self) {
-        self.entries.retain(|weak| {
-            weak.upgrade()
-                .is_some_and(|entry| entry.active.load(Ordering::Acquire))
-        });
+    /// Counts one more inactive entry, pruning when enough are (see [`Roster`]).
+    fn remove_inactive(&mut self) {
+        self.entries.remove_inactive();
     }
 }
 
@@ -458,6 +455,17 @@ impl WorkerEntry {
     }
 }
 
+impl Drop for WorkerEntry {
+    /// The channel holds the entry's view strongly, so a dropped entry must not look active.
+    /// Every teardown clears `active` before the entry can drop, so this store (a scheduling
+    /// point) never runs in practice; it keeps "active" meaning "still owned" regardless.
+    fn drop(&mut self) {
+        if self.view.active.peek() {
+            self.view.active.store(false, Ordering::Release);
+        }
+    }
+}
+
 impl WorkerRegistration {
     /// This registration's identity within its context (unlike the worker id, never reused).
     pub fn id(&self) -> RegistrationId {
@@ -465,7 +473,7 @@ impl WorkerRegistration {
     }
 
     pub fn worker_id(&self) -> &str {
-        &self.entry.worker_id
+        &self.entry.view.worker_id
     }
 
     pub fn channel_name(&self) -> &ChannelName {
@@ -473,7 +481,7 @@ impl WorkerRegistration {
     }
 
     pub fn participant(&self) -> ParticipantPid {
-        self.entry.participant
+        self.entry.view.participant
     }
 
     pub fn capacity(&self) -> &WorkerCapacity {
@@ -481,12 +489,13 @@ impl WorkerRegistration {
     }
 
     pub fn current_in_flight(&self) -> u32 {
-        self.entry.current_in_flight.load(Ordering::Acquire)
+        self.entry.view.current_in_flight.load(Ordering::Acquire)
     }
 
     /// Stores an absolute in-flight count; values above the capacity are accepted.
     pub fn set_in_flight(&self, in_flight: u32) {
         self.entry
+            .view
             .current_in_flight
             .store(in_flight, Ordering::Release);
     }
@@ -500,7 +509,7 @@ impl WorkerRegistration {
 
     /// Whether the link monitor still considers the worker live (for observers).
     pub fn is_active(&self) -> bool {
-        self.entry.active.peek()
+        self.entry.view.active.peek()
     }
 
     /// Leaves the pool: deactivate, prune, drop the subscription, then stop the monitor.
@@ -511,7 +520,7 @@ impl WorkerRegistration {
 
     fn teardown(&mut self) {
         rt::step("pool.unregister");
-        self.entry.active.store(false, Ordering::Release);
+        self.entry.view.active.store(false, Ordering::Release);
         self.context.remove_inactive(&self.entry.channel_name);
         self.entry.drop_subscription();
         if let Some(mut monitor) = self.link_monitor.take() {
@@ -531,9 +540,9 @@ impl Drop for WorkerRegistration {
 impl fmt::Debug for WorkerRegistration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WorkerRegistration")
-            .field("worker_id", &self.entry.worker_id)
+            .field("worker_id", &self.entry.view.worker_id)
             .field("channel_name", &self.entry.channel_name)
-            .field("participant", &self.entry.participant)
+            .field("participant", &self.entry.view.participant)
             .finish_non_exhaustive()
     }
 }

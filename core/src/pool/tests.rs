@@ -40,7 +40,7 @@ fn ids(context: &WorkerContext, task_queue: &str) -> Vec<String> {
         .workers_for_channel(&channel)
         .unwrap()
         .into_iter()
-        .map(|worker| worker.worker_id)
+        .map(|worker| worker.worker_id.into())
         .collect()
 }
 
@@ -66,7 +66,7 @@ fn registration_opens_a_real_subscription() {
     assert_eq!(snapshot.len(), 1);
     assert_eq!(snapshot[0].worker_id, "worker-a");
     assert_eq!(snapshot[0].consumer_state.max_in_flight, 4);
-    assert_eq!(snapshot[0].consumer_state.affinity_tags, ["send-email"]);
+    assert_eq!(*snapshot[0].consumer_state.affinity_tags, ["send-email"]);
 
     let message = DispatchRequest {
         conversation_id: "conversation-1".into(),
@@ -114,7 +114,7 @@ fn liveness_and_capacity_are_reflected_in_snapshots() {
     assert!(snapshot[0].consumer_state.has_capacity());
     assert!(!snapshot[1].consumer_state.has_capacity());
     assert_eq!(
-        snapshot[1].consumer_state.affinity_tags,
+        *snapshot[1].consumer_state.affinity_tags,
         ["send-email", "send-sms"]
     );
 
@@ -189,7 +189,7 @@ fn snapshot_projection_follows_the_spec_table() {
                 current_in_flight: 7,
                 max_in_flight: u32::MAX,
                 buffer_depth: 0,
-                affinity_tags: vec!["t1".into(), "t2".into()],
+                affinity_tags: Arc::from(["t1".to_owned(), "t2".to_owned()]),
             }
         )
     );

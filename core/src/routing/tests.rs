@@ -4,7 +4,7 @@ use super::*;
 
 fn view(current_in_flight: u32, max_in_flight: u32, affinity_tags: &[&str]) -> ConsumerStateView {
     ConsumerStateView {
-        consumer: ConsumerId("worker-1".to_owned()),
+        consumer: ConsumerId("worker-1".into()),
         current_in_flight,
         max_in_flight,
         buffer_depth: 0,
@@ -59,6 +59,6 @@ fn affinity_is_an_exact_string_match() {
 #[test]
 fn consumer_ids_display_their_raw_string() {
     for raw in ["worker-1", "with space", "quote\"d", ""] {
-        assert_eq!(ConsumerId(raw.to_owned()).to_string(), raw);
+        assert_eq!(ConsumerId(raw.into()).to_string(), raw);
     }
 }

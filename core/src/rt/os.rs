@@ -51,6 +51,10 @@ pub(super) fn global() -> Arc<dyn Scheduler> {
     GLOBAL.clone()
 }
 
+/// The production scheduler's scheduling point: nothing to do (the OS schedules), so this
+/// does not even touch `GLOBAL`.
+pub(super) fn point(_site: Site) {}
+
 thread_local! {
     static THREAD_TASK: ThreadTask = const { ThreadTask { id: std::cell::Cell::new(None) } };
 }
@@ -85,16 +89,22 @@ impl OsScheduler {
 
 impl Scheduler for OsScheduler {
     fn spawn(&self, name: &str, body: Box<dyn FnOnce() + Send + 'static>) -> TaskId {
-        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        // The id is chosen here and the new thread registers itself before it runs `body`, so
+        // spawning does not wait for the thread to start (that round trip made registering
+        // thousands of workers slow). Nothing can unpark the task before it registers: an
+        // `unpark` names a task that put itself on a wait list, which only its body does.
+        let id = TaskId(GLOBAL.next_task.fetch_add(1, Ordering::Relaxed));
         std::thread::Builder::new()
             .name(name.to_owned())
             .spawn(move || {
-                let _ = tx.send(GLOBAL.current());
+                THREAD_TASK.with(|task| task.id.set(Some(id)));
+                GLOBAL
+                    .threads
+                    .with(|threads| threads.insert(id, std::thread::current()));
                 body();
             })
             .expect("[internal bug] the OS refused to spawn a thread");
-        rx.recv()
-            .expect("[internal bug] spawned thread exited before reporting its id")
+        id
     }
 
     fn current(&self) -> TaskId {

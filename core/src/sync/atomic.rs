@@ -10,7 +10,7 @@ use std::sync::atomic::{self, Ordering};
 use crate::rt::{self, Op, Site};
 
 fn point(name: &'static str, op: Op) {
-    rt::current().point(Site::new(name, op));
+    rt::point(Site::new(name, op));
 }
 
 macro_rules! atomic_int {

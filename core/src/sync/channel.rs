@@ -3,9 +3,15 @@
 //! Send and receive are scheduling points; a full channel parks the sender and an empty one
 //! parks the receiver, on the scheduler. A capacity-1 channel buffers one value even before
 //! anyone is receiving, which is what the link monitor's exit notification relies on.
+//!
+//! The receiver has a single waiter slot, so it is `!Sync`: only its owner receives. A
+//! [`HangUp`] lets another task end the receiver's wait without being a sender, which is how
+//! the link monitor stops its listener without a timer.
 
+use std::cell::Cell;
 use std::collections::VecDeque;
 use std::fmt;
+use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,6 +26,8 @@ struct Shared<T> {
 struct State<T> {
     queue: VecDeque<T>,
     senders: usize,
+    /// Set by [`HangUp::hang_up`]: once the queue is empty the receiver sees a disconnect.
+    hung_up: bool,
     receiver_alive: bool,
     receiver_waiting: Option<TaskId>,
     senders_waiting: VecDeque<TaskId>,
@@ -37,6 +45,7 @@ pub fn channel<T>(name: &'static str, capacity: usize) -> (Sender<T>, Receiver<T
         state: RawLock::new(State {
             queue: VecDeque::with_capacity(capacity.min(64)),
             senders: 1,
+            hung_up: false,
             receiver_alive: true,
             receiver_waiting: None,
             senders_waiting: VecDeque::new(),
@@ -46,7 +55,10 @@ pub fn channel<T>(name: &'static str, capacity: usize) -> (Sender<T>, Receiver<T
         Sender {
             shared: shared.clone(),
         },
-        Receiver { shared },
+        Receiver {
+            shared,
+            _not_sync: PhantomData,
+        },
     )
 }
 
@@ -89,7 +101,36 @@ pub struct Sender<T> {
 }
 
 /// The receiving half.
+///
+/// It is `Send` but not `Sync`: the channel remembers one waiting receiver, so two tasks
+/// receiving through one `&Receiver` could lose a wakeup. The compiler refuses to share it:
+///
+/// ```compile_fail,E0277
+/// use vigil_core::sync::Receiver;
+/// fn assert_sync<S: Sync>() {}
+/// assert_sync::<Receiver<u32>>();
+/// ```
+///
+/// Moving it to another task is fine:
+///
+/// ```
+/// use vigil_core::sync::Receiver;
+/// fn assert_send<S: Send>() {}
+/// assert_send::<Receiver<u32>>();
+/// ```
 pub struct Receiver<T> {
+    shared: Arc<Shared<T>>,
+    /// `Cell<()>` is `Send` and `!Sync`, which is exactly what the single waiter slot allows.
+    _not_sync: PhantomData<Cell<()>>,
+}
+
+/// Ends the wait of a channel's receiver from another task, without holding a sender.
+///
+/// After [`HangUp::hang_up`] the receiver still gets every value already queued, and then
+/// sees the channel disconnected, as if every sender were gone. Senders are not told. The
+/// link monitor uses it to deliver its stop request: the listener parks with no deadline
+/// and wakes on either an exit or the hang-up.
+pub struct HangUp<T> {
     shared: Arc<Shared<T>>,
 }
 
@@ -164,6 +205,21 @@ impl<T> Drop for Sender<T> {
     }
 }
 
+impl<T> HangUp<T> {
+    /// Marks the channel hung up and wakes a waiting receiver. A scheduling point
+    /// (`<name> send`); idempotent.
+    pub fn hang_up(&self) {
+        rt::current().point(Site::new(self.shared.name, Op::Send));
+        let woken = self.shared.state.with(|state| {
+            state.hung_up = true;
+            state.receiver_waiting.take()
+        });
+        if let Some(receiver) = woken {
+            rt::current().unpark(receiver);
+        }
+    }
+}
+
 enum Poll<T> {
     Ready(T),
     Empty,
@@ -171,7 +227,15 @@ enum Poll<T> {
 }
 
 impl<T> Receiver<T> {
-    /// Receives a value, parking until one arrives or every sender is gone.
+    /// A handle that ends this receiver's waits (see [`HangUp`]).
+    pub fn hang_up_handle(&self) -> HangUp<T> {
+        HangUp {
+            shared: self.shared.clone(),
+        }
+    }
+
+    /// Receives a value, parking until one arrives, every sender is gone or the channel is
+    /// hung up.
     pub fn recv(&self) -> Result<T, RecvError> {
         match self.recv_until(None) {
             Ok(value) => Ok(value),
@@ -223,7 +287,7 @@ impl<T> Receiver<T> {
             .state
             .with(|state| match state.queue.pop_front() {
                 Some(value) => (Poll::Ready(value), state.senders_waiting.pop_front()),
-                None if state.senders == 0 => (Poll::Disconnected, None),
+                None if state.senders == 0 || state.hung_up => (Poll::Disconnected, None),
                 None => {
                     if waiter.is_some() {
                         state.receiver_waiting = waiter;
@@ -254,6 +318,14 @@ impl<T> Drop for Receiver<T> {
 impl<T> fmt::Debug for Sender<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Sender")
+            .field("name", &self.shared.name)
+            .finish()
+    }
+}
+
+impl<T> fmt::Debug for HangUp<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HangUp")
             .field("name", &self.shared.name)
             .finish()
     }

@@ -11,7 +11,8 @@ mod once;
 
 pub use atomic::{AtomicBool, AtomicU32, AtomicU64};
 pub use channel::{
-    Receiver, RecvError, RecvTimeoutError, SendError, Sender, TryRecvError, TrySendError, channel,
+    HangUp, Receiver, RecvError, RecvTimeoutError, SendError, Sender, TryRecvError, TrySendError,
+    channel,
 };
 pub use mutex::{Mutex, MutexGuard};
 pub use once::OnceCell;

@@ -6,6 +6,7 @@
 use std::cell::UnsafeCell;
 use std::collections::VecDeque;
 use std::fmt;
+use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
 
 use crate::rt::{self, Op, RawLock, Site, TaskId};
@@ -23,9 +24,14 @@ struct LockState {
     waiters: VecDeque<TaskId>,
 }
 
-// SAFETY: access to `data` is serialised by `state.held_by`, exactly as in `std::sync::Mutex`.
+// SAFETY: moving a `Mutex<T>` to another thread moves the `T` inside it, so `T: Send` is
+// needed and enough; the other fields (`&'static str`, `RawLock`) are `Send` on their own.
 unsafe impl<T: ?Sized + Send> Send for Mutex<T> {}
-// SAFETY: as above; only the holder of the lock can reach `data`.
+// SAFETY: a shared `&Mutex<T>` reaches `data` only through a guard (or `peek`, below), and a
+// guard exists only while `state.held_by` names its task, so at most one thread at a time
+// touches the `T`; that hands the `T` from thread to thread, which is what `T: Send` allows.
+// `T: Sync` is not needed, exactly as for `std::sync::Mutex`. `peek` gives `&T` only while no
+// guard exists and the bookkeeping lock is held, so it never overlaps a guard either.
 unsafe impl<T: ?Sized + Send> Sync for Mutex<T> {}
 
 impl<T> Mutex<T> {
@@ -72,7 +78,7 @@ impl<T: ?Sized> Mutex<T> {
                 }
             });
             if acquired {
-                return MutexGuard { mutex: self };
+                return MutexGuard::new(self);
             }
             scheduler.park(site, None);
         }
@@ -90,7 +96,7 @@ impl<T: ?Sized> Mutex<T> {
             }
             free
         });
-        acquired.then(|| MutexGuard { mutex: self })
+        acquired.then(|| MutexGuard::new(self))
     }
 
     /// Reads the data without a scheduling point, only when nobody holds the lock.
@@ -132,8 +138,68 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for Mutex<T> {
 }
 
 /// Holds a [`Mutex`] locked; unlocking (a scheduling point) happens on drop.
+///
+/// Like std's guard it is `!Send` (it must be dropped by the task that locked, because the
+/// unlock releases `held_by` for that task) and `Sync` only when `T: Sync` (a shared guard hands
+/// out `&T` to every thread that can see it). Both bounds are checked by the doc tests below.
+///
+/// A guard cannot be sent to another thread:
+///
+/// ```compile_fail,E0277
+/// use vigil_core::sync::{Mutex, MutexGuard};
+/// fn assert_send<S: Send>() {}
+/// assert_send::<MutexGuard<'static, u32>>();
+/// ```
+///
+/// A guard of a `Send + !Sync` value cannot be shared between threads:
+///
+/// ```compile_fail,E0277
+/// use std::cell::Cell;
+/// use vigil_core::sync::MutexGuard;
+/// fn assert_sync<S: Sync>() {}
+/// assert_sync::<MutexGuard<'static, Cell<u32>>>();
+/// ```
+///
+/// The issue's example, two scoped threads reaching one `Cell` through one guard, is
+/// rejected:
+///
+/// ```compile_fail,E0277
+/// use std::cell::Cell;
+/// use vigil_core::sync::Mutex;
+/// let mutex = Mutex::new(Cell::new(0));
+/// let guard = mutex.lock();
+/// std::thread::scope(|scope| {
+///     scope.spawn(|| guard.set(1));
+///     guard.set(2);
+/// });
+/// ```
+///
+/// A guard of a `Sync` value is `Sync`, as in std:
+///
+/// ```
+/// use vigil_core::sync::MutexGuard;
+/// fn assert_sync<S: Sync>() {}
+/// assert_sync::<MutexGuard<'static, u32>>();
+/// ```
 pub struct MutexGuard<'a, T: ?Sized> {
     mutex: &'a Mutex<T>,
+    /// A raw pointer is neither `Send` nor `Sync`: this takes both away from the guard, and the
+    /// `Sync` impl below puts back exactly the part std's guard has.
+    _not_send: PhantomData<*const ()>,
+}
+
+// SAFETY: `&MutexGuard<T>` gives other threads `&T` (through `Deref`) and nothing else: `DerefMut`
+// and `Drop` need the guard itself, which stays on the locking thread (`!Send`). Sharing `&T`
+// between threads is sound exactly when `T: Sync`.
+unsafe impl<T: ?Sized + Sync> Sync for MutexGuard<'_, T> {}
+
+impl<'a, T: ?Sized> MutexGuard<'a, T> {
+    fn new(mutex: &'a Mutex<T>) -> Self {
+        MutexGuard {
+            mutex,
+            _not_send: PhantomData,
+        }
+    }
 }
 
 impl<T: ?Sized> Deref for MutexGuard<'_, T> {

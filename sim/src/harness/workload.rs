@@ -287,7 +287,7 @@ fn snapshot(context: &WorkerContext, namespace: &str, queue: &str) {
     };
     let workers = workers
         .into_iter()
-        .map(|worker| (worker.worker_id, worker.participant))
+        .map(|worker| (worker.worker_id.to_string(), worker.participant))
         .collect();
     record(Event::SnapshotReturned { snapshot, workers });
 }

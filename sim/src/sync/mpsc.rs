@@ -43,7 +43,12 @@ pub struct SyncSender<T> {
     inner: core_sync::Sender<T>,
 }
 
-/// The receiving half of either kind of channel.
+/// The receiving half of either kind of channel. `Send` but not `Sync`, like std's:
+///
+/// ```compile_fail,E0277
+/// fn assert_sync<S: Sync>() {}
+/// assert_sync::<vigil_sim::sync::mpsc::Receiver<u32>>();
+/// ```
 pub struct Receiver<T> {
     inner: core_sync::Receiver<T>,
 }

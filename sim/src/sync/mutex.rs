@@ -88,6 +88,29 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for Mutex<T> {
 ///
 /// It remembers its mutex so that [`Condvar::wait`](super::Condvar::wait) can release and
 /// re-acquire it.
+///
+/// Its thread-safety comes from the `vigil_core` guard inside it: `!Send`, as std's guard, and
+/// `Sync` only when `T: Sync` (the `&Mutex<T>` field also needs `T: Send`, which every mutex
+/// that can be shared already has). No `unsafe impl` is needed here.
+///
+/// ```compile_fail,E0277
+/// use vigil_sim::sync::MutexGuard;
+/// fn assert_send<S: Send>() {}
+/// assert_send::<MutexGuard<'static, u32>>();
+/// ```
+///
+/// ```compile_fail,E0277
+/// use std::cell::Cell;
+/// use vigil_sim::sync::MutexGuard;
+/// fn assert_sync<S: Sync>() {}
+/// assert_sync::<MutexGuard<'static, Cell<u32>>>();
+/// ```
+///
+/// ```
+/// use vigil_sim::sync::MutexGuard;
+/// fn assert_sync<S: Sync>() {}
+/// assert_sync::<MutexGuard<'static, u32>>();
+/// ```
 pub struct MutexGuard<'a, T: ?Sized + 'a> {
     pub(super) mutex: &'a Mutex<T>,
     inner: core_sync::MutexGuard<'a, T>,

@@ -44,7 +44,7 @@ fn snapshot_ids(context: &WorkerContext) -> Vec<String> {
         .workers_for_channel(&channel)
         .unwrap()
         .into_iter()
-        .map(|worker| worker.worker_id)
+        .map(|worker| worker.worker_id.into())
         .collect()
 }
 
