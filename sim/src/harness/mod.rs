@@ -16,7 +16,7 @@ use crate::failure::{Failure, FailureKind};
 use crate::runner::{Config, Runner};
 use crate::scenario::{Expect, Invariant, Scenario, StrategyKind};
 use crate::schedule::Schedule;
-use crate::strategy::{Pct, Random, Replay, Strategy};
+use crate::strategy::{Coverage, Dpor, Pct, Random, Replay, Strategy};
 use crate::trace::Trace;
 
 /// Changes to a scenario's own settings for one run (`vigil explore`).
@@ -58,11 +58,37 @@ pub struct ScenarioRun {
     /// read was held at that step (they look again at the next step).
     pub checks_read: u64,
     pub checks_skipped: u64,
+    /// How much of its bounds a systematic strategy covered; see [`ScenarioRun::certificate`].
+    pub coverage: Option<Coverage>,
 }
 
 impl ScenarioRun {
+    /// The coverage sentence of a systematic search that found nothing: "no violation within
+    /// k preemptions and f faults, N executions, exhaustive", or how much it covered.
+    pub fn certificate(&self) -> Option<String> {
+        if self.failure.is_some() {
+            return None;
+        }
+        Some(self.coverage?.describe(self.executions))
+    }
+
+    /// Whether the run exhausted the bounds the scenario requires (`[expect] certify`).
+    pub fn certified(&self) -> bool {
+        let Some(required) = self.scenario.certify else {
+            return true;
+        };
+        self.coverage.is_some_and(|coverage| {
+            coverage.exhaustive
+                && coverage.preemptions_max >= required.preemptions
+                && coverage.faults_max >= required.faults
+        })
+    }
+
     /// Whether what happened is what the scenario expects.
     pub fn as_expected(&self) -> bool {
+        if matches!(self.observed, Observed::Pass) && !self.certified() {
+            return false;
+        }
         match (&self.scenario.expect, &self.observed) {
             (Expect::Pass, Observed::Pass) => true,
             (
@@ -164,6 +190,10 @@ pub fn run_scenario_with_progress(
         StrategyKind::Dfs { preemptions_max } => {
             Box::new(crate::strategy::Dfs::new(preemptions_max))
         }
+        StrategyKind::Dpor {
+            preemptions_max,
+            faults_max,
+        } => Box::new(Dpor::new(preemptions_max, faults_max)),
     };
     run_with(scenario, file, config, &mut *strategy, Box::new(progress))
 }
@@ -217,6 +247,7 @@ fn run_with(
                 schedule: None,
                 checks_read,
                 checks_skipped,
+                coverage: stats.coverage,
             }
         }
         Err(failure) => {
@@ -239,6 +270,7 @@ fn run_with(
                 schedule: Some(schedule),
                 checks_read,
                 checks_skipped,
+                coverage: progress.coverage,
             }
         }
     }

@@ -45,6 +45,8 @@ pub(crate) struct RawStrategy {
     pub(crate) depth: Option<Spanned<i64>>,
     #[serde(default)]
     pub(crate) preemptions_max: Option<Spanned<i64>>,
+    #[serde(default)]
+    pub(crate) faults_max: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -121,4 +123,15 @@ pub(crate) struct RawExpect {
     pub(crate) outcome: Spanned<String>,
     #[serde(default)]
     pub(crate) invariant: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(crate) certify: Option<Spanned<RawCertify>>,
+}
+
+/// `certify = { preemptions = 2, faults = 1 }`: the run must exhaust these bounds.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawCertify {
+    pub(crate) preemptions: Spanned<i64>,
+    #[serde(default)]
+    pub(crate) faults: Option<Spanned<i64>>,
 }
