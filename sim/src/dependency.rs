@@ -15,9 +15,10 @@
 //!   atomic's store or read-modify-write *write* the object; an atomic load and a once-cell's
 //!   `get` *read* it. Object numbers come from `vigil_core::rt::ObjectId`, assigned in the
 //!   order objects are first touched in the execution.
-//! - park and unpark write the parked task's own object ([`ObjectKey::Task`]): a step that
-//!   parks (or consumes a wake-up token), a step that resumes a woken task, and a step that
-//!   unparks it. So a wake-up is never reordered before what it wakes.
+//! - a step that parks (or consumes a wake-up token) and a step that resumes a woken task
+//!   write the task's own object ([`ObjectKey::Task`]); a step that unparks it reads it. So a
+//!   wake-up is never reordered with the park it ends, while two wake-ups of one task (a
+//!   token is a flag) commute.
 //! - spawning writes the child's task object, finishing writes the task's own, and a join
 //!   reads the joined task's: the end of a task is ordered before the join that sees it.
 //! - named pool steps (`pool.insert`, op `step`), yields and random draws touch nothing: they

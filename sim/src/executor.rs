@@ -1127,7 +1127,9 @@ impl Execution<'_> {
     }
 
     fn unpark(&mut self, by: TaskId, target: TaskId) {
-        self.world.touch(ObjectKey::Task(target), true);
+        // A read: two wake-ups of one task commute (a token is a flag), a wake-up and the
+        // park or end it affects do not.
+        self.world.touch(ObjectKey::Task(target), false);
         let Some(state) = self.world.tasks.get_mut(target.0 as usize) else {
             return;
         };

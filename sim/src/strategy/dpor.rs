@@ -299,16 +299,20 @@ impl Dpor {
             Vec::new()
         } else {
             let bounded = self.preemptions_max != u32::MAX;
-            let switched = idx > 0 && self.nodes[idx - 1].chosen != self.nodes[idx].chosen;
+            // A switch the bound does not charge for: the previous task blocked, finished
+            // or yielded.
+            let switched = idx > 0
+                && self.nodes[idx - 1].chosen != self.nodes[idx].chosen
+                && !Self::preempts(&self.nodes[idx], &self.nodes[idx].chosen);
             let node = &self.nodes[idx];
             node.sleep
                 .iter()
                 .chain(node.done.iter())
                 .filter(|(actor, accesses)| {
                     // Under a preemption bound, the order that would cover a sleeping task
-                    // may need more preemptions than the bound allows once the schedule has
-                    // switched tasks, so sleeping tasks wake at every switch (faults, which
-                    // cost no preemption, keep sleeping).
+                    // may need more preemptions than the bound allows, so sleeping tasks wake
+                    // wherever the schedule switches tasks for free (faults, which cost no
+                    // preemption, keep sleeping).
                     let bound_wakes = bounded && switched && matches!(actor, Actor::Task(_));
                     *actor != node.chosen && !bound_wakes && !dependent(accesses, &node.accesses)
                 })
@@ -389,15 +393,10 @@ impl Dpor {
         } else {
             node.enabled.iter().find(|a| initials.contains(*a)).cloned()
         };
-        match pick {
-            Some(actor) => self.schedule(earlier, &actor),
-            None => {
-                // The initials cannot run here (held, not yet pending): try all that can.
-                let all = node.enabled.clone();
-                for actor in all {
-                    self.schedule(earlier, &actor);
-                }
-            }
+        // No initial can run before `earlier`: it enabled the later event (a wake-up, a
+        // release of a hold), so the race cannot be reversed from here.
+        if let Some(actor) = pick {
+            self.schedule(earlier, &actor);
         }
     }
 
