@@ -8,8 +8,10 @@ use std::sync::Arc;
 
 use vigil_core::sync::{AtomicU32, Mutex, Ordering};
 use vigil_core::thread;
+use vigil_sim::scenario::{self, StrategyKind};
 use vigil_sim::{
-    Config, Dfs, Dpor, Executor, FailureKind, Model, NoFaults, Report, StopReason, Strategy, run,
+    Config, Dfs, Dpor, Executor, FailureKind, Model, NoFaults, Observed, Overrides, Report,
+    StopReason, Strategy, run, run_scenario,
 };
 
 use super::models::{check_then_act, lock_order};
@@ -265,4 +267,75 @@ fn the_same_search_twice_runs_the_same_executions_in_the_same_order() {
     let first = schedules();
     assert!(first.len() > 1);
     assert_eq!(first, schedules());
+}
+
+/// One worker registered and then unregistered, with one participant crash allowed.
+const FAULTY_SCENARIO: &str = r#"
+name = "dpor-faults"
+seed = 7
+
+[strategy]
+kind = "dpor"
+preemptions_max = 0
+faults_max = 1
+executions = 20000
+
+[[tasks]]
+name = "owner"
+steps = [
+  { op = "register_with_participant", worker = "a" },
+  { op = "snapshot" },
+]
+
+[faults]
+budget = 1
+kinds = ["participant"]
+reasons = ["error"]
+
+[expect]
+outcome = "pass"
+certify = { preemptions = 0, faults = 1 }
+"#;
+
+#[test]
+fn dpor_explores_the_faults_of_a_scenario_and_certifies_it() {
+    let scenario = scenario::parse("dpor-faults.toml", FAULTY_SCENARIO).unwrap();
+    let run = run_scenario(&scenario, "dpor-faults.toml", &Overrides::default());
+    assert_eq!(run.observed, Observed::Pass, "{:?}", run.failure);
+    assert!(run.as_expected());
+    let certificate = run.certificate().unwrap();
+    assert_eq!(
+        certificate,
+        format!(
+            "no violation within 0 preemptions and 1 fault, {} executions, exhaustive",
+            run.executions
+        )
+    );
+    // Without faults the same search is smaller: the fault was explored, not ignored.
+    let overrides = Overrides {
+        strategy: Some(StrategyKind::Dpor {
+            preemptions_max: 0,
+            faults_max: 0,
+        }),
+        ..Overrides::default()
+    };
+    let quiet = run_scenario(&scenario, "dpor-faults.toml", &overrides);
+    assert!(quiet.executions < run.executions);
+    // A certificate at fault bound 0 does not meet a requirement of one fault.
+    assert!(!quiet.certified());
+    assert!(!quiet.as_expected());
+}
+
+#[test]
+fn a_required_certificate_fails_a_run_that_was_not_exhaustive() {
+    let scenario = scenario::parse("dpor-faults.toml", FAULTY_SCENARIO).unwrap();
+    let overrides = Overrides {
+        executions: Some(2),
+        ..Overrides::default()
+    };
+    let run = run_scenario(&scenario, "dpor-faults.toml", &overrides);
+    assert_eq!(run.observed, Observed::Pass);
+    assert!(!run.certified());
+    assert!(!run.as_expected());
+    assert!(run.certificate().unwrap().contains("not exhaustive"));
 }
