@@ -33,8 +33,11 @@
 //! # Defaults
 //!
 //! Outside the replayed prefix the search keeps running the current task (no preemption),
-//! prefers others to a task waiting at `yield_now` (so spin loops end), and never picks a
-//! sleeping actor unless nothing else can run (such an execution is redundant but harmless).
+//! and never picks a sleeping actor unless nothing else can run (such an execution is
+//! redundant but harmless). A task waiting at `yield_now` never goes first when another task
+//! could run, neither by default nor as an alternative: a yield is a request to let others
+//! run, and without this a spin loop would give the search one more iteration to reverse
+//! against the write it waits for in every execution, for ever.
 
 use std::collections::BTreeSet;
 
@@ -185,7 +188,20 @@ impl Dpor {
 
     fn within_bounds(&self, node: &Node, actor: &Actor) -> bool {
         let preemptions = node.preemptions + u32::from(Self::preempts(node, actor));
-        preemptions <= self.preemptions_max && node.enabled.contains(actor)
+        preemptions <= self.preemptions_max
+            && node.enabled.contains(actor)
+            && !Self::spins(node, actor)
+    }
+
+    /// Whether `actor` is the current task waiting at `yield_now` while another task could
+    /// run: the search never lets it go first there, so spin loops end (as loom does).
+    fn spins(node: &Node, actor: &Actor) -> bool {
+        node.current_yields
+            && node.current.map(Actor::Task).as_ref() == Some(actor)
+            && node
+                .enabled
+                .iter()
+                .any(|other| other != actor && matches!(other, Actor::Task(_)))
     }
 
     /// The default choice at a new node, and what else to explore there.
@@ -218,12 +234,24 @@ impl Dpor {
             node.backtrack = rest;
             return first.clone();
         }
-        let fallback = current.or_else(|| tasks.clone().next().cloned());
-        let chosen = default_task
+        // Everything else is asleep: run something anyway (the execution is redundant), but
+        // never keep a task spinning on `yield_now` while another could run.
+        let other = tasks
+            .clone()
+            .find(|actor| Some(*actor) != current.as_ref())
+            .cloned();
+        let spins = node.current_yields && other.is_some();
+        let fallback = match (&current, spins) {
+            (Some(current), false) => current.clone(),
+            _ => other
+                .clone()
+                .or(current.clone())
+                .expect("[internal bug] nothing enabled"),
+        };
+        default_task
             .filter(|actor| self.within_bounds(node, actor))
-            .or(fallback)
-            .expect("[internal bug] a pick with nothing enabled");
-        chosen
+            .filter(|actor| !(spins && Some(actor) == current.as_ref()))
+            .unwrap_or(fallback)
     }
 
     /// Adds `actor` as an alternative at node `idx` (and, under the preemption bound, at the

@@ -339,3 +339,26 @@ fn a_required_certificate_fails_a_run_that_was_not_exhaustive() {
     assert!(!run.as_expected());
     assert!(run.certificate().unwrap().contains("not exhaustive"));
 }
+
+#[test]
+fn a_spin_loop_on_yield_now_ends_under_the_search() {
+    let model = || {
+        let flag = Arc::new(AtomicU32::named("flag", 0));
+        let setter_flag = flag.clone();
+        let spinner = thread::spawn("spinner", move || {
+            while flag.load(Ordering::SeqCst) == 0 {
+                vigil_core::rt::yield_now();
+            }
+        });
+        let setter = thread::spawn("setter", move || {
+            setter_flag.store(1, Ordering::SeqCst);
+        });
+        spinner.join().unwrap();
+        setter.join().unwrap();
+    };
+    let mut config = config(10_000);
+    config.steps_max = 200;
+    let report = run(&config, &mut Dpor::new(2, 0), model);
+    let executions = exhausted(&report);
+    assert!(executions < 100, "{executions}");
+}
