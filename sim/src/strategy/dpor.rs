@@ -39,7 +39,7 @@
 //! run, and without this a spin loop would give the search one more iteration to reverse
 //! against the write it waits for in every execution, for ever.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
@@ -47,7 +47,7 @@ use vigil_core::rt::TaskId;
 
 use super::random::splitmix64;
 use super::{Coverage, Divergence, DrawView, PickView, Start, Strategy};
-use crate::dependency::{Access, Actor, Event, dependent};
+use crate::dependency::{Access, Actor, Event, ObjectKey, dependent};
 use crate::schedule::Choice;
 
 /// One event of the current execution and the choices at the state before it.
@@ -74,6 +74,13 @@ struct Node {
     clock: Vec<u32>,
 }
 
+/// The events of one execution that later events on an object may race with.
+#[derive(Debug, Default)]
+struct History {
+    last_write: Option<usize>,
+    reads: Vec<usize>,
+}
+
 impl Default for Actor {
     fn default() -> Self {
         Actor::Task(TaskId(0))
@@ -96,6 +103,10 @@ pub struct Dpor {
     spawned_by: Vec<Option<usize>>,
     /// The join of every clock so far (what a barrier event comes after).
     all_clock: Vec<u32>,
+    /// Per object, its last write and the reads since, in this execution.
+    objects: BTreeMap<ObjectKey, History>,
+    /// Per actor index, its latest event in this execution.
+    last_of_actor: Vec<Option<usize>>,
     /// The sleep set of the next new node.
     next_sleep: Vec<(Actor, Vec<Access>)>,
     /// `pick` was asked for the event about to be reported.
@@ -119,6 +130,8 @@ impl Dpor {
             actors: Vec::new(),
             spawned_by: Vec::new(),
             all_clock: Vec::new(),
+            objects: BTreeMap::new(),
+            last_of_actor: Vec::new(),
             next_sleep: Vec::new(),
             picked: false,
             divergence: None,
@@ -293,8 +306,23 @@ impl Dpor {
         let mut races = Vec::new();
         // A replayed event keeps the clock it had: the prefix before it is the same.
         let replayed = idx + 1 < self.replay_len;
-        let scan = if replayed { 0 } else { idx };
-        for earlier in (0..scan).rev() {
+        // Only earlier events on the same objects can race with this one, and of those only
+        // the object's last write and (for a write) the reads since: everything before that
+        // write happened before it. Visit them latest first.
+        let mut candidates: Vec<usize> = Vec::new();
+        if !replayed {
+            for access in event.accesses {
+                if let Some(history) = self.objects.get(&access.object) {
+                    candidates.extend(history.last_write);
+                    if access.write {
+                        candidates.extend(history.reads.iter().copied());
+                    }
+                }
+            }
+            candidates.sort_unstable_by(|a, b| b.cmp(a));
+            candidates.dedup();
+        }
+        for earlier in candidates {
             let other = &self.nodes[earlier];
             if other.actor_idx == actor_idx || !dependent(&other.accesses, event.accesses) {
                 continue;
@@ -311,6 +339,19 @@ impl Dpor {
             clock = std::mem::take(&mut self.nodes[idx].clock);
         }
         join(&mut self.all_clock, &clock);
+        for access in event.accesses {
+            let history = self.objects.entry(access.object).or_default();
+            if access.write {
+                history.last_write = Some(idx);
+                history.reads.clear();
+            } else {
+                history.reads.push(idx);
+            }
+        }
+        if self.last_of_actor.len() <= actor_idx {
+            self.last_of_actor.resize(actor_idx + 1, None);
+        }
+        self.last_of_actor[actor_idx] = Some(idx);
         for task in event.spawned {
             let slot = task.0 as usize;
             if self.spawned_by.len() <= slot {
@@ -367,9 +408,7 @@ impl Dpor {
         if event.barrier {
             join(&mut clock, &self.all_clock);
         }
-        let previous = (0..idx)
-            .rev()
-            .find(|&k| self.nodes[k].actor_idx == actor_idx);
+        let previous = self.last_of_actor.get(actor_idx).copied().flatten();
         match previous {
             Some(previous) => join(&mut clock, &self.nodes[previous].clock),
             None => {
@@ -459,6 +498,8 @@ impl Strategy for Dpor {
         self.cursor = 0;
         self.spawned_by.clear();
         self.all_clock.clear();
+        self.objects.clear();
+        self.last_of_actor.clear();
         self.next_sleep.clear();
         self.picked = false;
         self.divergence = None;
