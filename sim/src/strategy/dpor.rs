@@ -302,7 +302,7 @@ impl Dpor {
         let idx = self.cursor;
         let actor_idx = self.actor_idx(event.actor);
         let width = self.actors.len();
-        let mut clock = self.base_clock(idx, event, actor_idx, width);
+        let mut clock = self.base_clock(event, actor_idx, width);
         let mut races = Vec::new();
         // A replayed event keeps the clock it had: the prefix before it is the same.
         let replayed = idx + 1 < self.replay_len;
@@ -397,13 +397,7 @@ impl Dpor {
     }
 
     /// The clock an event starts from: its actor's previous event, its spawner, a barrier.
-    fn base_clock(
-        &self,
-        idx: usize,
-        event: &Event<'_>,
-        actor_idx: usize,
-        width: usize,
-    ) -> Vec<u32> {
+    fn base_clock(&self, event: &Event<'_>, actor_idx: usize, width: usize) -> Vec<u32> {
         let mut clock = vec![0; width];
         if event.barrier {
             join(&mut clock, &self.all_clock);
