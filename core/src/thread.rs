@@ -5,7 +5,7 @@ use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
-use crate::rt::{self, Op, RawLock, Site, TaskId};
+use crate::rt::{self, Object, Op, RawLock, Site, TaskId};
 
 /// The task panicked; carries the panic message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -85,7 +85,7 @@ impl<T> JoinHandle<T> {
     pub fn join(self) -> Result<T, JoinError> {
         let scheduler = rt::current();
         let site = Site::new("thread", Op::Join);
-        scheduler.point(site);
+        scheduler.point_on(site, Object::Task(self.id));
         let me = scheduler.current();
         loop {
             let result = self.state.with(|state| {

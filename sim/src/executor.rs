@@ -55,12 +55,14 @@ use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use corosensei::stack::DefaultStack;
 use corosensei::{Coroutine, CoroutineResult, Yielder};
-use vigil_core::rt::{self, Globals, Instant, Op, Scheduler, Site, TaskId};
+use vigil_core::rt::{self, Globals, Instant, Object, Op, Scheduler, Site, TaskId};
 use vigil_core::thread::panic_message;
 
+use crate::dependency::{Access, Actor, Event as DependencyEvent, ObjectKey};
 use crate::failure::{BlockedTask, FailureKind};
 use crate::fault::{FaultAction, FaultView, Faults};
 use crate::observer::{Observer, StepView};
@@ -109,7 +111,7 @@ const STACK_POOL_MAX: usize = 64;
 
 /// What a task asks of the executor when it suspends.
 enum Request {
-    Point(Site),
+    Point(Site, Option<ObjectKey>),
     Park(Site, Option<Instant>),
     Unpark(TaskId),
     Spawn(String, Box<dyn FnOnce() + Send>),
@@ -179,9 +181,28 @@ fn run_task_body(yielder: &TaskYielder, body: Box<dyn FnOnce() + Send>) {
     }
 }
 
+/// Generations of object numbering: one per execution in the process, never zero. Only
+/// compared for equality, so their values (which depend on other threads) never show.
+static GENERATIONS: AtomicU32 = AtomicU32::new(1);
+
 /// The scheduler `vigil_core` sees during an execution; one per execution, owning its globals.
 struct SimHandle {
     globals: Globals,
+    /// This execution's generation of object numbers (see `vigil_core::rt::ObjectId`).
+    generation: u32,
+    /// The next object number of this execution; objects are numbered in order of first touch.
+    objects: AtomicU32,
+}
+
+impl SimHandle {
+    fn new() -> Self {
+        let generation = GENERATIONS.fetch_add(1, Ordering::Relaxed).max(1);
+        SimHandle {
+            globals: Globals::new(),
+            generation,
+            objects: AtomicU32::new(0),
+        }
+    }
 }
 
 impl Scheduler for SimHandle {
@@ -199,7 +220,17 @@ impl Scheduler for SimHandle {
     }
 
     fn point(&self, site: Site) {
-        request(Request::Point(site));
+        request(Request::Point(site, None));
+    }
+
+    fn point_on(&self, site: Site, object: Object<'_>) {
+        let key = match object {
+            Object::Shared(id) => ObjectKey::Shared(id.resolve(self.generation, || {
+                self.objects.fetch_add(1, Ordering::Relaxed)
+            })),
+            Object::Task(task) => ObjectKey::Task(task),
+        };
+        request(Request::Point(site, Some(key)));
     }
 
     fn park(&self, site: Site, deadline: Option<Instant>) {
@@ -293,6 +324,8 @@ struct Task {
     /// An unpark that arrived while the task was not parked (token semantics).
     token: bool,
     next: Resume,
+    /// The object of the pending point (kept while parked there), for dependency tracking.
+    next_object: Option<ObjectKey>,
     /// `None` once finished (its stack is back in the pool).
     coroutine: Option<TaskCoroutine>,
 }
@@ -316,6 +349,14 @@ struct World {
     /// `std::thread::panicking()` was already true when the execution started (a task of an
     /// earlier execution was leaked mid-unwind); unwinding tasks cannot be told apart then.
     panicking_at_start: bool,
+    /// The strategy wants every event described (see `crate::dependency`).
+    track: bool,
+    /// What the running event touched and spawned, and whether a timer woke it.
+    accesses: Vec<Access>,
+    spawned: Vec<TaskId>,
+    barrier: bool,
+    /// Descriptions of the pending faults, when tracking.
+    fault_names: Vec<String>,
 }
 
 impl World {
@@ -336,6 +377,17 @@ impl World {
         self.verdict = None;
         self.unwinding = None;
         self.panicking_at_start = std::thread::panicking();
+        self.accesses.clear();
+        self.spawned.clear();
+        self.barrier = false;
+        self.fault_names.clear();
+    }
+
+    /// Notes that the running event touches `object` (when the strategy tracks events).
+    fn touch(&mut self, object: ObjectKey, write: bool) {
+        if self.track {
+            self.accesses.push(Access { object, write });
+        }
     }
 
     fn record(&mut self, task: TaskId, kind: EventKind) {
@@ -438,13 +490,12 @@ impl Executor {
     ) -> Option<Execution<'a>> {
         let start = strategy.start(execution_idx)?;
         self.world.reset(start.seed);
+        self.world.track = strategy.tracks_dependencies();
         for observer in observers.iter_mut() {
             observer.start_execution();
         }
         faults.start_execution();
-        let handle = Arc::new(SimHandle {
-            globals: Globals::new(),
-        });
+        let handle = Arc::new(SimHandle::new());
         let enter = rt::enter(handle.clone());
         let mut execution = Execution {
             world: &mut self.world,
@@ -558,7 +609,9 @@ impl Execution<'_> {
             Resume::Start => None,
             Resume::Point(site) | Resume::Woken(site) => Some(site),
         };
+        self.begin_event(task);
         self.run_step(task);
+        self.end_event(Actor::Task(task));
         if self.world.verdict.is_none() {
             self.observe(task, site);
         }
@@ -619,6 +672,7 @@ impl Execution<'_> {
             inject_panic: false,
             token: false,
             next: Resume::Start,
+            next_object: None,
             coroutine: Some(coroutine),
         });
         self.world.trace.push_name(name);
@@ -651,6 +705,7 @@ impl Execution<'_> {
         loop {
             self.collect_runnable();
             while self.world.runnable.is_empty() {
+                self.world.barrier = true;
                 if !self.fire_earliest_timer() {
                     self.end_without_runnable();
                     return None;
@@ -665,12 +720,23 @@ impl Execution<'_> {
             if let ([only], 0) = (&self.world.runnable[..], faults_pending) {
                 return Some(*only);
             }
+            self.world.fault_names.clear();
+            if self.world.track {
+                let names = (0..faults_pending).map(|k| self.faults.describe(k));
+                self.world.fault_names.extend(names);
+            }
             let view = PickView {
                 step: self.world.step,
                 current: self.world.last,
                 runnable: &self.world.runnable,
                 faults_pending,
                 faults_window: self.faults_enabled && self.faults.window_open(),
+                fault_names: &self.world.fault_names,
+                current_yields: self.world.last.is_some_and(|last| {
+                    let state = &self.world.tasks[last.0 as usize];
+                    matches!(state.state, TaskState::Runnable)
+                        && matches!(state.next, Resume::Point(site) if site.op == Op::Yield)
+                }),
             };
             match self.strategy.pick(&view) {
                 Ok(Choice::Task(task)) if self.world.runnable.contains(&task) => {
@@ -679,7 +745,16 @@ impl Execution<'_> {
                 }
                 Ok(Choice::Fault(k)) if k < faults_pending => {
                     self.world.choices.push(Choice::Fault(k));
+                    let actor = self.world.fault_names.get(k as usize).cloned();
+                    let barrier = std::mem::take(&mut self.world.barrier);
+                    let saved = std::mem::take(&mut self.world.accesses);
+                    self.world.touch(ObjectKey::FaultBudget, true);
                     self.fire_fault(k);
+                    if let Some(actor) = actor {
+                        self.end_event(Actor::Fault(actor));
+                    }
+                    self.world.accesses = saved;
+                    self.world.barrier = barrier;
                     if self.world.verdict.is_some() {
                         return None;
                     }
@@ -780,17 +855,22 @@ impl Execution<'_> {
                 }
                 let fault_task = self.add_task(name, body);
                 self.world.record(fault_task, EventKind::External);
+                if self.world.track {
+                    self.world.spawned.push(fault_task);
+                }
                 if let Some(held) = hold {
                     self.world.task(held).hold = Some(Hold::UntilDone(fault_task));
                 }
             }
             Some(FaultAction::Panic { task }) => {
+                self.world.touch(ObjectKey::Injected(task), true);
                 if let Some(target) = self.world.tasks.get_mut(task.0 as usize) {
                     target.inject_panic = true;
                 }
             }
             Some(FaultAction::Delay { task, steps }) => {
                 let until = self.world.step + u64::from(steps);
+                self.world.touch(ObjectKey::Injected(task), true);
                 if let Some(target) = self.world.tasks.get_mut(task.0 as usize) {
                     target.hold = Some(Hold::UntilStep(until));
                 }
@@ -992,12 +1072,14 @@ impl Execution<'_> {
     fn serve(&mut self, task: TaskId, request: Request) -> Option<Reply> {
         self.note_unwinding(task);
         match request {
-            Request::Point(site) => {
+            Request::Point(site, object) => {
                 if self.world.unwinding == Some(task) {
                     self.world.record(task, EventKind::PointUnwinding(site));
                     return Some(Reply::Go);
                 }
-                self.world.task(task).next = Resume::Point(site);
+                let state = self.world.task(task);
+                state.next = Resume::Point(site);
+                state.next_object = object;
                 self.reached(task, site);
                 None
             }
@@ -1013,6 +1095,10 @@ impl Execution<'_> {
                 }
                 let child = self.add_task(name, body);
                 self.world.record(task, EventKind::Spawn(child));
+                self.world.touch(ObjectKey::Task(child), true);
+                if self.world.track {
+                    self.world.spawned.push(child);
+                }
                 Some(Reply::Spawned(child))
             }
             Request::Draw => self.draw(task),
@@ -1031,6 +1117,7 @@ impl Execution<'_> {
     }
 
     fn park(&mut self, task: TaskId, site: Site, deadline: Option<Instant>) -> Option<Reply> {
+        self.world.touch(ObjectKey::Task(task), true);
         let now = self.world.now;
         let state = self.world.task(task);
         if state.token {
@@ -1056,6 +1143,9 @@ impl Execution<'_> {
     }
 
     fn unpark(&mut self, by: TaskId, target: TaskId) {
+        // A read: two wake-ups of one task commute (a token is a flag), a wake-up and the
+        // park or end it affects do not.
+        self.world.touch(ObjectKey::Task(target), false);
         let Some(state) = self.world.tasks.get_mut(target.0 as usize) else {
             return;
         };
@@ -1106,6 +1196,7 @@ impl Execution<'_> {
     }
 
     fn finish_task(&mut self, task: TaskId) {
+        self.world.touch(ObjectKey::Task(task), true);
         let state = self.world.task(task);
         state.state = TaskState::Finished;
         let coroutine = state
@@ -1116,6 +1207,49 @@ impl Execution<'_> {
             self.stacks.push(coroutine.into_stack());
         }
         self.world.record(task, EventKind::Finish);
+    }
+
+    /// Starts describing a step of `task`: the object of its pending point, read or written
+    /// as its operation says, and its own task object when it resumes from a park.
+    fn begin_event(&mut self, task: TaskId) {
+        if !self.world.track {
+            return;
+        }
+        if self.faults_enabled {
+            // What a fault injects into this task (a panic, a delay) shows at its next step.
+            self.world.touch(ObjectKey::Injected(task), false);
+        }
+        let state = &self.world.tasks[task.0 as usize];
+        let (next, object) = (state.next, state.next_object);
+        let site = match next {
+            Resume::Start => None,
+            Resume::Point(site) => Some(site),
+            Resume::Woken(site) => {
+                self.world.touch(ObjectKey::Task(task), true);
+                Some(site)
+            }
+        };
+        if let (Some(site), Some(object)) = (site, object) {
+            let write = !matches!(site.op, Op::Load | Op::Join);
+            self.world.touch(object, write);
+        }
+    }
+
+    /// Hands the description of the event that just ran to the strategy, and clears it.
+    fn end_event(&mut self, actor: Actor) {
+        if !self.world.track {
+            return;
+        }
+        let event = DependencyEvent {
+            actor: &actor,
+            accesses: &self.world.accesses,
+            spawned: &self.world.spawned,
+            barrier: self.world.barrier,
+        };
+        self.strategy.stepped(&event);
+        self.world.accesses.clear();
+        self.world.spawned.clear();
+        self.world.barrier = false;
     }
 
     fn observe(&mut self, task: TaskId, site: Option<Site>) {

@@ -38,6 +38,7 @@
 //!
 //! In a `#[test]`, [`check_random`] does the same and panics with the failure's text.
 
+mod dependency;
 mod executor;
 mod failure;
 mod fault;
@@ -53,6 +54,7 @@ pub mod thread;
 mod trace;
 mod wall_clock;
 
+pub use dependency::{Access, Actor, Event, ObjectKey, dependent};
 pub use executor::{Execution, Executor, INJECTED_FAULT_MARKER, Model, Outcome, Status, Verdict};
 pub use failure::{BlockedTask, Failure, FailureKind, REPLAY_ENV, TRACE_TAIL_LINES};
 pub use fault::{FaultAction, FaultView, Faults, NoFaults};
@@ -66,6 +68,8 @@ pub use runner::{
     check_replay, replay_from_env, run,
 };
 pub use schedule::{CHOICES_MAX, Choice, Schedule, ScheduleError};
-pub use strategy::{Dfs, Divergence, DrawView, Pct, PickView, Random, Replay, Start, Strategy};
+pub use strategy::{
+    Coverage, Dfs, Divergence, Dpor, DrawView, Pct, PickView, Random, Replay, Start, Strategy,
+};
 pub use trace::Trace;
 pub use wall_clock::stopwatch;

@@ -59,9 +59,12 @@ enum Command {
         /// PCT's depth (with `--strategy pct`).
         #[arg(long, default_value_t = 3)]
         depth: u32,
-        /// DFS's preemption bound (with `--strategy dfs`).
+        /// The preemption bound (with `--strategy dfs` or `dpor`).
         #[arg(long, default_value_t = 2)]
         preemptions: u32,
+        /// The bound on chosen faults per execution (with `--strategy dpor`).
+        #[arg(long, default_value_t = 1)]
+        faults: u32,
         #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
         executions: Option<u64>,
         #[command(flatten)]
@@ -105,6 +108,8 @@ enum StrategyArg {
     Random,
     Pct,
     Dfs,
+    /// Partial-order reduction within `--preemptions` and `--faults`, with a certificate.
+    Dpor,
 }
 
 fn main() -> ExitCode {
@@ -148,6 +153,7 @@ fn run(cli: Cli) -> Result<u8> {
             strategy,
             depth,
             preemptions,
+            faults,
             executions,
             output,
         } => {
@@ -157,6 +163,10 @@ fn run(cli: Cli) -> Result<u8> {
                 StrategyArg::Pct => StrategyKind::Pct { depth },
                 StrategyArg::Dfs => StrategyKind::Dfs {
                     preemptions_max: preemptions,
+                },
+                StrategyArg::Dpor => StrategyKind::Dpor {
+                    preemptions_max: preemptions,
+                    faults_max: faults,
                 },
             });
             let overrides = Overrides {

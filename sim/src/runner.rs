@@ -18,7 +18,7 @@ use crate::failure::{Failure, FailureKind, REPLAY_ENV};
 use crate::fault::{Faults, NoFaults};
 use crate::observer::Observer;
 use crate::schedule::{Schedule, ScheduleError};
-use crate::strategy::{Random, Replay, Strategy};
+use crate::strategy::{Coverage, Random, Replay, Strategy};
 use crate::trace::Trace;
 use crate::wall_clock;
 
@@ -116,6 +116,8 @@ pub struct Stats {
     /// How many executions made a schedule no earlier execution of the run made.
     pub distinct_schedules: u64,
     pub stop: StopReason,
+    /// How much of its bounds a systematic strategy covered (see [`Coverage::describe`]).
+    pub coverage: Option<Coverage>,
 }
 
 /// Why a run without failures stopped.
@@ -259,6 +261,7 @@ impl Runner {
             steps_max_seen: 0,
             distinct_schedules: 0,
             stop: StopReason::ExecutionsDone,
+            coverage: None,
         };
         let mut seen_schedules = std::collections::BTreeSet::new();
         for execution_idx in 0..self.config.executions {
@@ -288,6 +291,7 @@ impl Runner {
             let examined = (execution_idx, &outcome, &schedule);
             let failure = self.examine(&mut executor, &model, &mut first_trace, examined);
             if let Some(failure) = failure {
+                stats.coverage = strategy.coverage();
                 return Report {
                     result: Err(failure),
                     progress: stats,
@@ -296,6 +300,7 @@ impl Runner {
                 };
             }
         }
+        stats.coverage = strategy.coverage();
         Report {
             result: Ok(stats),
             progress: stats,

@@ -11,6 +11,7 @@ use std::any::{Any, TypeId};
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 pub use os::OsScheduler;
@@ -91,6 +92,48 @@ impl fmt::Display for Site {
     }
 }
 
+/// The identity of one shared object (a mutex, an atomic, a channel, a once-cell), for a
+/// scheduler that tracks which operations touch the same object (partial-order reduction).
+///
+/// Addresses would do within one run, but they differ between runs and get reused after a
+/// drop, so a simulator could not tell two executions apart from their ids. Instead the
+/// scheduler hands out small numbers in the order objects are first touched, which a replayed
+/// prefix of an execution reproduces exactly. The cell remembers the number together with the
+/// generation (execution) it belongs to, so an object that outlives an execution (a `static`)
+/// is numbered afresh in the next one.
+#[derive(Debug, Default)]
+pub struct ObjectId(AtomicU64);
+
+impl ObjectId {
+    pub const fn new() -> Self {
+        ObjectId(AtomicU64::new(0))
+    }
+
+    /// The number of this object in `generation` (which must not be zero), calling `assign`
+    /// for a fresh one the first time the object is touched in that generation.
+    pub fn resolve(&self, generation: u32, assign: impl FnOnce() -> u32) -> u32 {
+        let stored = self.0.load(Ordering::Relaxed);
+        if stored >> 32 == u64::from(generation) {
+            return stored as u32;
+        }
+        let fresh = assign();
+        self.0.store(
+            (u64::from(generation) << 32) | u64::from(fresh),
+            Ordering::Relaxed,
+        );
+        fresh
+    }
+}
+
+/// What the operation at a scheduling point touches, for [`Scheduler::point_on`].
+#[derive(Clone, Copy, Debug)]
+pub enum Object<'a> {
+    /// A shared object of `core::sync`.
+    Shared(&'a ObjectId),
+    /// A task: joining it reads its end.
+    Task(TaskId),
+}
+
 /// A point on a scheduler's monotonic clock, in nanoseconds since the scheduler's epoch.
 ///
 /// Under simulation this is virtual time; it starts at zero for every execution.
@@ -143,6 +186,13 @@ pub trait Scheduler: Send + Sync + 'static {
     fn current(&self) -> TaskId;
     /// A scheduling point before the operation described by `site`.
     fn point(&self, site: Site);
+    /// A scheduling point before `site`'s operation on `object`. Schedulers that reduce the
+    /// interleavings they explore use the object to tell which operations commute; the
+    /// default ignores it.
+    fn point_on(&self, site: Site, object: Object<'_>) {
+        let _ = object;
+        self.point(site);
+    }
     /// Blocks the calling task until unparked or until `deadline` passes (see the contract).
     fn park(&self, site: Site, deadline: Option<Instant>);
     /// Wakes `task` if it is parked, or leaves it a token for its next `park`.
@@ -287,6 +337,18 @@ pub fn point(site: Site) {
     }
     match CURRENT.with(|slot| slot.borrow().clone()) {
         Some(scheduler) => scheduler.point(site),
+        None => os::point(site),
+    }
+}
+
+/// A scheduling point on a shared `object` (see [`Scheduler::point_on`]), with the same
+/// one-flag fast path as [`point`] when no scheduler is installed.
+pub fn point_on(site: Site, object: Object<'_>) {
+    if !INSTALLED.with(Cell::get) {
+        return os::point(site);
+    }
+    match CURRENT.with(|slot| slot.borrow().clone()) {
+        Some(scheduler) => scheduler.point_on(site, object),
         None => os::point(site),
     }
 }

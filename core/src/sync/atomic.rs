@@ -7,10 +7,10 @@
 use std::fmt;
 use std::sync::atomic::{self, Ordering};
 
-use crate::rt::{self, Op, Site};
+use crate::rt::{self, Object, ObjectId, Op, Site};
 
-fn point(name: &'static str, op: Op) {
-    rt::point(Site::new(name, op));
+fn point(name: &'static str, id: &ObjectId, op: Op) {
+    rt::point_on(Site::new(name, op), Object::Shared(id));
 }
 
 macro_rules! atomic_int {
@@ -18,6 +18,7 @@ macro_rules! atomic_int {
         /// An atomic integer whose accesses are scheduling points.
         pub struct $name {
             name: &'static str,
+            id: ObjectId,
             value: $std,
         }
 
@@ -29,32 +30,33 @@ macro_rules! atomic_int {
             pub const fn named(name: &'static str, value: $int) -> Self {
                 Self {
                     name,
+                    id: ObjectId::new(),
                     value: <$std>::new(value),
                 }
             }
 
             pub fn load(&self, order: Ordering) -> $int {
-                point(self.name, Op::Load);
+                point(self.name, &self.id, Op::Load);
                 self.value.load(order)
             }
 
             pub fn store(&self, value: $int, order: Ordering) {
-                point(self.name, Op::Store);
+                point(self.name, &self.id, Op::Store);
                 self.value.store(value, order)
             }
 
             pub fn swap(&self, value: $int, order: Ordering) -> $int {
-                point(self.name, Op::Rmw);
+                point(self.name, &self.id, Op::Rmw);
                 self.value.swap(value, order)
             }
 
             pub fn fetch_add(&self, value: $int, order: Ordering) -> $int {
-                point(self.name, Op::Rmw);
+                point(self.name, &self.id, Op::Rmw);
                 self.value.fetch_add(value, order)
             }
 
             pub fn fetch_sub(&self, value: $int, order: Ordering) -> $int {
-                point(self.name, Op::Rmw);
+                point(self.name, &self.id, Op::Rmw);
                 self.value.fetch_sub(value, order)
             }
 
@@ -65,7 +67,7 @@ macro_rules! atomic_int {
                 success: Ordering,
                 failure: Ordering,
             ) -> Result<$int, $int> {
-                point(self.name, Op::Rmw);
+                point(self.name, &self.id, Op::Rmw);
                 self.value.compare_exchange(current, new, success, failure)
             }
 
@@ -95,6 +97,7 @@ atomic_int!(AtomicU64, atomic::AtomicU64, u64);
 /// An atomic flag whose accesses are scheduling points.
 pub struct AtomicBool {
     name: &'static str,
+    id: ObjectId,
     value: atomic::AtomicBool,
 }
 
@@ -106,22 +109,23 @@ impl AtomicBool {
     pub const fn named(name: &'static str, value: bool) -> Self {
         AtomicBool {
             name,
+            id: ObjectId::new(),
             value: atomic::AtomicBool::new(value),
         }
     }
 
     pub fn load(&self, order: Ordering) -> bool {
-        point(self.name, Op::Load);
+        point(self.name, &self.id, Op::Load);
         self.value.load(order)
     }
 
     pub fn store(&self, value: bool, order: Ordering) {
-        point(self.name, Op::Store);
+        point(self.name, &self.id, Op::Store);
         self.value.store(value, order)
     }
 
     pub fn swap(&self, value: bool, order: Ordering) -> bool {
-        point(self.name, Op::Rmw);
+        point(self.name, &self.id, Op::Rmw);
         self.value.swap(value, order)
     }
 
@@ -132,7 +136,7 @@ impl AtomicBool {
         success: Ordering,
         failure: Ordering,
     ) -> Result<bool, bool> {
-        point(self.name, Op::Rmw);
+        point(self.name, &self.id, Op::Rmw);
         self.value.compare_exchange(current, new, success, failure)
     }
 

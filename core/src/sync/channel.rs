@@ -15,10 +15,11 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::rt::{self, Op, RawLock, Site, TaskId};
+use crate::rt::{self, Object, ObjectId, Op, RawLock, Site, TaskId};
 
 struct Shared<T> {
     name: &'static str,
+    id: ObjectId,
     capacity: usize,
     state: RawLock<State<T>>,
 }
@@ -41,6 +42,7 @@ pub fn channel<T>(name: &'static str, capacity: usize) -> (Sender<T>, Receiver<T
     );
     let shared = Arc::new(Shared {
         name,
+        id: ObjectId::new(),
         capacity,
         state: RawLock::new(State {
             queue: VecDeque::with_capacity(capacity.min(64)),
@@ -139,7 +141,7 @@ impl<T> Sender<T> {
     pub fn send(&self, value: T) -> Result<(), SendError<T>> {
         let scheduler = rt::current();
         let site = Site::new(self.shared.name, Op::Send);
-        scheduler.point(site);
+        scheduler.point_on(site, Object::Shared(&self.shared.id));
         let me = scheduler.current();
         let mut value = value;
         loop {
@@ -154,7 +156,8 @@ impl<T> Sender<T> {
 
     /// Sends `value` only if there is room now.
     pub fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
-        rt::current().point(Site::new(self.shared.name, Op::Send));
+        let site = Site::new(self.shared.name, Op::Send);
+        rt::point_on(site, Object::Shared(&self.shared.id));
         self.push(value, None)
     }
 
@@ -251,7 +254,8 @@ impl<T> Receiver<T> {
 
     /// Receives a value only if one is queued now.
     pub fn try_recv(&self) -> Result<T, TryRecvError> {
-        rt::current().point(Site::new(self.shared.name, Op::Recv));
+        let site = Site::new(self.shared.name, Op::Recv);
+        rt::point_on(site, Object::Shared(&self.shared.id));
         match self.poll(None) {
             Poll::Ready(value) => Ok(value),
             Poll::Empty => Err(TryRecvError::Empty),
@@ -262,7 +266,7 @@ impl<T> Receiver<T> {
     fn recv_until(&self, deadline: Option<rt::Instant>) -> Result<T, RecvTimeoutError> {
         let scheduler = rt::current();
         let site = Site::new(self.shared.name, Op::Recv);
-        scheduler.point(site);
+        scheduler.point_on(site, Object::Shared(&self.shared.id));
         let me = scheduler.current();
         loop {
             match self.poll(Some(me)) {

@@ -9,11 +9,12 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
 
-use crate::rt::{self, Op, RawLock, Site, TaskId};
+use crate::rt::{self, Object, ObjectId, Op, RawLock, Site, TaskId};
 
 /// A mutual-exclusion lock named for traces and fault sites.
 pub struct Mutex<T: ?Sized> {
     name: &'static str,
+    id: ObjectId,
     state: RawLock<LockState>,
     data: UnsafeCell<T>,
 }
@@ -44,6 +45,7 @@ impl<T> Mutex<T> {
     pub const fn named(name: &'static str, value: T) -> Self {
         Mutex {
             name,
+            id: ObjectId::new(),
             state: RawLock::new(LockState {
                 held_by: None,
                 waiters: VecDeque::new(),
@@ -62,7 +64,7 @@ impl<T: ?Sized> Mutex<T> {
     pub fn lock(&self) -> MutexGuard<'_, T> {
         let scheduler = rt::current();
         let site = Site::new(self.name, Op::Lock);
-        scheduler.point(site);
+        scheduler.point_on(site, Object::Shared(&self.id));
         let me = scheduler.current();
         loop {
             let acquired = self.state.with(|state| {
@@ -87,7 +89,7 @@ impl<T: ?Sized> Mutex<T> {
     /// Acquires the lock if it is free, without parking.
     pub fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
         let scheduler = rt::current();
-        scheduler.point(Site::new(self.name, Op::Lock));
+        scheduler.point_on(Site::new(self.name, Op::Lock), Object::Shared(&self.id));
         let me = scheduler.current();
         let acquired = self.state.with(|state| {
             let free = state.held_by.is_none();
@@ -227,7 +229,8 @@ impl<T: ?Sized> Drop for MutexGuard<'_, T> {
     fn drop(&mut self) {
         let scheduler = rt::current();
         if !std::thread::panicking() {
-            scheduler.point(Site::new(self.mutex.name, Op::Unlock));
+            let site = Site::new(self.mutex.name, Op::Unlock);
+            scheduler.point_on(site, Object::Shared(&self.mutex.id));
         }
         let next = self.mutex.state.with(|state| {
             state.held_by = None;

@@ -3,11 +3,12 @@
 use std::fmt;
 use std::sync::OnceLock;
 
-use crate::rt::{self, Op, Site};
+use crate::rt::{self, Object, ObjectId, Op, Site};
 
 /// Holds at most one value, set once. Values built by losers of a race are handed back.
 pub struct OnceCell<T> {
     name: &'static str,
+    id: ObjectId,
     value: OnceLock<T>,
 }
 
@@ -19,18 +20,19 @@ impl<T> OnceCell<T> {
     pub const fn named(name: &'static str) -> Self {
         OnceCell {
             name,
+            id: ObjectId::new(),
             value: OnceLock::new(),
         }
     }
 
     pub fn get(&self) -> Option<&T> {
-        rt::current().point(Site::new(self.name, Op::Load));
+        rt::point_on(Site::new(self.name, Op::Load), Object::Shared(&self.id));
         self.value.get()
     }
 
     /// Stores `value` unless a value is already there, in which case it is returned.
     pub fn set(&self, value: T) -> Result<(), T> {
-        rt::current().point(Site::new(self.name, Op::Rmw));
+        rt::point_on(Site::new(self.name, Op::Rmw), Object::Shared(&self.id));
         self.value.set(value)
     }
 

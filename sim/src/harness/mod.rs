@@ -19,7 +19,7 @@ use crate::failure::{Failure, FailureKind};
 use crate::runner::{Config, Runner};
 use crate::scenario::{Expect, Invariant, Scenario, StrategyKind};
 use crate::schedule::{Choice, Schedule};
-use crate::strategy::{Pct, Random, Replay, Strategy};
+use crate::strategy::{Coverage, Dpor, Pct, Random, Replay, Strategy};
 use crate::trace::Trace;
 
 /// Changes to a scenario's own settings for one run (`vigil explore`).
@@ -63,11 +63,37 @@ pub struct ScenarioRun {
     pub checks_skipped: u64,
     /// The generated workload of the failing execution (`None` for fixed-step scenarios).
     pub workload: Option<Arc<Workload>>,
+    /// How much of its bounds a systematic strategy covered; see [`ScenarioRun::certificate`].
+    pub coverage: Option<Coverage>,
 }
 
 impl ScenarioRun {
+    /// The coverage sentence of a systematic search that found nothing: "no violation within
+    /// k preemptions and f faults, N executions, exhaustive", or how much it covered.
+    pub fn certificate(&self) -> Option<String> {
+        if self.failure.is_some() {
+            return None;
+        }
+        Some(self.coverage?.describe(self.executions))
+    }
+
+    /// Whether the run exhausted the bounds the scenario requires (`[expect] certify`).
+    pub fn certified(&self) -> bool {
+        let Some(required) = self.scenario.certify else {
+            return true;
+        };
+        self.coverage.is_some_and(|coverage| {
+            coverage.exhaustive
+                && coverage.preemptions_max >= required.preemptions
+                && coverage.faults_max >= required.faults
+        })
+    }
+
     /// Whether what happened is what the scenario expects.
     pub fn as_expected(&self) -> bool {
+        if matches!(self.observed, Observed::Pass) && !self.certified() {
+            return false;
+        }
         match (&self.scenario.expect, &self.observed) {
             (Expect::Pass, Observed::Pass) => true,
             (
@@ -172,6 +198,10 @@ pub fn run_scenario_with_progress(
         StrategyKind::Dfs { preemptions_max } => {
             Box::new(crate::strategy::Dfs::new(preemptions_max))
         }
+        StrategyKind::Dpor {
+            preemptions_max,
+            faults_max,
+        } => Box::new(Dpor::new(preemptions_max, faults_max)),
     };
     run_with(scenario, file, config, &mut *strategy, Box::new(progress))
 }
@@ -226,6 +256,7 @@ fn run_with(
                 checks_read,
                 checks_skipped,
                 workload: None,
+                coverage: stats.coverage,
             }
         }
         Err(failure) => {
@@ -249,6 +280,7 @@ fn run_with(
                 checks_read,
                 checks_skipped,
                 workload: world::last_workload().filter(|workload| workload.generated),
+                coverage: progress.coverage,
             }
         }
     }
@@ -287,6 +319,7 @@ pub fn regression_scenario(run: &ScenarioRun) -> Option<String> {
     fixed.faults.kinds.sort();
     fixed.expect = Expect::Fail { invariant };
     fixed.mutant = None;
+    fixed.certify = None;
     fixed.pinned = vec![schedule];
     Some(crate::scenario::render::scenario(&fixed))
 }

@@ -56,6 +56,7 @@ pub fn summary_table(rows: &[Row<'_>]) -> String {
             verdict(run)
         );
     }
+    out.push_str(&certificates(rows, "", ""));
     let unexpected = rows.iter().filter(|row| !row.run.as_expected()).count();
     let _ = writeln!(
         out,
@@ -85,6 +86,21 @@ pub fn unexpected_details(rows: &[Row<'_>]) -> String {
                         workload.to_toml().trim_end()
                     );
                 }
+            }
+            (Observed::Pass, None) if !run.certified() => {
+                let required = run.scenario.certify.map_or(String::new(), |bound| {
+                    format!(
+                        "{} preemptions and {} faults",
+                        bound.preemptions, bound.faults
+                    )
+                });
+                let got = run.certificate().unwrap_or_else(|| {
+                    "the strategy is not a systematic search (use kind = \"dpor\")".to_owned()
+                });
+                let _ = writeln!(
+                    out,
+                    "the scenario requires certification within {required}, but: {got}"
+                );
             }
             (Observed::Vacuous { unfired }, None) => {
                 let _ = writeln!(
@@ -137,6 +153,21 @@ fn skipped_share(run: &ScenarioRun) -> String {
     format!("{:.1}%", run.checks_skipped as f64 * 100.0 / total as f64)
 }
 
+/// One line per run that has a coverage sentence (a systematic search that found nothing),
+/// each between `prefix` and `suffix`; empty when no run has one.
+fn certificates(rows: &[Row<'_>], prefix: &str, suffix: &str) -> String {
+    let mut out = String::new();
+    for run in rows.iter().map(|row| row.run) {
+        if let Some(sentence) = run.certificate() {
+            let _ = writeln!(out, "{prefix}{}: {sentence}{suffix}", run.scenario.name);
+        }
+    }
+    if !out.is_empty() {
+        out.insert(0, '\n');
+    }
+    out
+}
+
 /// `reports/summary.md`: the last run as a Markdown table, with links to failure artefacts.
 pub fn summary_markdown(rows: &[Row<'_>]) -> String {
     let mut out = String::from(
@@ -157,6 +188,11 @@ pub fn summary_markdown(rows: &[Row<'_>]) -> String {
             skipped_share(run),
             verdict(run)
         );
+    }
+    let certified = certificates(rows, "- ", "");
+    if !certified.is_empty() {
+        out.push_str("\n## Systematic search\n");
+        out.push_str(&certified);
     }
     let failures: Vec<&ScenarioRun> = rows
         .iter()
@@ -238,6 +274,15 @@ pub fn json(rows: &[Row<'_>]) -> String {
             if let Observed::Vacuous { unfired } = &run.observed {
                 value["unfired_faults"] = serde_json::json!(unfired);
             }
+            if let (Some(sentence), Some(coverage)) = (run.certificate(), run.coverage) {
+                value["certificate"] = serde_json::json!({
+                    "text": sentence,
+                    "exhaustive": coverage.exhaustive,
+                    "preemptions_max": coverage.preemptions_max,
+                    "faults_max": coverage.faults_max,
+                    "open_branches": coverage.open_branches,
+                });
+            }
             if let Some(elapsed) = row.elapsed {
                 value["elapsed_ms"] = serde_json::json!(elapsed.as_millis() as u64);
             }
@@ -280,7 +325,16 @@ pub fn junit(rows: &[Row<'_>]) -> String {
             xml_escape(&run.scenario.name)
         );
         if run.as_expected() {
-            out.push_str("/>\n");
+            match run.certificate() {
+                Some(sentence) => {
+                    let _ = write!(
+                        out,
+                        ">\n      <system-out>{}</system-out>\n    </testcase>\n",
+                        xml_escape(&sentence)
+                    );
+                }
+                None => out.push_str("/>\n"),
+            }
             continue;
         }
         let details = unexpected_details(&[*row]);

@@ -42,6 +42,15 @@ pub struct Scenario {
     pub expect: Expect,
     /// The planted bug this scenario documents, if any (see `mutants/`).
     pub mutant: Option<MutantSpec>,
+    /// The bounds a passing run must have searched exhaustively (`[expect] certify`).
+    pub certify: Option<Certify>,
+}
+
+/// Bounds a systematic search must exhaust for the scenario to pass.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Certify {
+    pub preemptions: u32,
+    pub faults: u32,
 }
 
 /// "With `mutants/<patch>.patch` applied, this scenario fails `invariant`."
@@ -69,8 +78,17 @@ pub struct StrategySpec {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StrategyKind {
     Random,
-    Pct { depth: u32 },
-    Dfs { preemptions_max: u32 },
+    Pct {
+        depth: u32,
+    },
+    Dfs {
+        preemptions_max: u32,
+    },
+    /// Partial-order reduction within a preemption and a fault bound.
+    Dpor {
+        preemptions_max: u32,
+        faults_max: u32,
+    },
 }
 
 impl StrategyKind {
@@ -79,6 +97,7 @@ impl StrategyKind {
             StrategyKind::Random => "random",
             StrategyKind::Pct { .. } => "pct",
             StrategyKind::Dfs { .. } => "dfs",
+            StrategyKind::Dpor { .. } => "dpor",
         }
     }
 }

@@ -74,6 +74,8 @@ pub(crate) struct RawStrategy {
     pub(crate) preemptions_max: Option<Spanned<i64>>,
     #[serde(default)]
     pub(crate) tasks_max: Option<Spanned<i64>>,
+    #[serde(default)]
+    pub(crate) faults_max: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -155,6 +157,8 @@ pub(crate) struct RawExpect {
     pub(crate) invariant: Option<Spanned<String>>,
     #[serde(default)]
     pub(crate) schedule: Vec<Spanned<RawPinned>>,
+    #[serde(default)]
+    pub(crate) certify: Option<Spanned<RawCertify>>,
 }
 
 /// `[[expect.schedule]]`: a recorded schedule replayed before exploring.
@@ -162,4 +166,13 @@ pub(crate) struct RawExpect {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawPinned {
     pub(crate) schedule: Spanned<String>,
+}
+
+/// `certify = { preemptions = 2, faults = 1 }`: the run must exhaust these bounds.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawCertify {
+    pub(crate) preemptions: Spanned<i64>,
+    #[serde(default)]
+    pub(crate) faults: Option<Spanned<i64>>,
 }

@@ -102,6 +102,15 @@ fn strategy(scenario: &Scenario) -> String {
         StrategyKind::Dfs { preemptions_max } => {
             let _ = writeln!(out, "preemptions_max = {preemptions_max}");
         }
+        StrategyKind::Dpor {
+            preemptions_max,
+            faults_max,
+        } => {
+            let _ = writeln!(
+                out,
+                "preemptions_max = {preemptions_max}\nfaults_max = {faults_max}"
+            );
+        }
         StrategyKind::Random => {}
     }
     if let Some(wall) = spec.wall_time_max {
@@ -181,6 +190,13 @@ pub fn scenario(scenario: &Scenario) -> String {
                 "\n[expect]\noutcome = \"fail\"\ninvariant = \"{invariant}\"\n"
             );
         }
+    }
+    if let Some(certify) = &scenario.certify {
+        let _ = writeln!(
+            out,
+            "certify = {{ preemptions = {}, faults = {} }}",
+            certify.preemptions, certify.faults
+        );
     }
     for pinned in &scenario.pinned {
         let _ = write!(

@@ -10,8 +10,8 @@ use vigil_core::process::ExitReason;
 
 use super::raw::{RawFaults, RawGenerate, RawMutant, RawRange, RawScenario, RawStep, RawStrategy};
 use super::{
-    Delay, Expect, FaultKind, FaultPlan, GenerateSpec, Invariant, MutantSpec, OpKind, Scenario,
-    ScenarioError, SiteFault, Step, StrategyKind, StrategySpec, TaskSpec, WorkerSpec,
+    Certify, Delay, Expect, FaultKind, FaultPlan, GenerateSpec, Invariant, MutantSpec, OpKind,
+    Scenario, ScenarioError, SiteFault, Step, StrategyKind, StrategySpec, TaskSpec, WorkerSpec,
 };
 use crate::schedule::Schedule;
 
@@ -152,6 +152,7 @@ impl Checker<'_> {
         let invariants = self.invariants(&raw)?;
         let expect = self.expect(&raw, &invariants)?;
         let pinned = self.pinned(&raw)?;
+        let certify = self.certify(&raw)?;
         let mutant = match &raw.mutant {
             Some(mutant) => Some(self.mutant(mutant.get_ref(), &invariants)?),
             None => None,
@@ -170,6 +171,7 @@ impl Checker<'_> {
             invariants,
             expect,
             mutant,
+            certify,
         })
     }
 
@@ -299,11 +301,21 @@ impl Checker<'_> {
                     None => 2,
                 },
             },
+            "dpor" => StrategyKind::Dpor {
+                preemptions_max: match &raw.preemptions_max {
+                    Some(bound) => self.count(bound, "strategy.preemptions_max", 0)?,
+                    None => 2,
+                },
+                faults_max: match &raw.faults_max {
+                    Some(bound) => self.count(bound, "strategy.faults_max", 0)?,
+                    None => 1,
+                },
+            },
             other => {
                 return Err(self.error(
                     raw.kind.span(),
                     "strategy.kind",
-                    &format!("unknown strategy '{other}'; expected one of: random, pct, dfs"),
+                    &format!("unknown strategy '{other}'; expected one of: random, pct, dfs, dpor"),
                 ));
             }
         };
@@ -738,6 +750,22 @@ impl Checker<'_> {
                 )
             })?;
         Ok(MutantSpec { patch, invariant })
+    }
+
+    fn certify(&self, raw: &RawScenario) -> Result<Option<Certify>> {
+        let Some(certify) = &raw.expect.get_ref().certify else {
+            return Ok(None);
+        };
+        let certify = certify.get_ref();
+        let preemptions = self.count(&certify.preemptions, "expect.certify.preemptions", 0)?;
+        let faults = match &certify.faults {
+            Some(faults) => self.count(faults, "expect.certify.faults", 0)?,
+            None => 0,
+        };
+        Ok(Some(Certify {
+            preemptions,
+            faults,
+        }))
     }
 
     fn expect(&self, raw: &RawScenario, invariants: &[Invariant]) -> Result<Expect> {

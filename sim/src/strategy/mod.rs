@@ -9,18 +9,21 @@
 //! inside each strategy.
 
 mod dfs;
+mod dpor;
 mod fault_timer;
 mod pct;
 mod random;
 mod replay;
 
 pub use dfs::Dfs;
+pub use dpor::Dpor;
 pub use pct::Pct;
 pub use random::Random;
 pub use replay::Replay;
 
 use vigil_core::rt::TaskId;
 
+use crate::dependency::Event;
 use crate::schedule::Choice;
 
 /// Decides the choices of executions. One strategy drives a whole exploration.
@@ -41,6 +44,61 @@ pub trait Strategy {
     /// choices it was never asked for.
     fn end(&mut self, _steps: u64) -> Result<(), Divergence> {
         Ok(())
+    }
+
+    /// Whether the executor should describe every event to [`Strategy::stepped`] (and name
+    /// the pending faults in the pick view). Off by default: it costs a little per step.
+    fn tracks_dependencies(&self) -> bool {
+        false
+    }
+
+    /// Called after every step and every fault fired, when [`Strategy::tracks_dependencies`].
+    fn stepped(&mut self, _event: &Event<'_>) {}
+
+    /// How much of its search space a systematic strategy has covered so far; `None` for
+    /// strategies that cannot tell.
+    fn coverage(&self) -> Option<Coverage> {
+        None
+    }
+}
+
+/// How far a systematic search got, for certified results.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Coverage {
+    /// The preemption bound searched.
+    pub preemptions_max: u32,
+    /// The bound on chosen faults per execution.
+    pub faults_max: u32,
+    /// Every execution within the bounds was covered (up to equivalence): a certificate.
+    pub exhaustive: bool,
+    /// Alternatives still waiting to be explored when the search stopped (zero when
+    /// exhaustive).
+    pub open_branches: u64,
+    /// Alternatives explored so far (one per execution after the first).
+    pub explored_branches: u64,
+}
+
+impl Coverage {
+    /// The sentence every output uses for this coverage after `executions` executions.
+    pub fn describe(&self, executions: u64) -> String {
+        let bound = format!(
+            "{} preemption{} and {} fault{}",
+            self.preemptions_max,
+            if self.preemptions_max == 1 { "" } else { "s" },
+            self.faults_max,
+            if self.faults_max == 1 { "" } else { "s" },
+        );
+        if self.exhaustive {
+            format!("no violation within {bound}, {executions} executions, exhaustive")
+        } else {
+            let total = self.explored_branches + self.open_branches;
+            format!(
+                "no violation found within {bound} in {executions} executions, not exhaustive: \
+                 {} of {} known branches explored, {} still open",
+                self.explored_branches, total, self.open_branches
+            )
+        }
     }
 }
 
@@ -65,6 +123,12 @@ pub struct PickView<'a> {
     pub faults_pending: u32,
     /// Whether the execution is still where faults may fire at all (budget aside).
     pub faults_window: bool,
+    /// Descriptions of the pending faults, in order, when the strategy tracks dependencies
+    /// (empty otherwise); stable names for the same fault across executions.
+    pub fault_names: &'a [String],
+    /// Whether `current` is runnable and waiting at a `yield_now` point: switching away from
+    /// it then is not a preemption, and a systematic search prefers the others (spin loops).
+    pub current_yields: bool,
 }
 
 /// What a strategy may see when the model draws a random number.

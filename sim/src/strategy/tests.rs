@@ -14,6 +14,8 @@ fn view(step: u64) -> PickView<'static> {
         runnable: &RUNNABLE,
         faults_window: false,
         faults_pending: 0,
+        fault_names: &[],
+        current_yields: false,
     }
 }
 

@@ -10,12 +10,12 @@
 use std::fmt;
 use std::sync::atomic as std_atomic;
 
-use vigil_core::rt::{self, Op, Site};
+use vigil_core::rt::{self, Object, ObjectId, Op, Site};
 
 pub use std::sync::atomic::{Ordering, compiler_fence, fence};
 
-fn point(name: &'static str, op: Op) {
-    rt::current().point(Site::new(name, op));
+fn point(name: &'static str, id: &ObjectId, op: Op) {
+    rt::point_on(Site::new(name, op), Object::Shared(id));
 }
 
 /// The methods every atomic type shares: construction, load, store, swap, compare-exchange,
@@ -31,22 +31,23 @@ macro_rules! atomic_common {
             pub const fn named(name: &'static str, value: $value) -> Self {
                 Self {
                     name,
+                    id: ObjectId::new(),
                     value: <$std>::new(value),
                 }
             }
 
             pub fn load(&self, order: Ordering) -> $value {
-                point(self.name, Op::Load);
+                point(self.name, &self.id, Op::Load);
                 self.value.load(order)
             }
 
             pub fn store(&self, value: $value, order: Ordering) {
-                point(self.name, Op::Store);
+                point(self.name, &self.id, Op::Store);
                 self.value.store(value, order)
             }
 
             pub fn swap(&self, value: $value, order: Ordering) -> $value {
-                point(self.name, Op::Rmw);
+                point(self.name, &self.id, Op::Rmw);
                 self.value.swap(value, order)
             }
 
@@ -57,7 +58,7 @@ macro_rules! atomic_common {
                 success: Ordering,
                 failure: Ordering,
             ) -> Result<$value, $value> {
-                point(self.name, Op::Rmw);
+                point(self.name, &self.id, Op::Rmw);
                 self.value.compare_exchange(current, new, success, failure)
             }
 
@@ -73,22 +74,22 @@ macro_rules! atomic_common {
             }
 
             pub fn fetch_and(&self, value: $value, order: Ordering) -> $value {
-                point(self.name, Op::Rmw);
+                point(self.name, &self.id, Op::Rmw);
                 self.value.fetch_and(value, order)
             }
 
             pub fn fetch_nand(&self, value: $value, order: Ordering) -> $value {
-                point(self.name, Op::Rmw);
+                point(self.name, &self.id, Op::Rmw);
                 self.value.fetch_nand(value, order)
             }
 
             pub fn fetch_or(&self, value: $value, order: Ordering) -> $value {
-                point(self.name, Op::Rmw);
+                point(self.name, &self.id, Op::Rmw);
                 self.value.fetch_or(value, order)
             }
 
             pub fn fetch_xor(&self, value: $value, order: Ordering) -> $value {
-                point(self.name, Op::Rmw);
+                point(self.name, &self.id, Op::Rmw);
                 self.value.fetch_xor(value, order)
             }
 
@@ -149,6 +150,7 @@ macro_rules! atomic_int {
         /// An atomic integer whose every access is a scheduling point.
         pub struct $name {
             name: &'static str,
+            id: ObjectId,
             value: $std,
         }
 
@@ -156,22 +158,22 @@ macro_rules! atomic_int {
 
         impl $name {
             pub fn fetch_add(&self, value: $int, order: Ordering) -> $int {
-                point(self.name, Op::Rmw);
+                point(self.name, &self.id, Op::Rmw);
                 self.value.fetch_add(value, order)
             }
 
             pub fn fetch_sub(&self, value: $int, order: Ordering) -> $int {
-                point(self.name, Op::Rmw);
+                point(self.name, &self.id, Op::Rmw);
                 self.value.fetch_sub(value, order)
             }
 
             pub fn fetch_max(&self, value: $int, order: Ordering) -> $int {
-                point(self.name, Op::Rmw);
+                point(self.name, &self.id, Op::Rmw);
                 self.value.fetch_max(value, order)
             }
 
             pub fn fetch_min(&self, value: $int, order: Ordering) -> $int {
-                point(self.name, Op::Rmw);
+                point(self.name, &self.id, Op::Rmw);
                 self.value.fetch_min(value, order)
             }
         }
@@ -192,6 +194,7 @@ atomic_int!(AtomicIsize, std_atomic::AtomicIsize, isize);
 /// An atomic flag whose every access is a scheduling point.
 pub struct AtomicBool {
     name: &'static str,
+    id: ObjectId,
     value: std_atomic::AtomicBool,
 }
 
@@ -199,7 +202,7 @@ atomic_common!(AtomicBool, std_atomic::AtomicBool, bool);
 
 impl AtomicBool {
     pub fn fetch_not(&self, order: Ordering) -> bool {
-        point(self.name, Op::Rmw);
+        point(self.name, &self.id, Op::Rmw);
         self.value.fetch_not(order)
     }
 }

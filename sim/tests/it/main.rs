@@ -7,6 +7,7 @@
 mod cli;
 mod corpus;
 mod determinism;
+mod dpor;
 mod facade;
 mod faults;
 mod generated;

@@ -13,7 +13,8 @@ use proptest::test_runner::{Config, RngSeed};
 
 use super::{EntryView, Roster, Slot};
 use crate::aion::{WorkerCapacity, dispatch_channel};
-use crate::pool::WorkerEntry;
+use crate::census::{Census, Counted};
+use crate::pool::{RegistrationId, WorkerEntry};
 use crate::process::Pid;
 use crate::sync::{Mutex, Ordering};
 
@@ -116,6 +117,7 @@ struct Model {
     original: Vec<Weak<WorkerEntry>>,
     roster: Roster,
     next_id: u64,
+    census: Arc<Census>,
 }
 
 impl Model {
@@ -127,6 +129,7 @@ impl Model {
         };
         let worker_id = format!("worker-{}", self.next_id);
         let entry = Arc::new(WorkerEntry {
+            registration: RegistrationId(self.next_id),
             channel_name: dispatch_channel("prod", "email").unwrap(),
             view: Arc::new(EntryView::new(
                 worker_id.into(),
@@ -135,6 +138,7 @@ impl Model {
             )),
             capacity,
             subscription: Mutex::named("entry.subscription", None),
+            _counted: self.census.token(Counted::Entry),
         });
         self.original.push(Arc::downgrade(&entry));
         self.roster.push(Slot::new(&entry));

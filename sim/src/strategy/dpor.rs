@@ -1,0 +1,625 @@
+//! Dynamic partial-order reduction with sleep sets, sound under a preemption bound and a
+//! fault bound: one representative per class of equivalent schedules, then a certificate.
+//!
+//! # The search
+//!
+//! Each execution is a sequence of events (steps and chosen faults), each described by the
+//! executor as the objects it touched (`crate::dependency`). The search keeps the events of
+//! the current execution as a stack of nodes. After every event it computes the event's
+//! vector clock (happens-before: program order, spawn, a barrier at each jump of virtual
+//! time, and every earlier dependent event) and finds its *races*: earlier dependent events
+//! of other actors not already ordered before it through other events. For a race between
+//! event `i` and the new event `j`, it takes the events after `i` that do not depend on `i`
+//! plus `j`, and their *initials* (those with no earlier event of that sequence before them);
+//! if none of them is explored or scheduled at node `i` already, one is added there (source
+//! sets, Abdulla et al., POPL 2014, without wakeup trees). The next execution replays the
+//! stack up to the deepest node with an alternative left and takes it.
+//!
+//! Sleep sets prune the rest: an actor explored at a node sleeps in the siblings explored
+//! after it, and stays asleep until an event dependent with its own event runs.
+//!
+//! # Bounds
+//!
+//! A preemption is switching away from a task that could go on (and is not waiting at a
+//! `yield_now`). An alternative that would exceed `preemptions_max` at the race point is not
+//! added there; as in bounded POR (Coons, Musuvathi, McKinley, OOPSLA 2013) it is also added
+//! at the last earlier node where the schedule switched tasks, where taking it may replace
+//! that switch rather than add one. Faults are actors of their own, named by their
+//! description; at most `faults_max` fire per execution. A fault pending and awake at a node
+//! is fired first there (and the other choices of the node are scheduled after it), so it
+//! sleeps in those later siblings: the same fault is fired again later in an execution only
+//! after something it depends on ran.
+//!
+//! # Defaults
+//!
+//! Outside the replayed prefix the search keeps running the current task (no preemption),
+//! and never picks a sleeping actor unless nothing else can run (such an execution is
+//! redundant but harmless). A task waiting at `yield_now` never goes first when another task
+//! could run, neither by default nor as an alternative: a yield is a request to let others
+//! run, and without this a spin loop would give the search one more iteration to reverse
+//! against the write it waits for in every execution, for ever.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use rand_chacha::ChaCha8Rng;
+use rand_core::{RngCore, SeedableRng};
+use vigil_core::rt::TaskId;
+
+use super::random::splitmix64;
+use super::{Coverage, Divergence, DrawView, PickView, Start, Strategy};
+use crate::dependency::{Access, Actor, Event, ObjectKey, dependent};
+use crate::schedule::Choice;
+
+/// One event of the current execution and the choices at the state before it.
+#[derive(Debug, Default)]
+struct Node {
+    /// Actors that could run here: runnable tasks in id order, then the pending faults.
+    enabled: Vec<Actor>,
+    /// The task that ran before, if it could go on here.
+    current: Option<TaskId>,
+    current_yields: bool,
+    preemptions: u32,
+    faults: u32,
+    /// Asleep on entry, with the accesses of their event here.
+    sleep: Vec<(Actor, Vec<Access>)>,
+    /// Explored here in earlier executions, with the accesses of their event.
+    done: Vec<(Actor, Vec<Access>)>,
+    /// Still to explore here.
+    backtrack: Vec<Actor>,
+    chosen: Actor,
+    accesses: Vec<Access>,
+    /// Index of the actor in the clock vectors, and its count of events including this one.
+    actor_idx: usize,
+    actor_seq: u32,
+    clock: Vec<u32>,
+}
+
+/// The events of one execution that later events on an object may race with.
+#[derive(Debug, Default)]
+struct History {
+    last_write: Option<usize>,
+    reads: Vec<usize>,
+}
+
+impl Default for Actor {
+    fn default() -> Self {
+        Actor::Task(TaskId(0))
+    }
+}
+
+/// Systematic search with partial-order reduction within preemption and fault bounds.
+#[derive(Debug)]
+pub struct Dpor {
+    preemptions_max: u32,
+    faults_max: u32,
+    nodes: Vec<Node>,
+    /// The next event's index in `nodes`.
+    cursor: usize,
+    /// Nodes below this index replay the previous execution.
+    replay_len: usize,
+    /// Actors seen in this search, for clock indices (ordered by first appearance).
+    actors: Vec<Actor>,
+    /// Per task id: the node of the event that spawned it, in this execution.
+    spawned_by: Vec<Option<usize>>,
+    /// The join of every clock so far (what a barrier event comes after).
+    all_clock: Vec<u32>,
+    /// Per object, its last write and the reads since, in this execution.
+    objects: BTreeMap<ObjectKey, History>,
+    /// Per actor index, its latest event in this execution.
+    last_of_actor: Vec<Option<usize>>,
+    /// The sleep set of the next new node.
+    next_sleep: Vec<(Actor, Vec<Access>)>,
+    /// `pick` was asked for the event about to be reported.
+    picked: bool,
+    divergence: Option<Divergence>,
+    executions: u64,
+    exhausted: bool,
+    redundant: u64,
+    rng: ChaCha8Rng,
+    seed: u64,
+}
+
+impl Dpor {
+    pub fn new(preemptions_max: u32, faults_max: u32) -> Self {
+        Dpor {
+            preemptions_max,
+            faults_max,
+            nodes: Vec::new(),
+            cursor: 0,
+            replay_len: 0,
+            actors: Vec::new(),
+            spawned_by: Vec::new(),
+            all_clock: Vec::new(),
+            objects: BTreeMap::new(),
+            last_of_actor: Vec::new(),
+            next_sleep: Vec::new(),
+            picked: false,
+            divergence: None,
+            executions: 0,
+            exhausted: false,
+            redundant: 0,
+            rng: ChaCha8Rng::seed_from_u64(0),
+            seed: splitmix64((u64::from(preemptions_max) << 32) | u64::from(faults_max)),
+        }
+    }
+
+    /// Executions that could only follow sleeping actors (redundant, counted for reports).
+    pub fn redundant_executions(&self) -> u64 {
+        self.redundant
+    }
+
+    fn actor_idx(&mut self, actor: &Actor) -> usize {
+        match self.actors.iter().position(|known| known == actor) {
+            Some(idx) => idx,
+            None => {
+                self.actors.push(actor.clone());
+                self.actors.len() - 1
+            }
+        }
+    }
+
+    /// Moves to the deepest node with an alternative left; `false` when there is none.
+    fn backtrack(&mut self) -> bool {
+        while let Some(node) = self.nodes.last_mut() {
+            let chosen = std::mem::take(&mut node.chosen);
+            let accesses = std::mem::take(&mut node.accesses);
+            node.done.push((chosen, accesses));
+            while let Some(next) = node.backtrack.pop() {
+                let asleep = node.sleep.iter().any(|(actor, _)| *actor == next);
+                let done = node.done.iter().any(|(actor, _)| *actor == next);
+                if !asleep && !done {
+                    node.chosen = next;
+                    self.replay_len = self.nodes.len();
+                    return true;
+                }
+            }
+            self.nodes.pop();
+        }
+        false
+    }
+
+    fn enabled(&self, view: &PickView<'_>, faults: u32) -> Vec<Actor> {
+        let mut enabled: Vec<Actor> = view.runnable.iter().map(|t| Actor::Task(*t)).collect();
+        if faults < self.faults_max {
+            for name in view.fault_names {
+                let actor = Actor::Fault(name.clone());
+                if !enabled.contains(&actor) {
+                    enabled.push(actor);
+                }
+            }
+        }
+        enabled
+    }
+
+    /// Whether choosing `actor` at `node` preempts its current task.
+    fn preempts(node: &Node, actor: &Actor) -> bool {
+        match (actor, node.current) {
+            (Actor::Task(task), Some(current)) => *task != current && !node.current_yields,
+            _ => false,
+        }
+    }
+
+    fn within_bounds(&self, node: &Node, actor: &Actor) -> bool {
+        let preemptions = node.preemptions + u32::from(Self::preempts(node, actor));
+        preemptions <= self.preemptions_max
+            && node.enabled.contains(actor)
+            && !Self::spins(node, actor)
+    }
+
+    /// Whether `actor` is the current task waiting at `yield_now` while another task could
+    /// run: the search never lets it go first there, so spin loops end (as loom does).
+    fn spins(node: &Node, actor: &Actor) -> bool {
+        node.current_yields
+            && node.current.map(Actor::Task).as_ref() == Some(actor)
+            && node
+                .enabled
+                .iter()
+                .any(|other| other != actor && matches!(other, Actor::Task(_)))
+    }
+
+    /// The default choice at a new node, and what else to explore there.
+    fn choose_new(&self, node: &mut Node) -> Actor {
+        let awake = |actor: &Actor| !node.sleep.iter().any(|(asleep, _)| asleep == actor);
+        let faults: Vec<Actor> = node
+            .enabled
+            .iter()
+            .filter(|actor| matches!(actor, Actor::Fault(_)) && awake(actor))
+            .cloned()
+            .collect();
+        let current = node.current.map(Actor::Task);
+        let tasks = node
+            .enabled
+            .iter()
+            .filter(|actor| matches!(actor, Actor::Task(_)));
+        let default_task = match current.clone().filter(|c| awake(c) && !node.current_yields) {
+            Some(current) => Some(current),
+            None => tasks
+                .clone()
+                .find(|actor| awake(actor) && Some(*actor) != current.as_ref())
+                .or_else(|| current.as_ref().filter(|c| awake(c)))
+                .cloned(),
+        };
+        if let Some(first) = faults.first() {
+            // Faults go first, so they sleep in the siblings explored after them.
+            let mut rest: Vec<Actor> = faults[1..].to_vec();
+            rest.extend(default_task);
+            rest.reverse();
+            node.backtrack = rest;
+            return first.clone();
+        }
+        // Everything else is asleep: run something anyway (the execution is redundant), but
+        // never keep a task spinning on `yield_now` while another could run.
+        let other = tasks
+            .clone()
+            .find(|actor| Some(*actor) != current.as_ref())
+            .cloned();
+        let spins = node.current_yields && other.is_some();
+        let fallback = match (&current, spins) {
+            (Some(current), false) => current.clone(),
+            _ => other
+                .clone()
+                .or(current.clone())
+                .expect("[internal bug] nothing enabled"),
+        };
+        default_task
+            .filter(|actor| self.within_bounds(node, actor))
+            .filter(|actor| !(spins && Some(actor) == current.as_ref()))
+            .unwrap_or(fallback)
+    }
+
+    /// Adds `actor` as an alternative at node `idx` (and, under the preemption bound, at the
+    /// last switch before it), if the bounds allow it there.
+    fn schedule(&mut self, idx: usize, actor: &Actor) {
+        self.add_alternative(idx, actor);
+        if self.preemptions_max == u32::MAX {
+            return;
+        }
+        let switch = (1..=idx).rev().find(|&k| {
+            let before = &self.nodes[k - 1].chosen;
+            let here = &self.nodes[k].chosen;
+            matches!((before, here), (Actor::Task(a), Actor::Task(b)) if a != b)
+        });
+        if let Some(switch) = switch
+            && switch != idx
+        {
+            self.add_alternative(switch, actor);
+        }
+    }
+
+    fn add_alternative(&mut self, idx: usize, actor: &Actor) {
+        let node = &self.nodes[idx];
+        let known = node.chosen == *actor
+            || node.backtrack.contains(actor)
+            || node.done.iter().any(|(done, _)| done == actor);
+        if known || !self.within_bounds(node, actor) {
+            return;
+        }
+        self.nodes[idx].backtrack.insert(0, actor.clone());
+    }
+
+    /// Records the event at `self.cursor`: its clock, its races, the next sleep set.
+    fn record(&mut self, event: &Event<'_>) {
+        let idx = self.cursor;
+        let actor_idx = self.actor_idx(event.actor);
+        let width = self.actors.len();
+        let mut clock = self.base_clock(event, actor_idx, width);
+        let mut races = Vec::new();
+        // A replayed event keeps the clock it had: the prefix before it is the same.
+        let replayed = idx + 1 < self.replay_len;
+        // Only earlier events on the same objects can race with this one, and of those only
+        // the object's last write and (for a write) the reads since: everything before that
+        // write happened before it. Visit them latest first.
+        let mut candidates: Vec<usize> = Vec::new();
+        if !replayed {
+            for access in event.accesses {
+                if let Some(history) = self.objects.get(&access.object) {
+                    candidates.extend(history.last_write);
+                    if access.write {
+                        candidates.extend(history.reads.iter().copied());
+                    }
+                }
+            }
+            candidates.sort_unstable_by(|a, b| b.cmp(a));
+            candidates.dedup();
+        }
+        for earlier in candidates {
+            let other = &self.nodes[earlier];
+            if other.actor_idx == actor_idx || !dependent(&other.accesses, event.accesses) {
+                continue;
+            }
+            if clock.get(other.actor_idx).copied().unwrap_or(0) < other.actor_seq {
+                races.push(earlier);
+            }
+            join(&mut clock, &other.clock);
+        }
+        let seq = clock.get(actor_idx).copied().unwrap_or(0) + 1;
+        clock.resize(width, 0);
+        clock[actor_idx] = seq;
+        if replayed {
+            clock = std::mem::take(&mut self.nodes[idx].clock);
+        }
+        join(&mut self.all_clock, &clock);
+        for access in event.accesses {
+            let history = self.objects.entry(access.object).or_default();
+            if access.write {
+                history.last_write = Some(idx);
+                history.reads.clear();
+            } else {
+                history.reads.push(idx);
+            }
+        }
+        if self.last_of_actor.len() <= actor_idx {
+            self.last_of_actor.resize(actor_idx + 1, None);
+        }
+        self.last_of_actor[actor_idx] = Some(idx);
+        for task in event.spawned {
+            let slot = task.0 as usize;
+            if self.spawned_by.len() <= slot {
+                self.spawned_by.resize(slot + 1, None);
+            }
+            self.spawned_by[slot] = Some(idx);
+        }
+        let node = &mut self.nodes[idx];
+        node.accesses = event.accesses.to_vec();
+        node.actor_idx = actor_idx;
+        node.actor_seq = seq;
+        node.clock = clock;
+        self.next_sleep = if event.barrier {
+            Vec::new()
+        } else {
+            let bounded = self.preemptions_max != u32::MAX;
+            // A switch the bound does not charge for: the previous task blocked, finished
+            // or yielded.
+            let switched = idx > 0
+                && self.nodes[idx - 1].chosen != self.nodes[idx].chosen
+                && !Self::preempts(&self.nodes[idx], &self.nodes[idx].chosen);
+            let node = &self.nodes[idx];
+            node.sleep
+                .iter()
+                .chain(node.done.iter())
+                .filter(|(actor, accesses)| {
+                    // Under a preemption bound, the order that would cover a sleeping task
+                    // may need more preemptions than the bound allows, so sleeping tasks wake
+                    // wherever the schedule switches tasks for free (faults, which cost no
+                    // preemption, keep sleeping).
+                    let bound_wakes = bounded && switched && matches!(actor, Actor::Task(_));
+                    *actor != node.chosen && !bound_wakes && !dependent(accesses, &node.accesses)
+                })
+                .cloned()
+                .collect()
+        };
+        // Races of a replayed event were handled by the execution that first ran it.
+        if idx + 1 >= self.replay_len {
+            for earlier in races {
+                self.race(earlier, idx);
+            }
+        }
+    }
+
+    /// The clock an event starts from: its actor's previous event, its spawner, a barrier.
+    fn base_clock(&self, event: &Event<'_>, actor_idx: usize, width: usize) -> Vec<u32> {
+        let mut clock = vec![0; width];
+        if event.barrier {
+            join(&mut clock, &self.all_clock);
+        }
+        let previous = self.last_of_actor.get(actor_idx).copied().flatten();
+        match previous {
+            Some(previous) => join(&mut clock, &self.nodes[previous].clock),
+            None => {
+                if let Actor::Task(task) = event.actor
+                    && let Some(Some(spawner)) = self.spawned_by.get(task.0 as usize)
+                {
+                    join(&mut clock, &self.nodes[*spawner].clock);
+                }
+            }
+        }
+        clock
+    }
+
+    /// Schedules an alternative at node `earlier` that reverses its race with event `later`.
+    fn race(&mut self, earlier: usize, later: usize) {
+        let (first_idx, first_seq) = (self.nodes[earlier].actor_idx, self.nodes[earlier].actor_seq);
+        let after_first =
+            |node: &Node| node.clock.get(first_idx).copied().unwrap_or(0) >= first_seq;
+        // The initials of the events after `earlier` that do not depend on it, then `later`.
+        let mut lowest: Vec<u32> = vec![u32::MAX; self.actors.len()];
+        let mut initials: BTreeSet<Actor> = BTreeSet::new();
+        for k in earlier + 1..=later {
+            let node = &self.nodes[k];
+            if k != later && after_first(node) {
+                continue;
+            }
+            let covered = node.clock.iter().enumerate().any(|(actor, &count)| {
+                let seen = lowest[actor];
+                seen != u32::MAX && count >= seen
+            });
+            if !covered {
+                initials.insert(self.actors[node.actor_idx].clone());
+            }
+            let slot = &mut lowest[node.actor_idx];
+            *slot = (*slot).min(node.actor_seq);
+        }
+        let node = &self.nodes[earlier];
+        let present = |actor: &Actor| {
+            node.chosen == *actor
+                || node.backtrack.contains(actor)
+                || node.done.iter().any(|(done, _)| done == actor)
+        };
+        if initials.iter().any(present) {
+            return;
+        }
+        let later_actor = &self.actors[self.nodes[later].actor_idx];
+        let pick = if initials.contains(later_actor) && node.enabled.contains(later_actor) {
+            Some(later_actor.clone())
+        } else {
+            node.enabled.iter().find(|a| initials.contains(*a)).cloned()
+        };
+        // No initial can run before `earlier`: it enabled the later event (a wake-up, a
+        // release of a hold), so the race cannot be reversed from here.
+        if let Some(actor) = pick {
+            self.schedule(earlier, &actor);
+        }
+    }
+
+    fn open_branches(&self) -> u64 {
+        self.nodes
+            .iter()
+            .map(|node| node.backtrack.len() as u64)
+            .sum()
+    }
+}
+
+fn join(into: &mut Vec<u32>, other: &[u32]) {
+    if into.len() < other.len() {
+        into.resize(other.len(), 0);
+    }
+    for (mine, theirs) in into.iter_mut().zip(other) {
+        *mine = (*mine).max(*theirs);
+    }
+}
+
+impl Strategy for Dpor {
+    fn start(&mut self, execution_idx: u64) -> Option<Start> {
+        if execution_idx > 0 && !self.backtrack() {
+            self.exhausted = true;
+            return None;
+        }
+        if execution_idx == 0 {
+            self.nodes.clear();
+            self.replay_len = 0;
+        }
+        self.executions = execution_idx + 1;
+        self.cursor = 0;
+        self.spawned_by.clear();
+        self.all_clock.clear();
+        self.objects.clear();
+        self.last_of_actor.clear();
+        self.next_sleep.clear();
+        self.picked = false;
+        self.divergence = None;
+        self.rng = ChaCha8Rng::seed_from_u64(self.seed);
+        Some(Start { seed: self.seed })
+    }
+
+    fn pick(&mut self, view: &PickView<'_>) -> Result<Choice, Divergence> {
+        if let Some(divergence) = self.divergence.take() {
+            return Err(divergence);
+        }
+        let idx = self.cursor;
+        let (preemptions, faults) = self.counts(idx);
+        let enabled = self.enabled(view, faults);
+        let actor = if idx < self.nodes.len() {
+            let node = &self.nodes[idx];
+            if node.enabled != enabled {
+                return Err(Divergence {
+                    step: view.step,
+                    expected: format!("the choices {:?}", node.enabled),
+                    found: format!("the choices {enabled:?}"),
+                });
+            }
+            node.chosen.clone()
+        } else {
+            let current = view.current.filter(|task| view.runnable.contains(task));
+            let mut node = Node {
+                enabled,
+                current,
+                current_yields: view.current_yields,
+                preemptions,
+                faults,
+                sleep: std::mem::take(&mut self.next_sleep),
+                ..Node::default()
+            };
+            let chosen = self.choose_new(&mut node);
+            if node.sleep.iter().any(|(asleep, _)| *asleep == chosen) {
+                self.redundant += 1;
+            }
+            node.chosen = chosen.clone();
+            self.nodes.push(node);
+            chosen
+        };
+        self.picked = true;
+        Ok(match actor {
+            Actor::Task(task) => Choice::Task(task),
+            Actor::Fault(name) => {
+                let k = view.fault_names.iter().position(|known| *known == name);
+                Choice::Fault(k.expect("[internal bug] a chosen fault is not pending") as u32)
+            }
+        })
+    }
+
+    fn draw(&mut self, _view: &DrawView) -> Result<u64, Divergence> {
+        Ok(self.rng.next_u64())
+    }
+
+    fn end(&mut self, _steps: u64) -> Result<(), Divergence> {
+        match self.divergence.take() {
+            Some(divergence) => Err(divergence),
+            None => Ok(()),
+        }
+    }
+
+    fn tracks_dependencies(&self) -> bool {
+        true
+    }
+
+    fn stepped(&mut self, event: &Event<'_>) {
+        let idx = self.cursor;
+        if !std::mem::take(&mut self.picked) {
+            if idx < self.nodes.len() {
+                if self.nodes[idx].chosen != *event.actor && self.divergence.is_none() {
+                    self.divergence = Some(Divergence {
+                        step: idx as u64,
+                        expected: format!("{:?} to run", self.nodes[idx].chosen),
+                        found: format!("{:?} ran", event.actor),
+                    });
+                }
+            } else {
+                let (preemptions, faults) = self.counts(idx);
+                let Actor::Task(task) = event.actor else {
+                    panic!("[internal bug] a fault fired without a pick");
+                };
+                self.nodes.push(Node {
+                    enabled: vec![event.actor.clone()],
+                    current: Some(*task),
+                    preemptions,
+                    faults,
+                    sleep: std::mem::take(&mut self.next_sleep),
+                    chosen: event.actor.clone(),
+                    ..Node::default()
+                });
+            }
+        }
+        self.record(event);
+        self.cursor += 1;
+    }
+
+    fn coverage(&self) -> Option<Coverage> {
+        Some(Coverage {
+            preemptions_max: self.preemptions_max,
+            faults_max: self.faults_max,
+            exhaustive: self.exhausted,
+            open_branches: if self.exhausted {
+                0
+            } else {
+                self.open_branches()
+            },
+            explored_branches: self.executions.saturating_sub(1),
+        })
+    }
+}
+
+impl Dpor {
+    /// Preemptions and faults taken by the events before node `idx`.
+    fn counts(&self, idx: usize) -> (u32, u32) {
+        match idx.checked_sub(1).map(|k| &self.nodes[k]) {
+            None => (0, 0),
+            Some(node) => (
+                node.preemptions + u32::from(Self::preempts(node, &node.chosen)),
+                node.faults + u32::from(matches!(node.chosen, Actor::Fault(_))),
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,131 @@
+//! Unit tests of the DPOR strategy, driven by hand: views and events as the executor would
+//! report them (whole models run under the executor in `sim/tests/it/dpor.rs`).
+
+use vigil_core::rt::TaskId;
+
+use super::*;
+use crate::dependency::ObjectKey;
+
+const BOTH: [TaskId; 2] = [TaskId(0), TaskId(1)];
+
+fn view<'a>(runnable: &'a [TaskId], faults: &'a [String]) -> PickView<'a> {
+    PickView {
+        step: 0,
+        current: None,
+        runnable,
+        faults_pending: faults.len() as u32,
+        faults_window: !faults.is_empty(),
+        fault_names: faults,
+        current_yields: false,
+    }
+}
+
+fn event(dpor: &mut Dpor, task: u32, accesses: &[Access]) {
+    let actor = Actor::Task(TaskId(task));
+    dpor.stepped(&Event {
+        actor: &actor,
+        accesses,
+        spawned: &[],
+        barrier: false,
+    });
+}
+
+/// One execution of two tasks with one event each, `t0` first when the search leaves it the
+/// choice; returns the task picked first.
+fn execute(dpor: &mut Dpor, first: &[Access], second: &[Access]) -> Choice {
+    let choice = dpor.pick(&view(&BOTH, &[])).unwrap();
+    let (ran_first, ran_second) = match choice {
+        Choice::Task(TaskId(0)) => ((0, first), (1, second)),
+        _ => ((1, second), (0, first)),
+    };
+    event(dpor, ran_first.0, ran_first.1);
+    event(dpor, ran_second.0, ran_second.1);
+    choice
+}
+
+#[test]
+fn independent_events_need_one_execution() {
+    let mut dpor = Dpor::new(2, 0);
+    dpor.start(0).unwrap();
+    let left = [Access::write(ObjectKey::Shared(0))];
+    let right = [Access::write(ObjectKey::Shared(1))];
+    assert_eq!(execute(&mut dpor, &left, &right), Choice::Task(TaskId(0)));
+    assert_eq!(dpor.start(1), None);
+    assert!(dpor.coverage().unwrap().exhaustive);
+}
+
+#[test]
+fn conflicting_events_are_run_in_both_orders() {
+    let mut dpor = Dpor::new(2, 0);
+    let write = [Access::write(ObjectKey::Shared(0))];
+    dpor.start(0).unwrap();
+    assert_eq!(execute(&mut dpor, &write, &write), Choice::Task(TaskId(0)));
+    assert!(!dpor.coverage().unwrap().exhaustive);
+    dpor.start(1).unwrap();
+    assert_eq!(execute(&mut dpor, &write, &write), Choice::Task(TaskId(1)));
+    assert_eq!(dpor.start(2), None);
+}
+
+#[test]
+fn two_reads_commute() {
+    let mut dpor = Dpor::new(2, 0);
+    let read = [Access::read(ObjectKey::Shared(0))];
+    dpor.start(0).unwrap();
+    execute(&mut dpor, &read, &read);
+    assert_eq!(dpor.start(1), None);
+}
+
+#[test]
+fn a_pending_fault_is_fired_first_and_not_firing_it_is_explored_after() {
+    let mut dpor = Dpor::new(0, 1);
+    let faults = ["crash a".to_owned()];
+    let only = [TaskId(0)];
+    dpor.start(0).unwrap();
+    assert_eq!(dpor.pick(&view(&only, &faults)), Ok(Choice::Fault(0)));
+    let fault = Actor::Fault("crash a".to_owned());
+    let budget = [Access::write(ObjectKey::FaultBudget)];
+    dpor.stepped(&Event {
+        actor: &fault,
+        accesses: &budget,
+        spawned: &[],
+        barrier: false,
+    });
+    // The budget is spent: the fault is no longer offered.
+    assert_eq!(
+        dpor.pick(&view(&only, &faults)),
+        Ok(Choice::Task(TaskId(0)))
+    );
+    event(&mut dpor, 0, &[]);
+    dpor.start(1).unwrap();
+    assert_eq!(
+        dpor.pick(&view(&only, &faults)),
+        Ok(Choice::Task(TaskId(0)))
+    );
+    event(&mut dpor, 0, &[]);
+    assert_eq!(dpor.start(2), None);
+}
+
+#[test]
+fn coverage_sentences_name_the_bounds() {
+    let coverage = Coverage {
+        preemptions_max: 1,
+        faults_max: 2,
+        exhaustive: true,
+        open_branches: 0,
+        explored_branches: 4,
+    };
+    assert_eq!(
+        coverage.describe(5),
+        "no violation within 1 preemption and 2 faults, 5 executions, exhaustive"
+    );
+    let partial = Coverage {
+        exhaustive: false,
+        open_branches: 3,
+        ..coverage
+    };
+    assert_eq!(
+        partial.describe(5),
+        "no violation found within 1 preemption and 2 faults in 5 executions, not exhaustive: \
+         4 of 7 known branches explored, 3 still open"
+    );
+}

@@ -1,0 +1,364 @@
+//! DPOR: the dependency relation orders what conflicts and only that, sleep sets and races
+//! never lose a terminal state that exhaustive DFS reaches, results are certified only when
+//! the search was exhausted, faults are explored, and runs are deterministic.
+
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use vigil_core::sync::{AtomicU32, Mutex, Ordering};
+use vigil_core::thread;
+use vigil_sim::scenario::{self, StrategyKind};
+use vigil_sim::{
+    Config, Dfs, Dpor, Executor, FailureKind, Model, NoFaults, Observed, Overrides, Report,
+    StopReason, Strategy, run, run_scenario,
+};
+
+use super::models::{check_then_act, lock_order};
+
+thread_local! {
+    /// Terminal states of the executions of one run (the executor runs on the test thread).
+    static STATES: RefCell<BTreeSet<String>> = const { RefCell::new(BTreeSet::new()) };
+    /// What the reader of `writers_and_reader` saw.
+    static SEEN: Cell<u32> = const { Cell::new(0) };
+}
+
+fn config(executions: u64) -> Config {
+    let mut config = Config::default();
+    config.seed = 10;
+    config.executions = executions;
+    config
+}
+
+/// Runs `model` under `strategy` and returns the report and the terminal states it reached.
+fn states<F>(strategy: &mut dyn Strategy, model: F) -> (Report, BTreeSet<String>)
+where
+    F: Fn() + Send + Sync + 'static,
+{
+    STATES.with(|states| states.borrow_mut().clear());
+    let report = run(&config(200_000), strategy, model);
+    let reached = STATES.with(|states| std::mem::take(&mut *states.borrow_mut()));
+    (report, reached)
+}
+
+fn record(state: String) {
+    STATES.with(|states| states.borrow_mut().insert(state));
+}
+
+/// Two writers on one atomic and a reader of it: the final value and what the reader saw
+/// depend on the order of the conflicting accesses only (the reader notes what it saw
+/// outside the model, which is not a scheduling point).
+fn writers_and_reader() -> impl Fn() + Send + Sync + 'static {
+    || {
+        let shared = Arc::new(AtomicU32::named("shared", 0));
+        let other = Arc::new(AtomicU32::named("other", 0));
+        let mut handles = Vec::new();
+        for value in 1..=2 {
+            let (shared, other) = (shared.clone(), other.clone());
+            handles.push(thread::spawn("writer", move || {
+                shared.store(value, Ordering::SeqCst);
+                other.fetch_add(1, Ordering::SeqCst);
+            }));
+        }
+        let reader_shared = shared.clone();
+        handles.push(thread::spawn("reader", move || {
+            let value = reader_shared.load(Ordering::SeqCst);
+            SEEN.with(|seen| seen.set(value));
+        }));
+        for handle in handles {
+            handle.join().unwrap();
+        }
+        let seen = SEEN.with(|seen| seen.get());
+        record(format!("shared={} seen={seen}", shared.peek()));
+    }
+}
+
+/// `tasks` tasks appending their number to a list under a mutex.
+fn locked_counter(tasks: u32) -> impl Fn() + Send + Sync + 'static {
+    move || {
+        let counter = Arc::new(Mutex::named("counter", Vec::new()));
+        let handles: Vec<_> = (0..tasks)
+            .map(|id| {
+                let counter = counter.clone();
+                thread::spawn("incrementer", move || {
+                    counter.lock().push(id);
+                })
+            })
+            .collect();
+        for handle in handles {
+            handle.join().unwrap();
+        }
+        let order = counter.lock().clone();
+        record(format!("{order:?}"));
+    }
+}
+
+fn exhausted(report: &Report) -> u64 {
+    let stats = report
+        .stats()
+        .unwrap_or_else(|| panic!("{}", report.failure().unwrap()));
+    assert_eq!(stats.stop, StopReason::StrategyExhausted);
+    stats.executions
+}
+
+#[test]
+fn dpor_reaches_every_terminal_state_of_exhaustive_dfs() {
+    for (name, model) in [
+        (
+            "writers_and_reader",
+            Box::new(writers_and_reader()) as Box<dyn Fn() + Send + Sync>,
+        ),
+        ("locked_counter", Box::new(locked_counter(2))),
+    ] {
+        let model = Arc::new(model);
+        let (dfs_model, dpor_model) = (model.clone(), model.clone());
+        let (dfs, all) = states(&mut Dfs::new(u32::MAX), move || dfs_model());
+        let (dpor, reached) = states(&mut Dpor::new(u32::MAX, 0), move || dpor_model());
+        let (dfs_runs, dpor_runs) = (exhausted(&dfs), exhausted(&dpor));
+        assert_eq!(
+            reached, all,
+            "{name}: DPOR lost or invented terminal states"
+        );
+        assert!(
+            dpor_runs < dfs_runs,
+            "{name}: {dpor_runs} vs {dfs_runs} executions"
+        );
+    }
+}
+
+#[test]
+fn bounded_dpor_covers_what_bounded_dfs_covers() {
+    for bound in 0..=2 {
+        let (dfs, within) = states(&mut Dfs::new(bound), writers_and_reader());
+        let (dpor, reached) = states(&mut Dpor::new(bound, 0), writers_and_reader());
+        exhausted(&dfs);
+        exhausted(&dpor);
+        assert!(
+            reached.is_superset(&within),
+            "bound {bound}: DPOR missed {:?}",
+            within.difference(&reached).collect::<Vec<_>>()
+        );
+    }
+}
+
+#[test]
+fn independent_steps_are_explored_in_one_order_only() {
+    // Two tasks touching disjoint atomics: every interleaving is equivalent.
+    let model = || {
+        let left = Arc::new(AtomicU32::named("left", 0));
+        let right = Arc::new(AtomicU32::named("right", 0));
+        let worker = thread::spawn("worker", move || {
+            for _ in 0..3 {
+                left.fetch_add(1, Ordering::SeqCst);
+            }
+        });
+        for _ in 0..3 {
+            right.fetch_add(1, Ordering::SeqCst);
+        }
+        worker.join().unwrap();
+    };
+    let dpor = run(&config(1000), &mut Dpor::new(u32::MAX, 0), model);
+    let dfs = run(&config(1000), &mut Dfs::new(u32::MAX), model);
+    // One order of the counters; the join may still come before or after the worker ends.
+    assert!(exhausted(&dpor) <= 2);
+    assert!(exhausted(&dfs) > 10);
+}
+
+#[test]
+fn dependent_steps_are_explored_in_both_orders() {
+    let (report, reached) = states(&mut Dpor::new(u32::MAX, 0), locked_counter(3));
+    exhausted(&report);
+    // Three lockers: every order of the pushes is a distinct terminal state.
+    assert_eq!(reached.len(), 6, "{reached:?}");
+}
+
+#[test]
+fn dpor_finds_a_bug_needing_one_preemption() {
+    let report = run(&config(10_000), &mut Dpor::new(1, 0), check_then_act(false));
+    let failure = report.failure().expect("one preemption exposes the race");
+    assert!(matches!(failure.kind, FailureKind::Panic), "{failure}");
+    let none = run(&config(10_000), &mut Dpor::new(0, 0), check_then_act(false));
+    assert!(none.failure().is_none(), "no preemption cannot expose it");
+}
+
+#[test]
+fn dpor_finds_the_lock_order_deadlock() {
+    let report = run(&config(10_000), &mut Dpor::new(2, 0), lock_order(false));
+    let failure = report.failure().expect("DPOR finds the inversion");
+    assert!(
+        matches!(failure.kind, FailureKind::Deadlock { .. }),
+        "{failure}"
+    );
+}
+
+#[test]
+fn a_bug_needing_two_preemptions_is_found_at_two_not_one() {
+    // The checker must run exactly between the worker's second and third store.
+    let model = || {
+        let a = Arc::new(AtomicU32::named("a", 0));
+        let b = Arc::new(AtomicU32::named("b", 0));
+        let (wa, wb) = (a.clone(), b.clone());
+        let worker = thread::spawn("worker", move || {
+            wa.store(1, Ordering::SeqCst);
+            wb.store(1, Ordering::SeqCst);
+            wa.store(0, Ordering::SeqCst);
+        });
+        let checker = thread::spawn("checker", move || {
+            let seen_a = a.load(Ordering::SeqCst);
+            let seen_b = b.load(Ordering::SeqCst);
+            let again_a = a.load(Ordering::SeqCst);
+            assert!(
+                !(seen_a == 1 && seen_b == 1 && again_a == 0),
+                "saw the worker's intermediate state"
+            );
+        });
+        worker.join().unwrap();
+        checker.join().unwrap();
+    };
+    let one = run(&config(10_000), &mut Dpor::new(1, 0), model);
+    exhausted(&one);
+    let two = run(&config(10_000), &mut Dpor::new(2, 0), model);
+    let failure = two.failure().expect("two preemptions expose it");
+    assert!(matches!(failure.kind, FailureKind::Panic), "{failure}");
+}
+
+#[test]
+fn certification_is_reported_only_when_the_search_was_exhausted() {
+    let mut full = Dpor::new(2, 0);
+    let report = run(&config(100_000), &mut full, check_then_act(true));
+    let executions = exhausted(&report);
+    let coverage = full.coverage().unwrap();
+    assert!(coverage.exhaustive);
+    assert_eq!(
+        coverage.describe(executions),
+        format!(
+            "no violation within 2 preemptions and 0 faults, {executions} executions, exhaustive"
+        )
+    );
+    let mut cut = Dpor::new(2, 0);
+    let short = run(&config(2), &mut cut, check_then_act(true));
+    assert_eq!(short.stats().unwrap().stop, StopReason::ExecutionsDone);
+    let coverage = cut.coverage().unwrap();
+    assert!(!coverage.exhaustive);
+    assert!(coverage.open_branches > 0);
+    assert!(
+        coverage.describe(2).contains("not exhaustive"),
+        "{}",
+        coverage.describe(2)
+    );
+}
+
+#[test]
+fn the_same_search_twice_runs_the_same_executions_in_the_same_order() {
+    let schedules = || {
+        let mut seen = Vec::new();
+        let mut strategy = Dpor::new(2, 0);
+        let mut executor = Executor::new(&config(1));
+        let model: Model = Arc::new(writers_and_reader());
+        for idx in 0.. {
+            let outcome = executor.execute(idx, &mut strategy, &mut [], &mut NoFaults, &model);
+            let Some(outcome) = outcome else {
+                break;
+            };
+            seen.push((outcome, executor.schedule()));
+        }
+        seen
+    };
+    let first = schedules();
+    assert!(first.len() > 1);
+    assert_eq!(first, schedules());
+}
+
+/// One worker registered and then unregistered, with one participant crash allowed.
+const FAULTY_SCENARIO: &str = r#"
+name = "dpor-faults"
+seed = 7
+
+[strategy]
+kind = "dpor"
+preemptions_max = 0
+faults_max = 1
+executions = 20000
+
+[[tasks]]
+name = "owner"
+steps = [
+  { op = "register_with_participant", worker = "a" },
+  { op = "snapshot" },
+]
+
+[faults]
+budget = 1
+kinds = ["participant"]
+reasons = ["error"]
+
+[expect]
+outcome = "pass"
+certify = { preemptions = 0, faults = 1 }
+"#;
+
+#[test]
+fn dpor_explores_the_faults_of_a_scenario_and_certifies_it() {
+    let scenario = scenario::parse("dpor-faults.toml", FAULTY_SCENARIO).unwrap();
+    let run = run_scenario(&scenario, "dpor-faults.toml", &Overrides::default());
+    assert_eq!(run.observed, Observed::Pass, "{:?}", run.failure);
+    assert!(run.as_expected());
+    let certificate = run.certificate().unwrap();
+    assert_eq!(
+        certificate,
+        format!(
+            "no violation within 0 preemptions and 1 fault, {} executions, exhaustive",
+            run.executions
+        )
+    );
+    // Without faults the same search is smaller: the fault was explored, not ignored.
+    let overrides = Overrides {
+        strategy: Some(StrategyKind::Dpor {
+            preemptions_max: 0,
+            faults_max: 0,
+        }),
+        ..Overrides::default()
+    };
+    let quiet = run_scenario(&scenario, "dpor-faults.toml", &overrides);
+    assert!(quiet.executions < run.executions);
+    // A certificate at fault bound 0 does not meet a requirement of one fault.
+    assert!(!quiet.certified());
+    assert!(!quiet.as_expected());
+}
+
+#[test]
+fn a_required_certificate_fails_a_run_that_was_not_exhaustive() {
+    let scenario = scenario::parse("dpor-faults.toml", FAULTY_SCENARIO).unwrap();
+    let overrides = Overrides {
+        executions: Some(2),
+        ..Overrides::default()
+    };
+    let run = run_scenario(&scenario, "dpor-faults.toml", &overrides);
+    assert_eq!(run.observed, Observed::Pass);
+    assert!(!run.certified());
+    assert!(!run.as_expected());
+    assert!(run.certificate().unwrap().contains("not exhaustive"));
+}
+
+#[test]
+fn a_spin_loop_on_yield_now_ends_under_the_search() {
+    let model = || {
+        let flag = Arc::new(AtomicU32::named("flag", 0));
+        let setter_flag = flag.clone();
+        let spinner = thread::spawn("spinner", move || {
+            while flag.load(Ordering::SeqCst) == 0 {
+                vigil_core::rt::yield_now();
+            }
+        });
+        let setter = thread::spawn("setter", move || {
+            setter_flag.store(1, Ordering::SeqCst);
+        });
+        spinner.join().unwrap();
+        setter.join().unwrap();
+    };
+    let mut config = config(10_000);
+    config.steps_max = 200;
+    let report = run(&config, &mut Dpor::new(2, 0), model);
+    let executions = exhausted(&report);
+    assert!(executions < 100, "{executions}");
+}
