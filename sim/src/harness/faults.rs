@@ -89,7 +89,10 @@ impl PlanFaults {
                 .filter_map(|name| world.index_of(name))
                 .collect()
         };
-        let lookup = Lookup::new(world, view);
+        let channels = self.plan.kinds.iter().any(|kind| {
+            matches!(kind, FaultKind::Subscriber | FaultKind::Channel) && world.fault_kind_on(*kind)
+        });
+        let lookup = Lookup::new(world, view, channels);
         let (plan, candidates) = (&self.plan, &mut self.candidates);
         node.peek_view(|nodes| {
             for &kind in &plan.kinds {
@@ -169,14 +172,16 @@ struct Lookup {
 }
 
 impl Lookup {
-    fn new(world: &World, view: &FaultView<'_>) -> Lookup {
+    /// `channels`: whether subscriber or channel faults are on (only they need the pool's
+    /// channels, whose peek copies every entry).
+    fn new(world: &World, view: &FaultView<'_>, channels: bool) -> Lookup {
         let listeners = view
             .tasks
             .iter()
             .filter(|(_, _, finished)| !finished)
             .filter_map(|(task, name, _)| Some((listener_registration(name)?, *task)))
             .collect();
-        let channel_pids =
+        let channel_pids = if channels {
             world
                 .context
                 .peek_channels(|channels| {
@@ -189,7 +194,10 @@ impl Lookup {
                         })
                         .collect()
                 })
-                .unwrap_or_default();
+                .unwrap_or_default()
+        } else {
+            BTreeMap::new()
+        };
         Lookup {
             listeners,
             channel_pids,
@@ -244,7 +252,8 @@ impl PlanFaults {
         world::with(|world| {
             let node = world.node()?.clone();
             let worker = world.index_of(&fault.worker)?;
-            let lookup = Lookup::new(world, view);
+            let channels = matches!(fault.kind, FaultKind::Subscriber | FaultKind::Channel);
+            let lookup = Lookup::new(world, view, channels);
             let target = node
                 .peek_view(|nodes| resolve(fault.kind, worker, world, nodes, &lookup))
                 .flatten()?;
