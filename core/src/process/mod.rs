@@ -9,9 +9,7 @@
 
 mod node;
 
-pub use node::{
-    EXIT_RECORDS_MAX, FORGOTTEN, Node, NodeCensus, NodeView, PeekedProcess, ProcessContext,
-};
+pub use node::{EXIT_RECORDS_MAX, Node, NodeCensus, NodeView, ProcessContext};
 
 use std::any::Any;
 use std::fmt;

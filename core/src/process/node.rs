@@ -51,22 +51,6 @@ struct Process {
     queued: bool,
 }
 
-/// One process as an observer sees it between steps.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct PeekedProcess {
-    /// The name it was spawned with; [`FORGOTTEN`] for an exit older than the exit records.
-    pub name: &'static str,
-    pub alive: bool,
-    /// The exit reason of a remembered exit (`None` while alive or once forgotten).
-    pub exit_reason: Option<ExitReason>,
-    /// Linked pids, ascending (empty once exited).
-    pub links: Vec<Pid>,
-}
-
-/// The name [`Node::peek_process`] gives an exited process whose record was dropped.
-pub const FORGOTTEN: &str = "(exited, forgotten)";
-
 /// The sizes of a node's tables, read by observers that check nothing accumulates.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -214,34 +198,6 @@ impl Node {
                 .iter()
                 .map(|(pid, process)| (*pid, process.name))
                 .collect()
-        })
-    }
-
-    /// What the node knows about `pid`, without scheduling points (outer `None` while the
-    /// table is locked, inner `None` for a pid this node never issued).
-    pub fn peek_process(&self, pid: Pid) -> Option<Option<PeekedProcess>> {
-        self.shared.table.peek(|table| {
-            if let Some(process) = table.processes.get(&pid) {
-                return Some(PeekedProcess {
-                    name: process.name,
-                    alive: true,
-                    exit_reason: None,
-                    links: process.links.iter().copied().collect(),
-                });
-            }
-            if pid.0 == 0 || pid.0 > table.next_pid {
-                return None;
-            }
-            let (name, exit_reason) = match table.exit_record(pid) {
-                Some((name, reason)) => (name, Some(reason)),
-                None => (FORGOTTEN, None),
-            };
-            Some(PeekedProcess {
-                name,
-                alive: false,
-                exit_reason,
-                links: Vec::new(),
-            })
         })
     }
 

@@ -198,7 +198,6 @@ fn register(
             world::with(|world| {
                 if let Some(state) = world.registration_mut(name) {
                     state.participant = Some(pid);
-                    state.worker_id = Some(registration.id.to_owned());
                 }
             });
             context.register_worker_with_participant(
@@ -219,7 +218,6 @@ fn register(
             Ok(handle) => {
                 state.status = Status::Registered;
                 state.participant = Some(handle.participant());
-                state.worker_id = Some(handle.worker_id().to_owned());
                 state.id = Some(handle.id());
                 state.handle = Some(Arc::new(handle));
             }

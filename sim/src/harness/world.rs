@@ -41,8 +41,6 @@ pub(crate) struct RegistrationState {
     pub(crate) status: Status,
     /// The participant the workload spawned, or the one the pool reported after registering.
     pub(crate) participant: Option<Pid>,
-    /// The pool's worker id, once known (several registrations may share one).
-    pub(crate) worker_id: Option<String>,
     /// The pool's identity for this registration, once `register` returned it.
     pub(crate) id: Option<RegistrationId>,
     pub(crate) handle: Option<Arc<WorkerRegistration>>,
@@ -161,7 +159,6 @@ impl World {
                 queue: spec.queue.clone(),
                 status: Status::NotYet,
                 participant: None,
-                worker_id: None,
                 id: None,
                 handle: None,
                 faulted: false,
