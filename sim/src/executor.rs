@@ -33,10 +33,12 @@
 //! When an execution fails (panic, deadlock, limit, invariant, divergence) some coroutines are
 //! suspended mid-body. Dropping them would force-unwind their stacks, running the model's
 //! `Drop` code (guards that unlock, handles that join) as if it were simulated code, re-entering
-//! a scheduler that has already stopped. So they are leaked with `std::mem::forget`, together
-//! with their stacks and this execution's globals: a bounded, one-off cost, since exploration
-//! stops at the first failure. Values the executor would otherwise have to drop on its own
-//! stack (a refused spawn's body) are leaked for the same reason.
+//! a scheduler that has already stopped. So they are abandoned without unwinding (what their
+//! frames own is leaked, together with this execution's globals) and only their stacks are
+//! taken back for reuse: shrinking replays many failing executions, and keeping a stack
+//! mapping per abandoned task would exhaust the process's mappings. Values the executor would
+//! otherwise have to drop on its own stack (a refused spawn's body) are leaked for the same
+//! reason.
 //!
 //! # Panics while unwinding
 //!
@@ -94,11 +96,30 @@ pub(crate) fn quiet_injected_panics() {
                 .downcast_ref::<String>()
                 .map(String::as_str)
                 .or_else(|| payload.downcast_ref::<&str>().copied());
-            if !message.is_some_and(|text| text.starts_with(INJECTED_FAULT_MARKER)) {
+            let injected = message.is_some_and(|text| text.starts_with(INJECTED_FAULT_MARKER));
+            if !injected && !QUIET.with(Cell::get) {
                 previous(info);
             }
         }));
     });
+}
+
+thread_local! {
+    /// Set while this thread re-runs executions whose panics were already shown (replays
+    /// that confirm or shrink a failure), so each panic message is printed once.
+    static QUIET: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f` with panic messages of this thread suppressed (see [`quiet_injected_panics`]).
+pub(crate) fn quietly<R>(f: impl FnOnce() -> R) -> R {
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            QUIET.with(|quiet| quiet.set(self.0));
+        }
+    }
+    let _restore = Restore(QUIET.with(|quiet| quiet.replace(true)));
+    f()
 }
 
 /// A model: the body of task 0 ("main") in every execution.
@@ -1273,9 +1294,23 @@ impl Execution<'_> {
 impl Drop for Execution<'_> {
     fn drop(&mut self) {
         for task in self.world.tasks.drain(..) {
-            if let Some(coroutine) = task.coroutine {
-                // Suspended mid-body: leak it rather than unwind model code (module docs).
-                std::mem::forget(coroutine);
+            if let Some(mut coroutine) = task.coroutine {
+                // Suspended mid-body: abandon it rather than unwind model code (module docs),
+                // but take its stack back, so failing executions (shrinking replays hundreds)
+                // do not each keep a mapping per task.
+                // SAFETY: `force_reset` skips the destructors of the frames on this stack,
+                // which only leaks what they own, as `mem::forget` would. The memory is then
+                // reused or unmapped, so nothing may point into it afterwards. The executor
+                // keeps no pointer into a task's stack once control is back on its own stack
+                // (the context's yielder pointer is nulled on every return), and the
+                // simulated primitives queue waiters by task id on the heap, never as nodes
+                // on a waiter's stack. What else the ended execution built (its globals, its
+                // objects) is leaked with it and unreachable from later executions, so a
+                // stale pointer there is never followed.
+                unsafe { coroutine.force_reset() };
+                if self.stacks.len() < STACK_POOL_MAX {
+                    self.stacks.push(coroutine.into_stack());
+                }
             }
         }
     }

@@ -7,6 +7,7 @@ use std::fmt;
 
 use vigil_core::rt::{Site, TaskId};
 
+use crate::shrink::Shrunk;
 use crate::trace::Trace;
 
 /// The environment variable holding a schedule to replay instead of exploring.
@@ -76,6 +77,9 @@ pub struct Failure {
     pub message: String,
     /// The shell command that replays this failure.
     pub replay_command: String,
+    /// How the failure was shrunk, when it was: `schedule`, `steps`, the message and the
+    /// trace are then the shrunk execution's.
+    pub shrunk: Option<Shrunk>,
 }
 
 /// How many trace lines a failure keeps.
@@ -102,6 +106,9 @@ impl fmt::Display for Failure {
         )?;
         for line in self.message.lines() {
             writeln!(f, "  {line}")?;
+        }
+        if let Some(shrunk) = &self.shrunk {
+            writeln!(f, "  ({})", shrunk.describe())?;
         }
         if !self.trace_tail.is_empty() {
             writeln!(f, "last {} trace events:", self.trace_tail.len())?;

@@ -48,6 +48,7 @@ pub mod report;
 mod runner;
 pub mod scenario;
 mod schedule;
+pub mod shrink;
 mod strategy;
 pub mod sync;
 pub mod thread;

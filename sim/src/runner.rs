@@ -18,6 +18,7 @@ use crate::failure::{Failure, FailureKind, REPLAY_ENV};
 use crate::fault::{Faults, NoFaults};
 use crate::observer::Observer;
 use crate::schedule::{Schedule, ScheduleError};
+use crate::shrink::{Bench, ShrinkLimits, Shrunk, Signature};
 use crate::strategy::{Coverage, Random, Replay, Strategy};
 use crate::trace::Trace;
 use crate::wall_clock;
@@ -50,6 +51,9 @@ pub struct Config {
     /// Stop exploring (without failing) once this much real time has passed. Checked only
     /// between executions, never inside one; the only use of the wall clock in vigil-sim.
     pub wall_time_max: Option<Duration>,
+    /// Shrink every failure before reporting it (see [`crate::shrink`]), within these limits;
+    /// `None` reports failures as found.
+    pub shrink: Option<ShrinkLimits>,
 }
 
 impl Default for Config {
@@ -61,6 +65,7 @@ impl Default for Config {
             tasks_max: 256,
             determinism_check: false,
             wall_time_max: None,
+            shrink: Some(ShrinkLimits::default()),
         }
     }
 }
@@ -292,6 +297,12 @@ impl Runner {
             let failure = self.examine(&mut executor, &model, &mut first_trace, examined);
             if let Some(failure) = failure {
                 stats.coverage = strategy.coverage();
+                let (failure, schedule) = match self.config.shrink {
+                    Some(limits) => {
+                        self.shrink_found(&mut executor, &model, failure, schedule, limits)
+                    }
+                    None => (failure, schedule),
+                };
                 return Report {
                     result: Err(failure),
                     progress: stats,
@@ -306,6 +317,54 @@ impl Runner {
             progress: stats,
             trace: executor.trace().clone(),
             schedule: executor.schedule(),
+        }
+    }
+
+    /// Replays `schedule` and, when it fails, shrinks the failure (with [`Config::shrink`]'s
+    /// limits, or the default ones when shrinking is off for runs). The report's failure
+    /// carries the shrunk schedule and [`Failure::shrunk`]; a schedule that passes gives a
+    /// passing report of one execution.
+    pub fn shrink<F>(&mut self, model: F, schedule: &Schedule) -> Report
+    where
+        F: Fn() + Send + Sync + 'static,
+    {
+        let model: Model = Arc::new(model);
+        crate::executor::quiet_injected_panics();
+        let mut executor = Executor::new(&self.config);
+        let outcome = executor
+            .execute(
+                0,
+                &mut Replay::new(schedule.clone()),
+                &mut self.observers[..],
+                &mut *self.faults,
+                &model,
+            )
+            .expect("[internal bug] a fresh replay had no execution to run");
+        let stats = Stats {
+            executions: 1,
+            steps_total: outcome.steps,
+            steps_max_seen: outcome.steps,
+            distinct_schedules: 1,
+            stop: StopReason::StrategyExhausted,
+            coverage: None,
+        };
+        let found = self.failure_of(&outcome, 0, schedule, executor.trace());
+        let Some(failure) = found else {
+            return Report {
+                result: Ok(stats),
+                progress: stats,
+                trace: executor.trace().clone(),
+                schedule: schedule.clone(),
+            };
+        };
+        let limits = self.config.shrink.unwrap_or_default();
+        let (failure, schedule) =
+            self.shrink_found(&mut executor, &model, failure, schedule.clone(), limits);
+        Report {
+            result: Err(failure),
+            progress: stats,
+            trace: executor.trace().clone(),
+            schedule,
         }
     }
 
@@ -332,7 +391,7 @@ impl Runner {
             // Keep the first run's trace aside while the replay fills the executor's.
             executor.swap_trace(spare_trace);
             let first = (execution_idx, outcome, schedule, &*spare_trace);
-            let nondeterminism = self.recheck(executor, model, first);
+            let nondeterminism = crate::executor::quietly(|| self.recheck(executor, model, first));
             executor.swap_trace(spare_trace);
             if nondeterminism.is_some() {
                 return nondeterminism;
@@ -402,6 +461,7 @@ impl Runner {
             trace_tail: Failure::tail_of(first_trace),
             message,
             replay_command: self.command_for(&schedule.encode()),
+            shrunk: None,
         })
     }
 
@@ -425,7 +485,84 @@ impl Runner {
             message: message.clone(),
             replay_command: self.command_for(&schedule),
             schedule,
+            shrunk: None,
         })
+    }
+
+    /// Shrinks a confirmed failure (when [`Config::shrink`] is on and the failure is one of the
+    /// model's, not of the harness) and returns it with its schedule. Leaves the reported
+    /// execution's trace in `executor`.
+    fn shrink_found(
+        &mut self,
+        executor: &mut Executor,
+        model: &Model,
+        failure: Failure,
+        schedule: Schedule,
+        limits: ShrinkLimits,
+    ) -> (Failure, Schedule) {
+        let Some(target) = Signature::of(&failure.kind, &failure.message) else {
+            return (failure, schedule);
+        };
+        if std::thread::panicking() {
+            return (failure, schedule);
+        }
+        let mut bench = Bench {
+            executor: &mut *executor,
+            observers: &mut self.observers[..],
+            faults: &mut *self.faults,
+            model,
+        };
+        let shrunk = crate::executor::quietly(|| {
+            crate::shrink::shrink_with_depth(&mut bench, &schedule, target.clone(), limits)
+        });
+        crate::executor::quietly(|| {
+            if let Some(shrunk) = shrunk
+                && let Some(found) = self.replay_shrunk(executor, model, &failure, &target, shrunk)
+            {
+                return found;
+            }
+            // Not reproducible guided (or the shrunk schedule did not replay): as found.
+            let mut replay = Replay::new(schedule.clone());
+            executor.execute(
+                0,
+                &mut replay,
+                &mut self.observers[..],
+                &mut *self.faults,
+                model,
+            );
+            (failure, schedule)
+        })
+    }
+
+    /// Replays the shrunk schedule exactly and builds its failure, or `None` when it does not
+    /// fail the same way.
+    fn replay_shrunk(
+        &mut self,
+        executor: &mut Executor,
+        model: &Model,
+        found: &Failure,
+        target: &Signature,
+        shrunk: Shrunk,
+    ) -> Option<(Failure, Schedule)> {
+        let mut replay = Replay::new(shrunk.schedule.clone());
+        let outcome = executor.execute(
+            0,
+            &mut replay,
+            &mut self.observers[..],
+            &mut *self.faults,
+            model,
+        )?;
+        let Verdict::Fail { kind, message } = &outcome.verdict else {
+            return None;
+        };
+        if Signature::of(kind, message).as_ref() != Some(target) {
+            return None;
+        }
+        let schedule = shrunk.schedule.clone();
+        let mut failure =
+            self.failure_of(&outcome, found.execution_idx, &schedule, executor.trace())?;
+        failure.shrunk = Some(shrunk);
+        Some((failure, schedule))
     }
 
     fn command_for(&self, schedule: &str) -> String {

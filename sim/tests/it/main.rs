@@ -18,6 +18,7 @@ mod ordering;
 mod pool;
 mod replay;
 mod schedule_codec;
+mod shrink;
 mod strategies;
 mod time;
 
