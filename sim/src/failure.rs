@@ -108,7 +108,8 @@ impl fmt::Display for Failure {
             writeln!(f, "  {line}")?;
         }
         if let Some(shrunk) = &self.shrunk {
-            writeln!(f, "  ({})", shrunk.describe())?;
+            writeln!(f, "{}", shrunk.describe())?;
+            writeln!(f, "the bug {}", shrunk.depth())?;
         }
         if !self.trace_tail.is_empty() {
             writeln!(f, "last {} trace events:", self.trace_tail.len())?;

@@ -60,8 +60,9 @@ pub use executor::{Execution, Executor, INJECTED_FAULT_MARKER, Model, Outcome, S
 pub use failure::{BlockedTask, Failure, FailureKind, REPLAY_ENV, TRACE_TAIL_LINES};
 pub use fault::{FaultAction, FaultView, Faults, NoFaults};
 pub use harness::{
-    Observed, Overrides, ScenarioRun, Workload, expect_label, invariant_of, regression_scenario,
-    replay_scenario, run_scenario, run_scenario_with_progress,
+    Observed, Overrides, ScenarioRun, Workload, expect_label, invariant_of, pinned_regression,
+    regression_scenario, replay_scenario, run_scenario, run_scenario_with_progress,
+    shrink_scenario,
 };
 pub use observer::{Observer, StepView};
 pub use runner::{
@@ -70,7 +71,8 @@ pub use runner::{
 };
 pub use schedule::{CHOICES_MAX, Choice, Schedule, ScheduleError};
 pub use strategy::{
-    Coverage, Dfs, Divergence, Dpor, DrawView, Pct, PickView, Random, Replay, Start, Strategy,
+    Coverage, Dfs, Divergence, Dpor, DrawView, Pct, PickView, Prefixed, Random, Replay, Start,
+    Strategy,
 };
 pub use trace::Trace;
 pub use wall_clock::stopwatch;

@@ -78,6 +78,19 @@ enum Command {
         #[arg(long)]
         trace: bool,
     },
+    /// Shrink a failing schedule of a scenario to a minimal one that fails the same way.
+    Shrink {
+        file: PathBuf,
+        /// A `v1:` string or a schedule file.
+        schedule: String,
+        /// Write the shrunk failure as a regression scenario (the scenario with the shrunk
+        /// schedule pinned, expecting the same failure) to this file.
+        #[arg(long, value_name = "FILE")]
+        save: Option<PathBuf>,
+        /// Print the whole shrunk trace, not just the outcome.
+        #[arg(long)]
+        trace: bool,
+    },
     /// Regenerate reports/ by running the scenario corpus (same as `run scenarios`).
     Report {
         #[arg(default_value = "scenarios")]
@@ -101,6 +114,9 @@ struct Output {
     /// Do not write reports.
     #[arg(long)]
     no_reports: bool,
+    /// Report failures as found instead of shrinking them first.
+    #[arg(long)]
+    no_shrink: bool,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -145,7 +161,11 @@ fn run(cli: Cli) -> Result<u8> {
             if let Some(patch) = mutant {
                 scenarios = expect_mutant(scenarios, &patch)?;
             }
-            run_and_report(&scenarios, &Overrides::default(), &output)
+            let overrides = Overrides {
+                no_shrink: output.no_shrink,
+                ..Overrides::default()
+            };
+            run_and_report(&scenarios, &overrides, &output)
         }
         Command::Explore {
             file,
@@ -173,6 +193,7 @@ fn run(cli: Cli) -> Result<u8> {
                 seed,
                 strategy,
                 executions,
+                no_shrink: output.no_shrink,
             };
             run_and_report(&scenarios, &overrides, &output)
         }
@@ -181,6 +202,12 @@ fn run(cli: Cli) -> Result<u8> {
             schedule,
             trace,
         } => replay(&file, &schedule, trace),
+        Command::Shrink {
+            file,
+            schedule,
+            save,
+            trace,
+        } => shrink(&file, &schedule, save.as_deref(), trace),
         Command::Report { paths, reports } => {
             let scenarios = load_all(&paths)?;
             let output = Output {
@@ -188,6 +215,7 @@ fn run(cli: Cli) -> Result<u8> {
                 junit: None,
                 reports,
                 no_reports: false,
+                no_shrink: false,
             };
             run_and_report(&scenarios, &Overrides::default(), &output)
         }
@@ -416,15 +444,49 @@ fn write_atomically(path: &Path, text: &str) -> Result<()> {
     Ok(())
 }
 
-fn replay(file: &Path, schedule: &str, show_trace: bool) -> Result<u8> {
-    let scenario = scenario::load(file)?;
-    let schedule = if Path::new(schedule).is_file() {
+/// A schedule given on the command line: a `v1:` string or the path of a schedule file.
+fn schedule_argument(schedule: &str) -> Result<Schedule> {
+    if Path::new(schedule).is_file() {
         let text = std::fs::read_to_string(schedule)
             .with_context(|| format!("cannot read schedule file {schedule}"))?;
-        Schedule::from_file_text(&text).with_context(|| format!("schedule file {schedule}"))?
+        Schedule::from_file_text(&text).with_context(|| format!("schedule file {schedule}"))
     } else {
-        Schedule::decode(schedule).context("the schedule argument")?
+        Schedule::decode(schedule).context("the schedule argument")
+    }
+}
+
+fn shrink(file: &Path, schedule: &str, save: Option<&Path>, show_trace: bool) -> Result<u8> {
+    let scenario = scenario::load(file)?;
+    let schedule = schedule_argument(schedule)?;
+    let run = vigil_sim::shrink_scenario(&scenario, &file.display().to_string(), schedule);
+    let Some(failure) = &run.failure else {
+        bail!(
+            "the schedule does not fail on {}: it replays to {}, so there is nothing to shrink",
+            file.display(),
+            run.observed.label()
+        );
     };
+    println!("{failure}");
+    if show_trace {
+        print!("\n{}", run.trace.render());
+    }
+    if let Some(path) = save {
+        let Some(regression) = vigil_sim::pinned_regression(&run) else {
+            bail!(
+                "the failure ({}) is not one of the scenario's invariants, so it cannot be \
+                 saved as an expected failure",
+                failure.kind
+            );
+        };
+        write_atomically(path, &regression)?;
+        println!("\nwrote {}", path.display());
+    }
+    Ok(EXIT_OK)
+}
+
+fn replay(file: &Path, schedule: &str, show_trace: bool) -> Result<u8> {
+    let scenario = scenario::load(file)?;
+    let schedule = schedule_argument(schedule)?;
     let run = replay_scenario(&scenario, &file.display().to_string(), schedule);
     let rows = [Row {
         run: &run,

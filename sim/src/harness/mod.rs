@@ -19,7 +19,7 @@ use crate::failure::{Failure, FailureKind};
 use crate::runner::{Config, Runner};
 use crate::scenario::{Expect, Invariant, Scenario, StrategyKind};
 use crate::schedule::{Choice, Schedule};
-use crate::strategy::{Coverage, Dpor, Pct, Random, Replay, Strategy};
+use crate::strategy::{Coverage, Dpor, Pct, Prefixed, Random, Replay, Strategy};
 use crate::trace::Trace;
 
 /// Changes to a scenario's own settings for one run (`vigil explore`).
@@ -28,6 +28,8 @@ pub struct Overrides {
     pub seed: Option<u64>,
     pub strategy: Option<StrategyKind>,
     pub executions: Option<u64>,
+    /// Report failures as found, without shrinking them.
+    pub no_shrink: bool,
 }
 
 /// What a scenario run observed.
@@ -65,6 +67,8 @@ pub struct ScenarioRun {
     pub workload: Option<Arc<Workload>>,
     /// How much of its bounds a systematic strategy covered; see [`ScenarioRun::certificate`].
     pub coverage: Option<Coverage>,
+    /// What the run had to say besides its verdict (a pinned schedule that no longer fits).
+    pub notes: Vec<String>,
 }
 
 impl ScenarioRun {
@@ -182,16 +186,70 @@ pub fn run_scenario_with_progress(
     progress: impl FnMut(u64) + 'static,
 ) -> ScenarioRun {
     let scenario = Arc::new(scenario.clone());
+    let config = config_of(&scenario, overrides);
+    let shrink = !overrides.no_shrink;
     // Pinned failures first: a pinned schedule that still fails as expected is the verdict;
-    // one that passes or no longer fits the code is followed by the search.
-    for pinned in &scenario.pinned {
-        let run = replay_scenario(&scenario, file, pinned.clone());
+    // one that passes is followed by the search. One that no longer fits the code (it
+    // diverges) is reported with where, and the search first explores from the part that
+    // still fits.
+    let mut notes = Vec::new();
+    let mut prefixes = Vec::new();
+    for (index, pinned) in scenario.pinned.iter().enumerate() {
+        let mut replay = Replay::new(pinned.clone());
+        let mut run = run_with(
+            &scenario,
+            file,
+            replay_config(&config),
+            &mut replay,
+            shrink,
+            Box::new(|_| {}),
+        );
         if matches!(run.observed, Observed::Fail { .. }) && run.as_expected() {
+            run.notes.insert(
+                0,
+                format!("pinned schedule {} reproduced the failure", index + 1),
+            );
+            return run;
+        }
+        if let Some(divergence) = replay.divergence() {
+            let fits = replay.fitting_prefix();
+            notes.push(format!(
+                "pinned schedule {} no longer fits the code: {divergence}; the search went on \
+                 from the {fits} of its {} choices that still fit",
+                index + 1,
+                pinned.choices.len()
+            ));
+            prefixes.push(Schedule {
+                seed: pinned.seed,
+                choices: pinned.choices[..fits].to_vec(),
+            });
+        } else {
+            notes.push(format!(
+                "pinned schedule {} replayed and {}; the search went on",
+                index + 1,
+                run.observed.label()
+            ));
+        }
+    }
+    let kind = overrides.strategy.unwrap_or(scenario.strategy.kind);
+    for prefix in prefixes {
+        let mut config = config.clone();
+        config.executions = (config.executions / 2).max(1);
+        let mut from_prefix = Prefixed::new(prefix, Random::new(config.seed));
+        let mut run = run_with(
+            &scenario,
+            file,
+            config,
+            &mut from_prefix,
+            shrink,
+            Box::new(|_| {}),
+        );
+        if run.failure.is_some() {
+            notes.append(&mut run.notes);
+            run.notes = notes;
             return run;
         }
     }
-    let config = config_of(&scenario, overrides);
-    let kind = overrides.strategy.unwrap_or(scenario.strategy.kind);
     let mut strategy: Box<dyn Strategy> = match kind {
         StrategyKind::Random => Box::new(Random::new(config.seed)),
         StrategyKind::Pct { depth } => Box::new(Pct::new(config.seed, depth)),
@@ -203,39 +261,91 @@ pub fn run_scenario_with_progress(
             faults_max,
         } => Box::new(Dpor::new(preemptions_max, faults_max)),
     };
-    run_with(scenario, file, config, &mut *strategy, Box::new(progress))
+    let mut run = run_with(
+        &scenario,
+        file,
+        config,
+        &mut *strategy,
+        shrink,
+        Box::new(progress),
+    );
+    notes.append(&mut run.notes);
+    run.notes = notes;
+    run
+}
+
+fn replay_config(config: &Config) -> Config {
+    let mut config = config.clone();
+    config.executions = 1;
+    config
 }
 
 /// Replays one recorded schedule of `scenario`.
 pub fn replay_scenario(scenario: &Scenario, file: &str, schedule: Schedule) -> ScenarioRun {
     let scenario = Arc::new(scenario.clone());
-    let mut config = config_of(&scenario, &Overrides::default());
-    config.executions = 1;
+    let config = replay_config(&config_of(&scenario, &Overrides::default()));
     run_with(
-        scenario,
+        &scenario,
         file,
         config,
         &mut Replay::new(schedule),
+        false,
+        Box::new(|_| {}),
+    )
+}
+
+/// Replays `schedule` of `scenario` and, when it fails, shrinks the failure (the run's
+/// failure then carries [`Failure::shrunk`] and the shrunk schedule and trace).
+pub fn shrink_scenario(scenario: &Scenario, file: &str, schedule: Schedule) -> ScenarioRun {
+    let scenario = Arc::new(scenario.clone());
+    let config = replay_config(&config_of(&scenario, &Overrides::default()));
+    run_with(
+        &scenario,
+        file,
+        config,
+        &mut Replay::new(schedule),
+        true,
         Box::new(|_| {}),
     )
 }
 
 fn run_with(
-    scenario: Arc<Scenario>,
+    scenario: &Arc<Scenario>,
     file: &str,
-    config: Config,
+    mut config: Config,
     strategy: &mut dyn Strategy,
+    shrink: bool,
     progress: Box<dyn FnMut(u64)>,
 ) -> ScenarioRun {
+    let scenario = scenario.clone();
     let tally = Rc::new(RefCell::new(FaultTally::default()));
+    // Shrinking happens below, after the checks' tally is taken, so the tally describes the
+    // exploration alone.
+    config.shrink = None;
     let mut runner = runner_for(&scenario, file, config, &tally).on_execution(progress);
     let model_scenario = scenario.clone();
     checks::take_tally();
-    let report = runner.run(strategy, move || workload::run(&model_scenario));
+    let mut report = runner.run(strategy, move || workload::run(&model_scenario));
     let (checks_read, checks_skipped) = checks::take_tally();
+    let progress = *report.progress();
+    let workload = world::last_workload().filter(|workload| workload.generated);
+    if shrink && report.failure().is_some() {
+        let model_scenario = scenario.clone();
+        let schedule = report.schedule().clone();
+        let shrunk = runner.shrink(move || workload::run(&model_scenario), &schedule);
+        if shrunk.failure().is_some() {
+            report = shrunk;
+        }
+        checks::take_tally();
+    }
+    let workload = match &workload {
+        Some(_) => world::last_workload()
+            .filter(|workload| workload.generated)
+            .or(workload),
+        None => None,
+    };
     let trace = report.trace().clone();
     let schedule = report.schedule().clone();
-    let progress = *report.progress();
     match report.into_result() {
         Ok(stats) => {
             let unfired = unfired_faults(&scenario, &tally.borrow());
@@ -257,6 +367,7 @@ fn run_with(
                 checks_skipped,
                 workload: None,
                 coverage: stats.coverage,
+                notes: Vec::new(),
             }
         }
         Err(failure) => {
@@ -279,8 +390,9 @@ fn run_with(
                 schedule: Some(schedule),
                 checks_read,
                 checks_skipped,
-                workload: world::last_workload().filter(|workload| workload.generated),
+                workload,
                 coverage: progress.coverage,
+                notes: Vec::new(),
             }
         }
     }
@@ -321,6 +433,33 @@ pub fn regression_scenario(run: &ScenarioRun) -> Option<String> {
     fixed.mutant = None;
     fixed.certify = None;
     fixed.pinned = vec![schedule];
+    Some(crate::scenario::render::scenario(&fixed))
+}
+
+/// Any failure of `run` as a regression scenario: the scenario as it ran (for a generated
+/// workload, its drawn steps as fixed steps; see [`regression_scenario`]) with the failing
+/// schedule pinned and the failure's invariant expected. `None` when nothing failed or the
+/// failure maps to no invariant.
+pub fn pinned_regression(run: &ScenarioRun) -> Option<String> {
+    if run.workload.is_some() {
+        return regression_scenario(run);
+    }
+    let Observed::Fail {
+        invariant: Some(invariant),
+    } = run.observed
+    else {
+        return None;
+    };
+    let mut fixed = (*run.scenario).clone();
+    fixed.name = format!("{}-regression", run.scenario.name);
+    fixed.description = format!(
+        "{} with the schedule that fails {invariant} pinned below (replayed before the search).",
+        run.scenario.name
+    );
+    fixed.expect = Expect::Fail { invariant };
+    fixed.mutant = None;
+    fixed.certify = None;
+    fixed.pinned = vec![run.schedule.clone()?];
     Some(crate::scenario::render::scenario(&fixed))
 }
 

@@ -73,6 +73,9 @@ pub fn unexpected_details(rows: &[Row<'_>]) -> String {
     for row in rows.iter().filter(|row| !row.run.as_expected()) {
         let run = row.run;
         let _ = writeln!(out, "--- {} ({})", run.scenario.name, run.file);
+        for note in &run.notes {
+            let _ = writeln!(out, "note: {note}");
+        }
         match (&run.observed, &run.failure) {
             (_, Some(failure)) => {
                 let _ = writeln!(out, "{failure}");
@@ -207,14 +210,30 @@ pub fn summary_markdown(rows: &[Row<'_>]) -> String {
                 .failure
                 .as_ref()
                 .map_or("", |failure| failure.message.as_str());
-            let first_line = failure.lines().next().unwrap_or("");
+            let mut lines = failure.lines();
+            let first_line = lines.next().unwrap_or("");
             let _ = writeln!(
                 out,
-                "- **{}** — {}: {first_line} ([trace](failures/{stem}.trace.txt), \
-                 [timeline](failures/{stem}.svg))",
+                "- **{}** — {}: {first_line} ([explorer](failures/{stem}.html), \
+                 [trace](failures/{stem}.trace.txt), [timeline](failures/{stem}.svg))",
                 run.scenario.name,
                 run.observed.label()
             );
+            let rest: Vec<&str> = lines.collect();
+            if !rest.is_empty() {
+                out.push('\n');
+                for line in rest {
+                    let _ = writeln!(out, "      {line}");
+                }
+                out.push('\n');
+            }
+            if let Some(shrunk) = run.failure.as_ref().and_then(|f| f.shrunk.as_ref()) {
+                let _ = writeln!(out, "  - {}", shrunk.describe());
+                let _ = writeln!(out, "  - the bug {}", shrunk.depth());
+            }
+            for note in &run.notes {
+                let _ = writeln!(out, "  - {note}");
+            }
         }
     }
     out
@@ -235,6 +254,13 @@ pub fn trace_text(run: &ScenarioRun) -> String {
             failure.execution_idx, failure.steps
         );
         let _ = writeln!(out, "replay:   {}", failure.replay_command);
+        if let Some(shrunk) = &failure.shrunk {
+            let _ = writeln!(out, "shrunk:   {}", shrunk.describe());
+            let _ = writeln!(out, "depth:    the bug {}", shrunk.depth());
+        }
+        for note in &run.notes {
+            let _ = writeln!(out, "note:     {note}");
+        }
         let _ = writeln!(out, "\n{}\n", failure.message);
     }
     if let Some(workload) = &run.workload {
@@ -270,6 +296,39 @@ pub fn json(rows: &[Row<'_>]) -> String {
                     "schedule": failure.schedule,
                     "replay": failure.replay_command,
                 });
+                if let Some(shrunk) = &failure.shrunk {
+                    let size = |size: &crate::shrink::Size| {
+                        serde_json::json!({
+                            "preemptions": size.preemptions,
+                            "faults": size.faults,
+                            "steps": size.steps,
+                        })
+                    };
+                    let below: Vec<serde_json::Value> = shrunk
+                        .below
+                        .iter()
+                        .map(|check| {
+                            serde_json::json!({
+                                "preemptions": check.preemptions,
+                                "faults": check.faults,
+                                "executions": check.executions,
+                                "exhaustive": check.exhaustive,
+                            })
+                        })
+                        .collect();
+                    value["failure"]["shrunk"] = serde_json::json!({
+                        "original": size(&shrunk.original),
+                        "shrunk": size(&shrunk.size),
+                        "replays": shrunk.runs,
+                        "stopped_early": shrunk.stopped_early,
+                        "depth": shrunk.depth(),
+                        "depth_proven": shrunk.depth_proven(),
+                        "smaller_bounds": below,
+                    });
+                }
+            }
+            if !run.notes.is_empty() {
+                value["notes"] = serde_json::json!(run.notes);
             }
             if let Observed::Vacuous { unfired } = &run.observed {
                 value["unfired_faults"] = serde_json::json!(unfired);

@@ -19,7 +19,7 @@ pub use dfs::Dfs;
 pub use dpor::Dpor;
 pub use pct::Pct;
 pub use random::Random;
-pub use replay::Replay;
+pub use replay::{Prefixed, Replay};
 
 use vigil_core::rt::TaskId;
 

@@ -14,6 +14,8 @@ pub struct Replay {
     schedule: Schedule,
     cursor: usize,
     started: bool,
+    /// The first divergence, and how many recorded choices fitted before it.
+    diverged: Option<(Divergence, usize)>,
 }
 
 impl Replay {
@@ -22,7 +24,28 @@ impl Replay {
             schedule,
             cursor: 0,
             started: false,
+            diverged: None,
         }
+    }
+
+    /// Where the replay stopped fitting the execution, if it did.
+    pub fn divergence(&self) -> Option<&Divergence> {
+        self.diverged.as_ref().map(|(divergence, _)| divergence)
+    }
+
+    /// How many recorded choices, from the start, the execution followed (all of them when
+    /// it did not diverge).
+    pub fn fitting_prefix(&self) -> usize {
+        self.diverged
+            .as_ref()
+            .map_or(self.schedule.choices.len(), |(_, fits)| *fits)
+    }
+
+    fn diverge(&mut self, divergence: Divergence, fits: usize) -> Divergence {
+        if self.diverged.is_none() {
+            self.diverged = Some((divergence.clone(), fits));
+        }
+        divergence
     }
 
     fn next(&mut self) -> Option<Choice> {
@@ -62,26 +85,34 @@ impl Strategy for Replay {
         };
         match choice {
             Some(choice) if valid => Ok(choice),
-            _ => Err(Divergence {
-                step: view.step,
-                expected: Replay::expected(choice),
-                found: format!(
-                    "a pick among runnable {} with {} faults pending",
-                    task_list(view.runnable),
-                    view.faults_pending
-                ),
-            }),
+            _ => {
+                let divergence = Divergence {
+                    step: view.step,
+                    expected: Replay::expected(choice),
+                    found: format!(
+                        "a pick among runnable {} with {} faults pending",
+                        task_list(view.runnable),
+                        view.faults_pending
+                    ),
+                };
+                let fits = self.cursor.saturating_sub(usize::from(choice.is_some()));
+                Err(self.diverge(divergence, fits))
+            }
         }
     }
 
     fn draw(&mut self, view: &DrawView) -> Result<u64, Divergence> {
         match self.next() {
             Some(Choice::Draw(value)) => Ok(value),
-            other => Err(Divergence {
-                step: view.step,
-                expected: Replay::expected(other),
-                found: format!("a random draw by {}", view.task),
-            }),
+            other => {
+                let divergence = Divergence {
+                    step: view.step,
+                    expected: Replay::expected(other),
+                    found: format!("a random draw by {}", view.task),
+                };
+                let fits = self.cursor.saturating_sub(usize::from(other.is_some()));
+                Err(self.diverge(divergence, fits))
+            }
         }
     }
 
@@ -90,13 +121,70 @@ impl Strategy for Replay {
         if left == 0 {
             return Ok(());
         }
-        Err(Divergence {
+        let divergence = Divergence {
             step: steps,
             expected: format!(
                 "{left} more choices, starting with {}",
                 Replay::expected(self.schedule.choices.get(self.cursor).copied())
             ),
             found: "every task finished".to_owned(),
-        })
+        };
+        Err(self.diverge(divergence, self.cursor))
+    }
+}
+
+/// Follows a recorded prefix while it fits the execution, then hands every choice to
+/// `inner`: a search that continues from where a pinned schedule stopped fitting.
+#[derive(Clone, Debug)]
+pub struct Prefixed<S> {
+    prefix: Vec<Choice>,
+    cursor: usize,
+    inner: S,
+}
+
+impl<S: Strategy> Prefixed<S> {
+    pub fn new(prefix: Schedule, inner: S) -> Self {
+        Prefixed {
+            prefix: prefix.choices,
+            cursor: 0,
+            inner,
+        }
+    }
+
+    fn next_fitting(&mut self, fits: impl Fn(Choice) -> bool) -> Option<Choice> {
+        let choice = *self.prefix.get(self.cursor)?;
+        if fits(choice) {
+            self.cursor += 1;
+            Some(choice)
+        } else {
+            self.cursor = self.prefix.len();
+            None
+        }
+    }
+}
+
+impl<S: Strategy> Strategy for Prefixed<S> {
+    fn start(&mut self, execution_idx: u64) -> Option<Start> {
+        self.cursor = 0;
+        self.inner.start(execution_idx)
+    }
+
+    fn pick(&mut self, view: &PickView<'_>) -> Result<Choice, Divergence> {
+        let fits = |choice| match choice {
+            Choice::Task(task) => view.runnable.contains(&task),
+            Choice::Fault(index) => index < view.faults_pending,
+            Choice::Draw(_) => false,
+        };
+        match self.next_fitting(fits) {
+            Some(choice) => Ok(choice),
+            None => self.inner.pick(view),
+        }
+    }
+
+    fn draw(&mut self, view: &DrawView) -> Result<u64, Divergence> {
+        match self.next_fitting(|choice| matches!(choice, Choice::Draw(_))) {
+            Some(Choice::Draw(value)) => Ok(value),
+            _ => self.inner.draw(view),
+        }
     }
 }

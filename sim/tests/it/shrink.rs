@@ -84,7 +84,11 @@ fn a_random_failure_shrinks_to_one_preemption_and_fewer_steps() {
     assert!(!shrunk.stopped_early, "{shrunk:?}");
     // The depth is proven: bound 0 was exhausted without the failure.
     assert!(shrunk.depth_proven(), "{}", shrunk.depth());
-    assert!(shrunk.depth().contains("a proven minimum"), "{}", shrunk.depth());
+    assert!(
+        shrunk.depth().contains("a proven minimum"),
+        "{}",
+        shrunk.depth()
+    );
     assert!(shrunk.below[0].exhaustive && shrunk.below[0].preemptions == 0);
     // The report's schedule and replay command are the shrunk ones.
     assert_eq!(report.schedule(), &shrunk.schedule);
