@@ -389,7 +389,8 @@ fn exit_code(rows: &[Row<'_>]) -> u8 {
     code
 }
 
-/// Writes `reports/summary.md` and, per failure, `failures/<name>.trace.txt` and `.svg` (and
+/// Writes `reports/summary.md` and, per failure, `failures/<name>.trace.txt`, `.svg` and
+/// `.html` (the explorer page) (and
 /// `.regression.toml`, the failing generated workload as a fixed-step scenario).
 /// Old failure artefacts are removed so the folder always describes the last run.
 fn write_reports(dir: &Path, rows: &[Row<'_>]) -> Result<()> {
@@ -399,7 +400,7 @@ fn write_reports(dir: &Path, rows: &[Row<'_>]) -> Result<()> {
             let path = entry?.path();
             if path
                 .extension()
-                .is_some_and(|ext| ext == "txt" || ext == "svg" || ext == "toml")
+                .is_some_and(|ext| ext == "txt" || ext == "svg" || ext == "toml" || ext == "html")
             {
                 std::fs::remove_file(&path)
                     .with_context(|| format!("cannot remove {}", path.display()))?;
@@ -416,6 +417,10 @@ fn write_reports(dir: &Path, rows: &[Row<'_>]) -> Result<()> {
         write_atomically(
             &failures.join(format!("{stem}.svg")),
             &report::timeline_svg(row.run),
+        )?;
+        write_atomically(
+            &failures.join(format!("{stem}.html")),
+            &report::explorer_html(row.run),
         )?;
         if let Some(regression) = vigil_sim::regression_scenario(row.run) {
             write_atomically(

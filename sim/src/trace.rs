@@ -56,6 +56,10 @@ pub(crate) struct Mark {
     pub(crate) task: TaskId,
     pub(crate) kind: MarkKind,
     pub(crate) label: String,
+    /// The scheduling point's name, or `-`.
+    pub(crate) site: &'static str,
+    /// The operation, as in the trace's `op` column.
+    pub(crate) op: String,
 }
 
 /// How a report draws an event.
@@ -209,10 +213,12 @@ impl Trace {
                     task: event.task,
                     kind,
                     label: if site == "-" {
-                        op
+                        op.clone()
                     } else {
                         format!("{site} {op}")
                     },
+                    site,
+                    op,
                 }
             })
             .collect()

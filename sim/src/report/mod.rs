@@ -2,11 +2,13 @@
 //! trace text and SVG timelines. Everything written under `reports/` is a pure function of
 //! the runs (no timestamps, no wall-clock durations), so the same inputs give the same bytes.
 
+mod html;
 mod svg;
 
 use std::fmt::Write as _;
 use std::time::Duration;
 
+pub use html::explorer_html;
 pub use svg::timeline_svg;
 
 use crate::harness::{Observed, ScenarioRun, expect_label};

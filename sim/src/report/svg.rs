@@ -200,7 +200,13 @@ pub fn timeline_svg(run: &ScenarioRun) -> String {
         .as_ref()
         .map_or("", |failure| failure.message.as_str());
     let verdict = verdict_height(lanes, verdict_lines(message).len());
-    let height = TOP + verdict.max(lanes as f64 * LANE_HEIGHT) + 70.0;
+    let replay = run
+        .failure
+        .as_ref()
+        .map(|failure| format!("replay: {}", failure.replay_command))
+        .map_or_else(Vec::new, |text| wrap_chars(&text, REPLAY_LINE_CHARS));
+    let legend_y = TOP + verdict.max(lanes as f64 * LANE_HEIGHT) + 46.0;
+    let height = legend_y + 24.0 + LEGEND_ROW + replay.len() as f64 * 15.0 + 10.0;
     let width = LABEL_WIDTH + PLOT_WIDTH + VERDICT_WIDTH;
     let axis = Axis::new(&run_segments(&marks), steps);
     let x = |step: u64| LABEL_WIDTH + axis.position(step) * PLOT_WIDTH;
@@ -224,13 +230,16 @@ pub fn timeline_svg(run: &ScenarioRun) -> String {
         xml_escape(&title)
     );
     let subtitle = match &run.failure {
-        Some(failure) => format!(
-            "seed {} · execution {} · {} steps · replay: {}",
-            failure.seed,
-            failure.execution_idx,
-            failure.steps,
-            truncate(&failure.replay_command, 110)
-        ),
+        Some(failure) => {
+            let shrunk = failure
+                .shrunk
+                .as_ref()
+                .map_or(String::new(), |shrunk| format!(" · {}", shrunk.describe()));
+            format!(
+                "seed {} · execution {} · {} steps{shrunk} · the full replay command is below",
+                failure.seed, failure.execution_idx, failure.steps,
+            )
+        }
         None => "no failing execution".to_owned(),
     };
     let _ = writeln!(
@@ -264,7 +273,15 @@ pub fn timeline_svg(run: &ScenarioRun) -> String {
     draw_runs(&mut out, &marks, names, &x, &lane_y);
     draw_marks(&mut out, &marks, &x, &lane_y);
     draw_verdict(&mut out, run, lanes);
-    draw_legend(&mut out, height);
+    draw_legend(&mut out, legend_y);
+    for (index, line) in replay.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "<text x=\"10\" y=\"{:.0}\" fill=\"#333333\">{}</text>",
+            legend_y + 24.0 + LEGEND_ROW + index as f64 * 15.0,
+            xml_escape(line)
+        );
+    }
     out.push_str("</svg>\n");
     out
 }
@@ -423,12 +440,46 @@ fn verdict_height(lanes: usize, lines: usize) -> f64 {
     (lanes as f64 * LANE_HEIGHT).max(34.0 + lines as f64 * 15.0)
 }
 
-fn draw_legend(out: &mut String, height: f64) {
-    let y = height - 24.0;
+/// Splits `text` into lines of at most `width` characters, cutting anywhere (a replay string
+/// has no spaces to break at, and must be shown whole).
+fn wrap_chars(text: &str, width: usize) -> Vec<String> {
+    let chars: Vec<char> = text.chars().collect();
+    chars
+        .chunks(width.max(1))
+        .map(|chunk| chunk.iter().collect())
+        .collect()
+}
+
+/// Characters of the replay command per line (monospace at 12 px across the drawing).
+const REPLAY_LINE_CHARS: usize = 200;
+/// The height of the legend's second row (lane colours).
+const LEGEND_ROW: f64 = 18.0;
+
+fn draw_legend(out: &mut String, y: f64) {
+    let row = y + LEGEND_ROW;
+    let mut x = 10.0;
+    out.push_str("<g fill=\"#333333\">");
+    for (colour, meaning) in [
+        ("#2ca02c", "main task running"),
+        ("#1f77b4", "scenario task running"),
+        ("#9467bd", "link listener running"),
+        ("#7f7f7f", "substrate runner running"),
+        ("#d62728", "fault task running"),
+    ] {
+        let _ = write!(
+            out,
+            "<rect x=\"{x:.0}\" y=\"{:.0}\" width=\"18\" height=\"10\" fill=\"{colour}\"/>\
+             <text x=\"{:.0}\" y=\"{row:.0}\">{meaning}</text>",
+            row - 9.0,
+            x + 24.0
+        );
+        x += 34.0 + meaning.len() as f64 * 7.3;
+    }
+    out.push_str("</g>\n");
     let _ = writeln!(
         out,
-        "<g fill=\"#333333\"><rect x=\"10\" y=\"{:.0}\" width=\"18\" height=\"10\" fill=\"#1f77b4\"/>\
-         <text x=\"34\" y=\"{y:.0}\">task running</text>\
+        "<g fill=\"#333333\"><rect x=\"10\" y=\"{:.0}\" width=\"18\" height=\"10\" fill=\"#ffffff\" stroke=\"#999999\"/>\
+         <text x=\"34\" y=\"{y:.0}\">running (colour by task, below)</text>\
          <path d=\"M150 {:.0} l6 6 l-6 6 l-6 -6 z\" fill=\"#d62728\"/><text x=\"162\" y=\"{y:.0}\">fault fired</text>\
          <path d=\"M270 {:.0} l10 10 m0 -10 l-10 10\" stroke=\"#d62728\" stroke-width=\"2.5\"/>\
          <text x=\"286\" y=\"{y:.0}\">panic</text>\

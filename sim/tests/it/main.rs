@@ -8,6 +8,7 @@ mod cli;
 mod corpus;
 mod determinism;
 mod dpor;
+mod explorer;
 mod facade;
 mod faults;
 mod generated;
