@@ -300,3 +300,96 @@ fn a_failure_under_a_fault_plan_is_confirmed_not_reported_as_nondeterminism() {
         );
     }
 }
+
+/// A pinned schedule recorded before a change to the workload no longer fits it: the run says
+/// where it diverged and searches on from the part that still fits, instead of stopping.
+#[test]
+fn a_pinned_schedule_that_no_longer_fits_is_reported_and_the_search_continues() {
+    let before = run_fixture("step-limit");
+    let pinned = before.schedule.clone().expect("the fixture fails");
+    let dir = scratch("pinned-diverges");
+    let text = std::fs::read_to_string(fixtures().join("step-limit.toml")).unwrap();
+    // The change: another task takes snapshots beside the owner, so the recorded picks stop
+    // matching the tasks that are runnable.
+    let changed = text.replace(
+        "[expect]",
+        &format!(
+            "[[tasks]]\nname = \"observer\"\nsteps = [{{ op = \"snapshot\" }}, {{ op = \"snapshot\" }}]\n\n\
+             [expect]\nschedule = [{{ schedule = \"{}\" }}]\n",
+            pinned.encode()
+        ),
+    );
+    let file = dir.join("changed.toml");
+    std::fs::write(&file, &changed).unwrap();
+    let scenario = scenario::load(&file).unwrap_or_else(|error| panic!("{error}\n{changed}"));
+    assert_eq!(scenario.pinned, vec![pinned]);
+    let run = run_scenario(&scenario, "changed.toml", &Overrides::default());
+    let note = run
+        .notes
+        .first()
+        .unwrap_or_else(|| panic!("no note: {run:?}"));
+    assert!(note.contains("no longer fits"), "{note}");
+    assert!(note.contains("diverged at step"), "{note}");
+    assert!(run.executions >= 1);
+    assert!(
+        matches!(run.observed, Observed::Fail { .. }),
+        "the search went on and found the step limit again: {:?}",
+        run.observed
+    );
+    let summary = report::summary_markdown(&[Row {
+        run: &run,
+        elapsed: None,
+    }]);
+    assert!(summary.contains("no longer fits"), "{summary}");
+}
+
+/// `vigil shrink` prints the shrunk failure and its depth, and `--save` writes a regression
+/// scenario whose pinned schedule reproduces the failure; a corrupt schedule is bad input.
+#[test]
+fn vigil_shrink_prints_and_saves_the_shrunk_failure() {
+    let found = run_fixture("step-limit");
+    let schedule = found.schedule.clone().unwrap().encode();
+    let dir = scratch("shrink-cli");
+    std::fs::copy(
+        fixtures().join("step-limit.toml"),
+        dir.join("step-limit.toml"),
+    )
+    .unwrap();
+    let output = vigil(
+        &dir,
+        &[
+            "shrink",
+            "step-limit.toml",
+            &schedule,
+            "--save",
+            "saved.toml",
+        ],
+    );
+    let stdout = text(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{stdout}{}",
+        text(&output.stderr)
+    );
+    assert!(stdout.contains("shrunk from"), "{stdout}");
+    assert!(stdout.contains("the bug needs"), "{stdout}");
+    let saved = scenario::load(&dir.join("saved.toml")).expect("the saved scenario loads");
+    assert_eq!(saved.pinned.len(), 1);
+    assert!(matches!(saved.expect, scenario::Expect::Fail { .. }));
+    let rerun = run_scenario(&saved, "saved.toml", &Overrides::default());
+    assert!(rerun.as_expected(), "{:?}", rerun.observed);
+    assert_eq!(
+        rerun.executions, 1,
+        "the pinned schedule alone gave the verdict"
+    );
+
+    let corrupt = vigil(&dir, &["shrink", "step-limit.toml", "v1:AAAA"]);
+    assert_eq!(corrupt.status.code(), Some(3));
+    assert!(
+        text(&corrupt.stderr).contains("schedule"),
+        "{}",
+        text(&corrupt.stderr)
+    );
+    assert!(!dir.join("saved.toml.tmp-vigil").exists());
+}
