@@ -422,7 +422,12 @@ fn write_reports(dir: &Path, rows: &[Row<'_>]) -> Result<()> {
             &failures.join(format!("{stem}.html")),
             &report::explorer_html(row.run),
         )?;
-        if let Some(regression) = vigil_sim::regression_scenario(row.run) {
+        let regression = row
+            .run
+            .regression
+            .clone()
+            .or_else(|| vigil_sim::regression_scenario(row.run));
+        if let Some(regression) = regression {
             write_atomically(
                 &failures.join(format!("{stem}.regression.toml")),
                 &regression,

@@ -368,6 +368,49 @@ impl Runner {
         }
     }
 
+    /// Replays `schedule` guided: recorded choices while they fit, the shrinker's default
+    /// (no preemption, no fault) otherwise. The report's schedule is the one actually made;
+    /// a failure is neither confirmed nor shrunk. For shrinking what the model runs (a
+    /// workload) rather than its schedule.
+    pub fn replay_guided<F>(&mut self, model: F, schedule: &Schedule) -> Report
+    where
+        F: Fn() + Send + Sync + 'static,
+    {
+        let model: Model = Arc::new(model);
+        crate::executor::quiet_injected_panics();
+        let mut executor = Executor::new(&self.config);
+        let mut guided = crate::shrink::Guided::new(schedule.seed, schedule.choices.clone());
+        let outcome = crate::executor::quietly(|| {
+            executor.execute(
+                0,
+                &mut guided,
+                &mut self.observers[..],
+                &mut *self.faults,
+                &model,
+            )
+        })
+        .expect("[internal bug] a guided replay had no execution to run");
+        let stats = Stats {
+            executions: 1,
+            steps_total: outcome.steps,
+            steps_max_seen: outcome.steps,
+            distinct_schedules: 1,
+            stop: StopReason::StrategyExhausted,
+            coverage: None,
+        };
+        let schedule = executor.schedule();
+        let result = match self.failure_of(&outcome, 0, &schedule, executor.trace()) {
+            Some(failure) => Err(failure),
+            None => Ok(stats),
+        };
+        Report {
+            result,
+            progress: stats,
+            trace: executor.trace().clone(),
+            schedule,
+        }
+    }
+
     /// Turns a failed execution into a [`Failure`], confirming it by replay first (and, with
     /// `determinism_check`, checking a passing one the same way). Leaves the examined
     /// execution's trace in `executor`; `spare_trace` is scratch space for the replay's.

@@ -69,6 +69,9 @@ pub struct ScenarioRun {
     pub coverage: Option<Coverage>,
     /// What the run had to say besides its verdict (a pinned schedule that no longer fits).
     pub notes: Vec<String>,
+    /// A failing generated workload, shrunk and written as a fixed-step scenario with its
+    /// shrunk schedule pinned (what `vigil run` saves as `<name>.regression.toml`).
+    pub regression: Option<String>,
 }
 
 impl ScenarioRun {
@@ -329,7 +332,24 @@ fn run_with(
     let (checks_read, checks_skipped) = checks::take_tally();
     let progress = *report.progress();
     let workload = world::last_workload().filter(|workload| workload.generated);
-    if shrink && report.failure().is_some() {
+    if shrink
+        && let (Some(found), Some(generated)) = (report.failure(), &workload)
+        && let Some(invariant) = invariant_of(&found.kind)
+    {
+        let found = FoundGenerated {
+            scenario: &scenario,
+            file,
+            schedule: report.schedule(),
+            workload: generated,
+            invariant,
+            executions: (progress.executions, progress.distinct_schedules),
+            checks: (checks_read, checks_skipped),
+        };
+        if let Some(run) = shrink_generated(&found) {
+            return run;
+        }
+    }
+    if shrink && report.failure().is_some() && workload.is_none() {
         let model_scenario = scenario.clone();
         let schedule = report.schedule().clone();
         let shrunk = runner.shrink(move || workload::run(&model_scenario), &schedule);
@@ -368,6 +388,7 @@ fn run_with(
                 workload: None,
                 coverage: stats.coverage,
                 notes: Vec::new(),
+                regression: None,
             }
         }
         Err(failure) => {
@@ -393,9 +414,172 @@ fn run_with(
                 workload,
                 coverage: progress.coverage,
                 notes: Vec::new(),
+                regression: None,
             }
         }
     }
+}
+
+/// A failure of a generated workload, as the exploration found it.
+struct FoundGenerated<'a> {
+    scenario: &'a Arc<Scenario>,
+    file: &'a str,
+    schedule: &'a Schedule,
+    workload: &'a Workload,
+    invariant: Invariant,
+    /// Executions and distinct schedules of the exploration.
+    executions: (u64, u64),
+    /// Checks read and skipped during the exploration.
+    checks: (u64, u64),
+}
+
+/// Replays of candidate workloads at most when shrinking one.
+const WORKLOAD_RUNS_MAX: u64 = 400;
+/// Steps replayed at most over those candidates.
+const WORKLOAD_STEPS_MAX: u64 = 2_000_000;
+
+/// The workload's steps as a fixed-step scenario expecting `invariant` to fail.
+fn fixed_scenario(scenario: &Scenario, workload: &Workload, invariant: Invariant) -> Scenario {
+    let mut fixed = scenario.clone();
+    fixed.name = format!("{}-regression", scenario.name);
+    fixed.description = format!(
+        "A workload that {} drew when it failed {invariant}, shrunk and saved as fixed steps; \
+         the shrunk failing schedule is pinned below.",
+        scenario.name
+    );
+    fixed.generate = None;
+    fixed.tasks = workload.tasks.clone();
+    fixed.workers = workload.workers.clone();
+    fixed.faults.kinds = workload.fault_kinds.clone();
+    fixed.faults.kinds.sort();
+    fixed.expect = Expect::Fail { invariant };
+    fixed.mutant = None;
+    fixed.certify = None;
+    fixed.pinned = Vec::new();
+    fixed
+}
+
+/// `scenario` without the steps at `positions` (task index, step index), tasks left empty
+/// dropped, checked by writing it out and reading it back (a step may refer to a registration
+/// a dropped step made). `None` when the result is not a valid scenario.
+fn without_steps(scenario: &Scenario, positions: &[(usize, usize)]) -> Option<Scenario> {
+    let mut candidate = scenario.clone();
+    for (task, spec) in candidate.tasks.iter_mut().enumerate() {
+        let mut index = 0;
+        spec.steps.retain(|_| {
+            let keep = !positions.contains(&(task, index));
+            index += 1;
+            keep
+        });
+    }
+    candidate.tasks.retain(|task| !task.steps.is_empty());
+    if candidate.tasks.is_empty() {
+        return None;
+    }
+    let text = crate::scenario::render::scenario(&candidate);
+    crate::scenario::parse(&candidate.name, &text).ok()
+}
+
+/// Shrinks a failing generated workload: its drawn steps become fixed steps, runs of steps
+/// are dropped (long runs first, down to single steps) while the workload still fails the
+/// same invariant under the guided replay of its schedule, and the failing schedule of what is
+/// left is then shrunk as any other. The run reported is the shrunk fixed-step scenario's
+/// failure (replay it from the regression file), with a note of how to replay the failure as
+/// found.
+fn shrink_generated(found: &FoundGenerated<'_>) -> Option<ScenarioRun> {
+    let mut fixed = fixed_scenario(found.scenario, found.workload, found.invariant);
+    let mut schedule = found.schedule.clone();
+    if let Some(Choice::Draw(_)) = schedule.choices.first() {
+        schedule.choices.remove(0);
+    }
+    let steps_before: usize = fixed.tasks.iter().map(|task| task.steps.len()).sum();
+    let regression_file = format!(
+        "reports/failures/{}.regression.toml",
+        crate::report::artefact_stem_of(&found.scenario.name)
+    );
+    let spent = std::cell::Cell::new((0u64, 0u64));
+    let fails_with = |candidate: &Scenario, schedule: &Schedule| -> Option<Schedule> {
+        let (runs, steps) = spent.get();
+        let candidate = Arc::new(candidate.clone());
+        let tally = Rc::new(RefCell::new(FaultTally::default()));
+        let config = replay_config(&config_of(&candidate, &Overrides::default()));
+        let mut runner = runner_for(&candidate, &regression_file, config, &tally);
+        let model = candidate.clone();
+        let report = runner.replay_guided(move || workload::run(&model), schedule);
+        spent.set((runs + 1, steps + report.progress().steps_total));
+        let failure = report.failure()?;
+        (invariant_of(&failure.kind) == Some(found.invariant)).then(|| report.schedule().clone())
+    };
+    // The drawn workload must fail as fixed steps before anything is dropped.
+    schedule = fails_with(&fixed, &schedule)?;
+    let mut chunk = steps_before / 2;
+    let mut stopped_early = false;
+    while chunk >= 1 && !stopped_early {
+        let mut start = 0;
+        loop {
+            let positions: Vec<(usize, usize)> = fixed
+                .tasks
+                .iter()
+                .enumerate()
+                .flat_map(|(task, spec)| (0..spec.steps.len()).map(move |step| (task, step)))
+                .collect();
+            if start >= positions.len() {
+                break;
+            }
+            let (runs, steps) = spent.get();
+            if runs >= WORKLOAD_RUNS_MAX || steps >= WORKLOAD_STEPS_MAX {
+                stopped_early = true;
+                break;
+            }
+            let end = (start + chunk).min(positions.len());
+            let dropped = without_steps(&fixed, &positions[start..end]);
+            match dropped.and_then(|candidate| {
+                let kept = fails_with(&candidate, &schedule)?;
+                Some((candidate, kept))
+            }) {
+                Some((candidate, kept)) => {
+                    fixed = candidate;
+                    schedule = kept;
+                }
+                None => start = end,
+            }
+        }
+        chunk /= 2;
+    }
+    let steps_after: usize = fixed.tasks.iter().map(|task| task.steps.len()).sum();
+    let runs = spent.get().0;
+    let mut run = shrink_scenario(&fixed, &regression_file, schedule);
+    let failure = run.failure.as_ref()?;
+    if invariant_of(&failure.kind) != Some(found.invariant) {
+        return None;
+    }
+    let mut saved = fixed.clone();
+    saved.pinned = vec![run.schedule.clone()?];
+    run.regression = Some(crate::scenario::render::scenario(&saved));
+    run.notes.push(format!(
+        "the generated workload was shrunk from {steps_before} to {steps_after} steps in {runs} \
+         replays{}; it is saved with its shrunk schedule pinned as {regression_file}, and the \
+         failure as found replays with: vigil replay {} {}",
+        if stopped_early {
+            " (budget spent; it may shrink further)"
+        } else {
+            ""
+        },
+        found.file,
+        found.schedule.encode()
+    ));
+    run.scenario = found.scenario.clone();
+    run.file = found.file.to_owned();
+    run.workload = Some(Arc::new(Workload {
+        tasks: fixed.tasks.clone(),
+        workers: fixed.workers.clone(),
+        fault_kinds: fixed.faults.kinds.clone(),
+        op_kinds: found.workload.op_kinds.clone(),
+        generated: true,
+    }));
+    (run.executions, run.distinct_schedules) = found.executions;
+    (run.checks_read, run.checks_skipped) = found.checks;
+    Some(run)
 }
 
 /// A failure of a generated workload as an ordinary fixed-step scenario file: the steps the

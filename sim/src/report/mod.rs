@@ -149,6 +149,11 @@ pub fn artefact_stem(run: &ScenarioRun) -> String {
     slug(&run.scenario.name)
 }
 
+/// The file stem of the failure artefacts of the scenario named `name`.
+pub fn artefact_stem_of(name: &str) -> String {
+    slug(name)
+}
+
 /// The share of lock-dependent checks skipped because a lock was held, e.g. `12.3%`.
 fn skipped_share(run: &ScenarioRun) -> String {
     let total = run.checks_read + run.checks_skipped;

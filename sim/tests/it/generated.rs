@@ -90,7 +90,11 @@ fn a_generated_workload_can_reuse_worker_ids_and_share_processes() {
 #[test]
 fn a_generated_failure_replays_byte_identically_and_saves_as_a_fixed_step_regression() {
     let scenario = parse(TOO_LONG);
-    let run = run_scenario(&scenario, "generated.toml", &Overrides::default());
+    let as_found = Overrides {
+        no_shrink: true,
+        ..Overrides::default()
+    };
+    let run = run_scenario(&scenario, "generated.toml", &as_found);
     assert_eq!(
         run.observed,
         Observed::Fail {
@@ -115,7 +119,7 @@ fn a_generated_failure_replays_byte_identically_and_saves_as_a_fixed_step_regres
     let fixed = parse(&saved);
     assert!(fixed.generate.is_none() && fixed.pinned.len() == 1);
     assert_eq!(fixed.tasks, workload.tasks);
-    let rerun = run_scenario(&fixed, "saved.toml", &Overrides::default());
+    let rerun = run_scenario(&fixed, "saved.toml", &as_found);
     assert!(rerun.as_expected(), "{:?}", rerun.observed);
     assert_eq!(rerun.observed, run.observed);
     // The same execution, step for step; only the workload draw is gone.
@@ -127,6 +131,51 @@ fn a_generated_failure_replays_byte_identically_and_saves_as_a_fixed_step_regres
         rerun.trace.render().lines().collect::<Vec<_>>(),
         without_draw
     );
+}
+
+/// With shrinking on, a failing generated workload comes back as fewer fixed steps that fail
+/// the same way, saved with the shrunk schedule pinned; the note says how to replay the
+/// failure as found.
+#[test]
+fn a_generated_failure_is_shrunk_to_fewer_fixed_steps() {
+    let scenario = parse(TOO_LONG);
+    let found = run_scenario(
+        &scenario,
+        "generated.toml",
+        &Overrides {
+            no_shrink: true,
+            ..Overrides::default()
+        },
+    );
+    let run = run_scenario(&scenario, "generated.toml", &Overrides::default());
+    assert_eq!(run.observed, found.observed);
+    let steps = |tasks: &[vigil_sim::scenario::TaskSpec]| -> usize {
+        tasks.iter().map(|task| task.steps.len()).sum()
+    };
+    let before = steps(&found.workload.as_ref().unwrap().tasks);
+    let after = steps(&run.workload.as_ref().expect("the shrunk workload").tasks);
+    assert!(after < before, "{after} steps, not fewer than {before}");
+    let note = run
+        .notes
+        .iter()
+        .find(|note| note.contains("was shrunk from"))
+        .expect("a note");
+    assert!(
+        note.contains(&found.schedule.as_ref().unwrap().encode()),
+        "{note}"
+    );
+    let saved = parse(run.regression.as_deref().expect("the shrunk regression"));
+    assert_eq!(steps(&saved.tasks), after);
+    assert_eq!(saved.pinned.len(), 1);
+    let rerun = run_scenario(&saved, "saved.toml", &Overrides::default());
+    assert!(rerun.as_expected(), "{:?}", rerun.observed);
+    assert_eq!(
+        rerun.executions, 1,
+        "the pinned schedule alone gives the verdict"
+    );
+    // Shrinking is deterministic.
+    let again = run_scenario(&scenario, "generated.toml", &Overrides::default());
+    assert_eq!(again.regression, run.regression);
 }
 
 #[test]
