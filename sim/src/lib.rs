@@ -38,6 +38,7 @@
 //!
 //! In a `#[test]`, [`check_random`] does the same and panics with the failure's text.
 
+pub mod check;
 mod dependency;
 mod executor;
 mod failure;
@@ -55,6 +56,7 @@ pub mod thread;
 mod trace;
 mod wall_clock;
 
+pub use check::{check_dfs, check_dpor, check_pct, check_random, check_replay, model};
 pub use dependency::{Access, Actor, Event, ObjectKey, dependent};
 pub use executor::{Execution, Executor, INJECTED_FAULT_MARKER, Model, Outcome, Status, Verdict};
 pub use failure::{BlockedTask, Failure, FailureKind, REPLAY_ENV, TRACE_TAIL_LINES};
@@ -66,8 +68,8 @@ pub use harness::{
 };
 pub use observer::{Observer, StepView};
 pub use runner::{
-    Config, DEFAULT_SEED, EnvError, Report, Runner, SEED_ENV, Stats, StopReason, check_random,
-    check_replay, replay_from_env, run,
+    Config, DEFAULT_SEED, EnvError, Report, Runner, SEED_ENV, Stats, StopReason, replay_from_env,
+    run,
 };
 pub use schedule::{CHOICES_MAX, Choice, Schedule, ScheduleError};
 pub use strategy::{

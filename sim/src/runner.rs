@@ -1,8 +1,8 @@
 //! The runner and the library API: explore a model under a strategy and report the outcome.
 //!
 //! [`run`] (or a [`Runner`] with observers) runs executions until one fails, the budget is
-//! spent or the strategy has nothing left, and returns a [`Report`]. [`check_random`] and
-//! [`check_replay`] wrap it for `#[test]`s: they panic with the [`Failure`]'s text, which ends
+//! spent or the strategy has nothing left, and returns a [`Report`]. The helpers of
+//! [`crate::check`] wrap it for `#[test]`s: they panic with the [`Failure`]'s text, which ends
 //! with the command that replays it.
 //!
 //! Every failure is confirmed before it is reported: its schedule is replayed once and must
@@ -19,7 +19,7 @@ use crate::fault::{Faults, NoFaults};
 use crate::observer::Observer;
 use crate::schedule::{Schedule, ScheduleError};
 use crate::shrink::{Bench, ShrinkLimits, Shrunk, Signature};
-use crate::strategy::{Coverage, Random, Replay, Strategy};
+use crate::strategy::{Coverage, Replay, Strategy};
 use crate::trace::Trace;
 use crate::wall_clock;
 
@@ -617,47 +617,6 @@ impl Runner {
                 Failure::test_replay_command(schedule, test)
             }
         }
-    }
-}
-
-/// Explores `model` with [`Random`] for `executions` executions and panics with the failure
-/// if one is found. The seed comes from [`SEED_ENV`] when set; when [`REPLAY_ENV`] is set,
-/// that schedule is replayed instead of exploring.
-pub fn check_random<F>(model: F, executions: u64)
-where
-    F: Fn() + Send + Sync + 'static,
-{
-    let replay = replay_from_env().unwrap_or_else(|error| panic!("{error}"));
-    if let Some(schedule) = replay {
-        return replay_or_panic(model, schedule);
-    }
-    let mut config = Config::from_env().unwrap_or_else(|error| panic!("{error}"));
-    config.executions = executions;
-    let report = run(&config, &mut Random::new(config.seed), model);
-    if let Some(failure) = report.failure() {
-        panic!("{failure}");
-    }
-}
-
-/// Replays the encoded `schedule` once and panics with the failure if the replay fails (a
-/// regression test for a fixed bug passes).
-pub fn check_replay<F>(model: F, schedule: &str)
-where
-    F: Fn() + Send + Sync + 'static,
-{
-    let schedule = Schedule::decode(schedule).unwrap_or_else(|error| panic!("{error}"));
-    replay_or_panic(model, schedule);
-}
-
-fn replay_or_panic<F>(model: F, schedule: Schedule)
-where
-    F: Fn() + Send + Sync + 'static,
-{
-    let mut config = Config::from_env().unwrap_or_else(|error| panic!("{error}"));
-    config.executions = 1;
-    let report = run(&config, &mut Replay::new(schedule), model);
-    if let Some(failure) = report.failure() {
-        panic!("{failure}");
     }
 }
 

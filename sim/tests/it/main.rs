@@ -12,6 +12,7 @@ mod explorer;
 mod facade;
 mod faults;
 mod generated;
+mod helpers;
 mod limits;
 mod lock_order;
 mod models;
