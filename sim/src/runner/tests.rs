@@ -4,6 +4,7 @@ use vigil_core::rt;
 use vigil_core::sync::{AtomicU32, Ordering};
 
 use super::*;
+use crate::strategy::Random;
 
 #[test]
 fn seeds_parse_as_decimal_or_hex() {
