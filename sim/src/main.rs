@@ -28,7 +28,11 @@ const EXIT_BAD_INPUT: u8 = 3;
 #[command(
     name = "vigil",
     version,
-    about = "Deterministic simulation of the vigil worker pool"
+    about = "Deterministic simulation of the vigil worker pool",
+    after_help = "Exit codes:\n  0  every outcome as expected\n  1  a scenario failed (or could not \
+                  be run faithfully) when expected to pass, or failed another invariant\n  \
+                  2  a scenario expected to fail passed\n  3  bad input: the command line, a \
+                  scenario file or a schedule could not be used; nothing ran"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -51,20 +55,24 @@ enum Command {
     },
     /// Explore one scenario with another strategy, seed or budget.
     Explore {
+        /// The scenario file to explore.
         file: PathBuf,
-        #[arg(long)]
+        /// The root seed instead of the file's: decimal or 0x-prefixed hex, any u64.
+        #[arg(long, value_parser = parse_seed)]
         seed: Option<u64>,
+        /// The strategy instead of the file's.
         #[arg(long, value_enum)]
         strategy: Option<StrategyArg>,
-        /// PCT's depth (with `--strategy pct`).
-        #[arg(long, default_value_t = 3)]
-        depth: u32,
-        /// The preemption bound (with `--strategy dfs` or `dpor`).
-        #[arg(long, default_value_t = 2)]
-        preemptions: u32,
-        /// The bound on chosen faults per execution (with `--strategy dpor`).
-        #[arg(long, default_value_t = 1)]
-        faults: u32,
+        /// PCT's depth, at least 1 (only with `--strategy pct`; default 3).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        depth: Option<u32>,
+        /// The preemption bound (only with `--strategy dfs` or `dpor`; default 2).
+        #[arg(long)]
+        preemptions: Option<u32>,
+        /// The bound on chosen faults per execution (only with `--strategy dpor`; default 1).
+        #[arg(long)]
+        faults: Option<u32>,
+        /// How many executions at most, instead of the file's budget.
         #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
         executions: Option<u64>,
         #[command(flatten)]
@@ -72,7 +80,9 @@ enum Command {
     },
     /// Replay one schedule (a `v1:` string or a schedule file) of a scenario.
     Replay {
+        /// The scenario file the schedule was recorded for.
         file: PathBuf,
+        /// A `v1:` string (as printed with failures) or a schedule file.
         schedule: String,
         /// Print the whole trace, not just the outcome.
         #[arg(long)]
@@ -80,6 +90,7 @@ enum Command {
     },
     /// Shrink a failing schedule of a scenario to a minimal one that fails the same way.
     Shrink {
+        /// The scenario file the schedule was recorded for.
         file: PathBuf,
         /// A `v1:` string or a schedule file.
         schedule: String,
@@ -93,8 +104,10 @@ enum Command {
     },
     /// Regenerate reports/ by running the scenario corpus (same as `run scenarios`).
     Report {
+        /// Scenario files and folders (default: the corpus).
         #[arg(default_value = "scenarios")]
         paths: Vec<PathBuf>,
+        /// Where to write the reports.
         #[arg(long, default_value = "reports")]
         reports: PathBuf,
     },
@@ -108,15 +121,32 @@ struct Output {
     /// Also write JUnit XML to this file.
     #[arg(long, value_name = "FILE")]
     junit: Option<PathBuf>,
-    /// Where to write the summary and failure artefacts.
-    #[arg(long, default_value = "reports")]
-    reports: PathBuf,
+    /// Where to write the summary and failure artefacts. Default: `reports` when running the
+    /// corpus (`vigil run scenarios`), otherwise `target/vigil-reports`, so a partial run or
+    /// an exploration never overwrites the corpus's committed summary.
+    #[arg(long)]
+    reports: Option<PathBuf>,
     /// Do not write reports.
     #[arg(long)]
     no_reports: bool,
     /// Report failures as found instead of shrinking them first.
     #[arg(long)]
     no_shrink: bool,
+}
+
+impl Output {
+    /// Fills in the default reports folder: `reports` for the corpus, else a folder of its own.
+    fn resolved(mut self, corpus: bool) -> Output {
+        if self.reports.is_none() {
+            let default = if corpus {
+                "reports"
+            } else {
+                "target/vigil-reports"
+            };
+            self.reports = Some(PathBuf::from(default));
+        }
+        self
+    }
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -165,6 +195,11 @@ fn run(cli: Cli) -> Result<u8> {
                 no_shrink: output.no_shrink,
                 ..Overrides::default()
             };
+            let corpus = paths.len() == 1
+                && paths[0]
+                    .components()
+                    .eq(Path::new("scenarios").components());
+            let output = output.resolved(corpus);
             run_and_report(&scenarios, &overrides, &output)
         }
         Command::Explore {
@@ -177,16 +212,32 @@ fn run(cli: Cli) -> Result<u8> {
             executions,
             output,
         } => {
+            let pct = matches!(strategy, Some(StrategyArg::Pct));
+            let bounded = matches!(strategy, Some(StrategyArg::Dfs | StrategyArg::Dpor));
+            if depth.is_some() && !pct {
+                bail!("--depth is PCT's depth: use it with --strategy pct");
+            }
+            if preemptions.is_some() && !bounded {
+                bail!(
+                    "--preemptions bounds a systematic search: use it with --strategy dfs or dpor"
+                );
+            }
+            if faults.is_some() && !matches!(strategy, Some(StrategyArg::Dpor)) {
+                bail!("--faults bounds dpor's fault choices: use it with --strategy dpor");
+            }
             let scenarios = load_all(&[file])?;
+            let preemptions = preemptions.unwrap_or(2);
             let strategy = strategy.map(|strategy| match strategy {
                 StrategyArg::Random => StrategyKind::Random,
-                StrategyArg::Pct => StrategyKind::Pct { depth },
+                StrategyArg::Pct => StrategyKind::Pct {
+                    depth: depth.unwrap_or(3),
+                },
                 StrategyArg::Dfs => StrategyKind::Dfs {
                     preemptions_max: preemptions,
                 },
                 StrategyArg::Dpor => StrategyKind::Dpor {
                     preemptions_max: preemptions,
-                    faults_max: faults,
+                    faults_max: faults.unwrap_or(1),
                 },
             });
             let overrides = Overrides {
@@ -195,6 +246,7 @@ fn run(cli: Cli) -> Result<u8> {
                 executions,
                 no_shrink: output.no_shrink,
             };
+            let output = output.resolved(false);
             run_and_report(&scenarios, &overrides, &output)
         }
         Command::Replay {
@@ -213,7 +265,7 @@ fn run(cli: Cli) -> Result<u8> {
             let output = Output {
                 json: false,
                 junit: None,
-                reports,
+                reports: Some(reports),
                 no_reports: false,
                 no_shrink: false,
             };
@@ -277,6 +329,15 @@ fn expect_mutant(
     Ok(chosen)
 }
 
+/// A seed on the command line: decimal or 0x-prefixed hex, any u64.
+fn parse_seed(text: &str) -> Result<u64, String> {
+    let parsed = match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+        Some(hex) => u64::from_str_radix(hex, 16),
+        None => text.parse(),
+    };
+    parsed.map_err(|_| format!("{text:?} is not a seed: use a decimal or 0x-prefixed hex u64"))
+}
+
 fn display_paths(paths: &[PathBuf]) -> String {
     let names: Vec<String> = paths
         .iter()
@@ -285,13 +346,40 @@ fn display_paths(paths: &[PathBuf]) -> String {
     names.join(", ")
 }
 
+/// Adds the scenario files under `path` to `files`, once each: a file named twice (or reached
+/// through two paths) is run once, and a folder reached again through a symlink is skipped
+/// rather than walked for ever.
 fn collect(path: &Path, files: &mut Vec<PathBuf>) -> Result<()> {
+    let mut seen_files = std::collections::BTreeSet::new();
+    for file in files.iter() {
+        if let Ok(real) = file.canonicalize() {
+            seen_files.insert(real);
+        }
+    }
+    let mut seen_dirs = std::collections::BTreeSet::new();
+    walk(path, files, &mut seen_files, &mut seen_dirs)
+}
+
+fn walk(
+    path: &Path,
+    files: &mut Vec<PathBuf>,
+    seen_files: &mut std::collections::BTreeSet<PathBuf>,
+    seen_dirs: &mut std::collections::BTreeSet<PathBuf>,
+) -> Result<()> {
+    let real = path
+        .canonicalize()
+        .with_context(|| format!("{}: no such file or folder", path.display()))?;
     if path.is_file() {
-        files.push(path.to_path_buf());
+        if seen_files.insert(real) {
+            files.push(path.to_path_buf());
+        }
         return Ok(());
     }
     if !path.is_dir() {
         bail!("{}: no such file or folder", path.display());
+    }
+    if !seen_dirs.insert(real) {
+        return Ok(());
     }
     let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
         .with_context(|| format!("cannot list {}", path.display()))?
@@ -300,10 +388,8 @@ fn collect(path: &Path, files: &mut Vec<PathBuf>) -> Result<()> {
         .with_context(|| format!("cannot list {}", path.display()))?;
     entries.sort();
     for entry in entries {
-        if entry.is_dir() {
-            collect(&entry, files)?;
-        } else if entry.extension().is_some_and(|ext| ext == "toml") {
-            files.push(entry);
+        if entry.is_dir() || entry.extension().is_some_and(|ext| ext == "toml") {
+            walk(&entry, files, seen_files, seen_dirs)?;
         }
     }
     Ok(())
@@ -367,8 +453,11 @@ fn run_and_report(
     if let Some(junit) = &output.junit {
         write_atomically(junit, &report::junit(&rows))?;
     }
-    if !output.no_reports {
-        write_reports(&output.reports, &rows)?;
+    if !output.no_reports
+        && let Some(dir) = &output.reports
+    {
+        write_reports(dir, &rows)?;
+        eprintln!("vigil: reports written to {}", dir.display());
     }
     Ok(exit_code(&rows))
 }
@@ -394,6 +483,18 @@ fn exit_code(rows: &[Row<'_>]) -> u8 {
 /// `.regression.toml`, the failing generated workload as a fixed-step scenario).
 /// Old failure artefacts are removed so the folder always describes the last run.
 fn write_reports(dir: &Path, rows: &[Row<'_>]) -> Result<()> {
+    // Everything is written to a staging folder first; only when all of it is written do the
+    // old failure artefacts go and the new files move in, so a failed write (a full disk, a
+    // read-only folder) leaves the previous reports as they were.
+    let staging = dir.join(".vigil-staging");
+    let written = stage_reports(&staging, rows);
+    if let Err(error) = written {
+        let _ = std::fs::remove_dir_all(&staging);
+        return Err(error.context(format!(
+            "the reports in {} were left as they were",
+            dir.display()
+        )));
+    }
     let failures = dir.join("failures");
     if failures.is_dir() {
         for entry in std::fs::read_dir(&failures)? {
@@ -407,9 +508,36 @@ fn write_reports(dir: &Path, rows: &[Row<'_>]) -> Result<()> {
             }
         }
     }
-    write_atomically(&dir.join("summary.md"), &report::summary_markdown(rows))?;
-    for row in rows.iter().filter(|row| row.run.failure.is_some()) {
-        let stem = report::artefact_stem(row.run);
+    std::fs::create_dir_all(&failures)
+        .with_context(|| format!("cannot create {}", failures.display()))?;
+    let staged_failures = staging.join("failures");
+    if staged_failures.is_dir() {
+        for entry in std::fs::read_dir(&staged_failures)? {
+            let path = entry?.path();
+            let target = failures.join(path.file_name().unwrap_or_default());
+            std::fs::rename(&path, &target)
+                .with_context(|| format!("cannot write {}", target.display()))?;
+        }
+    }
+    let summary = dir.join("summary.md");
+    std::fs::rename(staging.join("summary.md"), &summary)
+        .with_context(|| format!("cannot write {}", summary.display()))?;
+    let _ = std::fs::remove_dir_all(&staging);
+    Ok(())
+}
+
+fn stage_reports(staging: &Path, rows: &[Row<'_>]) -> Result<()> {
+    if staging.exists() {
+        std::fs::remove_dir_all(staging)
+            .with_context(|| format!("cannot clear {}", staging.display()))?;
+    }
+    let failures = staging.join("failures");
+    write_atomically(&staging.join("summary.md"), &report::summary_markdown(rows))?;
+    let stems = report::artefact_stems(rows);
+    for (row, stem) in rows.iter().zip(&stems) {
+        if row.run.failure.is_none() {
+            continue;
+        }
         write_atomically(
             &failures.join(format!("{stem}.trace.txt")),
             &report::trace_text(row.run),
@@ -473,7 +601,7 @@ fn shrink(file: &Path, schedule: &str, save: Option<&Path>, show_trace: bool) ->
         bail!(
             "the schedule does not fail on {}: it replays to {}, so there is nothing to shrink",
             file.display(),
-            run.observed.label()
+            run.outcome()
         );
     };
     println!("{failure}");

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use faults::{FaultTally, PlanFaults};
 
 use crate::failure::{Failure, FailureKind};
-use crate::runner::{Config, Runner};
+use crate::runner::{Config, Runner, StopReason};
 use crate::scenario::{Expect, Invariant, Scenario, StrategyKind};
 use crate::schedule::{Choice, Schedule};
 use crate::strategy::{Coverage, Dpor, Pct, Prefixed, Random, Replay, Strategy};
@@ -72,6 +72,32 @@ pub struct ScenarioRun {
     /// A failing generated workload, shrunk and written as a fixed-step scenario with its
     /// shrunk schedule pinned (what `vigil run` saves as `<name>.regression.toml`).
     pub regression: Option<String>,
+    /// Why a run without failures stopped (`None` when one failed).
+    pub stop: Option<StopReason>,
+}
+
+impl ScenarioRun {
+    fn with_stop_note(mut self, budget: u64) -> Self {
+        if self.stop == Some(StopReason::WallTime) {
+            self.notes.push(format!(
+                "stopped by the wall-time cap (strategy.wall_time_max_secs) after {} of {budget} \
+                 executions",
+                self.executions
+            ));
+        }
+        self
+    }
+
+    /// The outcome as every output names it: [`Observed::label`], plus "(wall-time stop)"
+    /// when the wall-time cap ended a passing run before its budget.
+    pub fn outcome(&self) -> String {
+        let label = self.observed.label();
+        if self.stop == Some(StopReason::WallTime) {
+            format!("{label} (wall-time stop)")
+        } else {
+            label
+        }
+    }
 }
 
 impl ScenarioRun {
@@ -325,6 +351,7 @@ fn run_with(
     // Shrinking happens below, after the checks' tally is taken, so the tally describes the
     // exploration alone.
     config.shrink = None;
+    let budget = config.executions;
     let mut runner = runner_for(&scenario, file, config, &tally).on_execution(progress);
     let model_scenario = scenario.clone();
     checks::take_tally();
@@ -389,7 +416,9 @@ fn run_with(
                 coverage: stats.coverage,
                 notes: Vec::new(),
                 regression: None,
+                stop: Some(stats.stop),
             }
+            .with_stop_note(budget)
         }
         Err(failure) => {
             let observed = match invariant_of(&failure.kind) {
@@ -415,6 +444,7 @@ fn run_with(
                 coverage: progress.coverage,
                 notes: Vec::new(),
                 regression: None,
+                stop: None,
             }
         }
     }

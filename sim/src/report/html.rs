@@ -74,7 +74,7 @@ pub fn explorer_html(run: &ScenarioRun) -> String {
     let data = serde_json::json!({
         "tasks": tasks,
         "events": events,
-        "verdict": run.observed.label(),
+        "verdict": run.outcome(),
         "kind": failure.map(|failure| failure.kind.to_string()),
     });
     // `</` inside a script element would end it early.
@@ -82,7 +82,7 @@ pub fn explorer_html(run: &ScenarioRun) -> String {
     let title = format!(
         "{} — {} (expected {})",
         run.scenario.name,
-        run.observed.label(),
+        run.outcome(),
         expect_label(&run.scenario.expect)
     );
     let mut summary = String::new();

@@ -50,7 +50,7 @@ pub fn summary_table(rows: &[Row<'_>]) -> String {
             out,
             "{:<width$}  {:<26}  {:<26}  {:>10}  {:>9}  {:>8}  {}",
             run.scenario.name,
-            run.observed.label(),
+            run.outcome(),
             expect_label(&run.scenario.expect),
             run.executions,
             run.distinct_schedules,
@@ -149,6 +149,26 @@ pub fn artefact_stem(run: &ScenarioRun) -> String {
     slug(&run.scenario.name)
 }
 
+/// The artefact stem of each row: the scenario's name, or, when two rows share a name, the
+/// name and the file it came from, so no two scenarios write the same files.
+pub fn artefact_stems(rows: &[Row<'_>]) -> Vec<String> {
+    let mut counts = std::collections::BTreeMap::new();
+    for row in rows {
+        *counts.entry(slug(&row.run.scenario.name)).or_insert(0) += 1;
+    }
+    rows.iter()
+        .map(|row| {
+            let stem = slug(&row.run.scenario.name);
+            if counts[&stem] > 1 {
+                let file = row.run.file.trim_end_matches(".toml");
+                format!("{stem}--{}", slug(file))
+            } else {
+                stem
+            }
+        })
+        .collect()
+}
+
 /// The file stem of the failure artefacts of the scenario named `name`.
 pub fn artefact_stem_of(name: &str) -> String {
     slug(name)
@@ -191,7 +211,7 @@ pub fn summary_markdown(rows: &[Row<'_>]) -> String {
             out,
             "| {} | {} | {} | {} | {} | {} | {} |",
             run.scenario.name,
-            run.observed.label(),
+            run.outcome(),
             expect_label(&run.scenario.expect),
             run.executions,
             run.distinct_schedules,
@@ -204,15 +224,15 @@ pub fn summary_markdown(rows: &[Row<'_>]) -> String {
         out.push_str("\n## Systematic search\n");
         out.push_str(&certified);
     }
-    let failures: Vec<&ScenarioRun> = rows
+    let failures: Vec<(&ScenarioRun, String)> = rows
         .iter()
         .map(|row| row.run)
-        .filter(|run| run.failure.is_some())
+        .zip(artefact_stems(rows))
+        .filter(|(run, _)| run.failure.is_some())
         .collect();
     if !failures.is_empty() {
         out.push_str("\n## Failures\n\n");
-        for run in failures {
-            let stem = artefact_stem(run);
+        for (run, stem) in failures {
             let failure = run
                 .failure
                 .as_ref()
@@ -224,7 +244,7 @@ pub fn summary_markdown(rows: &[Row<'_>]) -> String {
                 "- **{}** — {}: {first_line} ([explorer](failures/{stem}.html), \
                  [trace](failures/{stem}.trace.txt), [timeline](failures/{stem}.svg))",
                 run.scenario.name,
-                run.observed.label()
+                run.outcome()
             );
             let rest: Vec<&str> = lines.collect();
             if !rest.is_empty() {
@@ -251,7 +271,7 @@ pub fn summary_markdown(rows: &[Row<'_>]) -> String {
 pub fn trace_text(run: &ScenarioRun) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "scenario: {} ({})", run.scenario.name, run.file);
-    let _ = writeln!(out, "outcome:  {}", run.observed.label());
+    let _ = writeln!(out, "outcome:  {}", run.outcome());
     let _ = writeln!(out, "expected: {}", expect_label(&run.scenario.expect));
     if let Some(failure) = &run.failure {
         let _ = writeln!(out, "seed:     {}", failure.seed);
@@ -286,7 +306,7 @@ pub fn json(rows: &[Row<'_>]) -> String {
             let mut value = serde_json::json!({
                 "name": run.scenario.name,
                 "file": run.file,
-                "outcome": run.observed.label(),
+                "outcome": run.outcome(),
                 "expected": expect_label(&run.scenario.expect),
                 "as_expected": run.as_expected(),
                 "executions": run.executions,
@@ -407,7 +427,7 @@ pub fn junit(rows: &[Row<'_>]) -> String {
         let _ = write!(
             out,
             ">\n      <failure message=\"{} (expected {})\">{}</failure>\n    </testcase>\n",
-            xml_escape(&run.observed.label()),
+            xml_escape(&run.outcome()),
             xml_escape(&expect_label(&run.scenario.expect)),
             xml_escape(&details)
         );

@@ -221,7 +221,7 @@ pub fn timeline_svg(run: &ScenarioRun) -> String {
     let title = format!(
         "{} — {} (expected {})",
         run.scenario.name,
-        run.observed.label(),
+        run.outcome(),
         expect_label(&run.scenario.expect)
     );
     let _ = writeln!(
@@ -397,7 +397,7 @@ fn draw_marks(
 fn draw_verdict(out: &mut String, run: &ScenarioRun, lanes: usize) {
     let left = LABEL_WIDTH + PLOT_WIDTH + 16.0;
     let top = TOP;
-    let heading = run.observed.label();
+    let heading = run.outcome();
     let message = run
         .failure
         .as_ref()

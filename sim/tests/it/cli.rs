@@ -78,22 +78,28 @@ fn run_writes_reports_and_exits_1_on_an_unexpected_failure() {
         stdout.contains("vigil replay"),
         "the failure says how to replay it: {stdout}"
     );
-    let summary = std::fs::read_to_string(dir.join("reports/summary.md")).unwrap();
+    let summary = std::fs::read_to_string(dir.join("target/vigil-reports/summary.md")).unwrap();
     assert!(
         summary.contains("step-limit | fail(shutdown-bounded)"),
         "{summary}"
     );
-    assert!(dir.join("reports/failures/step-limit.trace.txt").is_file());
-    assert!(dir.join("reports/failures/step-limit.svg").is_file());
+    assert!(
+        dir.join("target/vigil-reports/failures/step-limit.trace.txt")
+            .is_file()
+    );
+    assert!(
+        dir.join("target/vigil-reports/failures/step-limit.svg")
+            .is_file()
+    );
     let junit = std::fs::read_to_string(dir.join("junit.xml")).unwrap();
     assert!(
         junit.contains("failures=\"1\"") && junit.contains("<failure"),
         "{junit}"
     );
     // The report is byte-identical when the run is repeated.
-    let first = std::fs::read(dir.join("reports/failures/step-limit.svg")).unwrap();
+    let first = std::fs::read(dir.join("target/vigil-reports/failures/step-limit.svg")).unwrap();
     let _ = vigil(&dir, &["run", fixture.to_str().unwrap()]);
-    let second = std::fs::read(dir.join("reports/failures/step-limit.svg")).unwrap();
+    let second = std::fs::read(dir.join("target/vigil-reports/failures/step-limit.svg")).unwrap();
     assert_eq!(first, second);
 }
 
@@ -392,4 +398,137 @@ fn vigil_shrink_prints_and_saves_the_shrunk_failure() {
         text(&corrupt.stderr)
     );
     assert!(!dir.join("saved.toml.tmp-vigil").exists());
+}
+
+/// A file named twice, or reached again through a symlinked folder (even a loop), runs once.
+#[test]
+fn paths_are_deduplicated_and_symlink_loops_are_walked_once() {
+    let dir = scratch("cli-paths");
+    let cases = dir.join("cases");
+    std::fs::create_dir_all(&cases).unwrap();
+    std::fs::copy(fixtures().join("step-limit.toml"), cases.join("a.toml")).unwrap();
+    std::os::unix::fs::symlink(&cases, cases.join("loop")).unwrap();
+    let output = vigil(
+        &dir,
+        &[
+            "run",
+            "cases",
+            "cases/a.toml",
+            "--no-reports",
+            "--json",
+            "--no-shrink",
+        ],
+    );
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|error| panic!("{error}: {}", text(&output.stderr)));
+    assert_eq!(json["total"], 1, "{json}");
+}
+
+/// Two scenarios with the same name write their artefacts to different files.
+#[test]
+fn colliding_scenario_names_get_separate_artefacts() {
+    let dir = scratch("cli-collide");
+    std::fs::create_dir_all(dir.join("x")).unwrap();
+    std::fs::create_dir_all(dir.join("y")).unwrap();
+    std::fs::copy(fixtures().join("step-limit.toml"), dir.join("x/s.toml")).unwrap();
+    std::fs::copy(fixtures().join("step-limit.toml"), dir.join("y/s.toml")).unwrap();
+    let output = vigil(&dir, &["run", "x", "y", "--reports", "out", "--no-shrink"]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    let mut names: Vec<String> = std::fs::read_dir(dir.join("out/failures"))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".trace.txt"))
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert_ne!(names[0], names[1]);
+}
+
+/// A report write that fails leaves the previous reports as they were.
+#[test]
+fn a_failed_report_write_keeps_the_previous_reports() {
+    let dir = scratch("cli-failed-write");
+    let fixture = fixtures().join("step-limit.toml");
+    let fixture = fixture.to_str().unwrap();
+    let first = vigil(&dir, &["run", fixture, "--reports", "out", "--no-shrink"]);
+    assert_eq!(first.status.code(), Some(1));
+    let summary = std::fs::read(dir.join("out/summary.md")).unwrap();
+    // The staging folder cannot be created: a file is in its way.
+    std::fs::write(dir.join("out/.vigil-staging"), "in the way").unwrap();
+    let second = vigil(&dir, &["run", fixture, "--reports", "out", "--no-shrink"]);
+    assert_eq!(second.status.code(), Some(3), "{}", text(&second.stderr));
+    assert!(
+        text(&second.stderr).contains("left as they were"),
+        "{}",
+        text(&second.stderr)
+    );
+    assert_eq!(std::fs::read(dir.join("out/summary.md")).unwrap(), summary);
+    assert!(dir.join("out/failures/step-limit.trace.txt").is_file());
+}
+
+/// Seeds in decimal and hex mean the same; flags that do not fit the strategy are rejected.
+#[test]
+fn seeds_take_both_notations_and_misplaced_flags_are_rejected() {
+    let dir = scratch("cli-seeds");
+    let fixture = fixtures().join("step-limit.toml");
+    let fixture = fixture.to_str().unwrap();
+    let run = |seed: &str| {
+        let output = vigil(
+            &dir,
+            &[
+                "explore",
+                fixture,
+                "--seed",
+                seed,
+                "--no-reports",
+                "--json",
+                "--no-shrink",
+            ],
+        );
+        let json: serde_json::Value = serde_json::from_slice(&output.stdout)
+            .unwrap_or_else(|error| panic!("{error}: {}", text(&output.stderr)));
+        json["scenarios"][0]["failure"]["schedule"].clone()
+    };
+    assert_eq!(run("16"), run("0x10"));
+    assert!(run("18446744073709551615").is_string());
+    for bad in [
+        vec!["--depth", "3"],
+        vec!["--strategy", "pct", "--depth", "0"],
+        vec!["--preemptions", "1"],
+        vec!["--strategy", "dfs", "--faults", "1"],
+        vec!["--seed", "0xZZ"],
+    ] {
+        let mut args = vec!["explore", fixture, "--no-reports"];
+        args.extend(bad.iter().copied());
+        let output = vigil(&dir, &args);
+        assert_eq!(
+            output.status.code(),
+            Some(3),
+            "{bad:?}: {}",
+            text(&output.stderr)
+        );
+    }
+}
+
+/// A run cut short by the wall-time cap says so in its outcome, not as a plain pass.
+#[test]
+fn a_wall_time_stop_is_named() {
+    let dir = scratch("cli-wall-time");
+    let text_of = std::fs::read_to_string(fixtures().join("step-limit.toml")).unwrap();
+    let scenario = text_of
+        .replace(
+            "steps_max = 60",
+            "steps_max = 100000\nwall_time_max_secs = 1",
+        )
+        .replace("executions = 10", "executions = 1000000");
+    std::fs::write(dir.join("slow.toml"), scenario).unwrap();
+    let output = vigil(&dir, &["run", "slow.toml", "--no-reports", "--json"]);
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|error| panic!("{error}: {}", text(&output.stderr)));
+    let run = &json["scenarios"][0];
+    assert_eq!(run["outcome"], "pass (wall-time stop)", "{json}");
+    assert!(
+        run["notes"][0].as_str().unwrap().contains("wall-time cap"),
+        "{json}"
+    );
 }
