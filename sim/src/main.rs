@@ -3,6 +3,8 @@
 use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail};
@@ -23,6 +25,8 @@ const EXIT_UNEXPECTED_FAILURE: u8 = 1;
 const EXIT_UNEXPECTED_PASS: u8 = 2;
 /// The command line, a scenario file or a schedule could not be used; nothing ran.
 const EXIT_BAD_INPUT: u8 = 3;
+/// Ctrl-C stopped the run between executions; what ran was reported.
+const EXIT_INTERRUPTED: u8 = 4;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -32,7 +36,8 @@ const EXIT_BAD_INPUT: u8 = 3;
     after_help = "Exit codes:\n  0  every outcome as expected\n  1  a scenario failed (or could not \
                   be run faithfully) when expected to pass, or failed another invariant\n  \
                   2  a scenario expected to fail passed\n  3  bad input: the command line, a \
-                  scenario file or a schedule could not be used; nothing ran"
+                  scenario file or a schedule could not be used; nothing ran\n  4  interrupted (Ctrl-C): \
+                  what ran before the interrupt was reported"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -245,6 +250,7 @@ fn run(cli: Cli) -> Result<u8> {
                 strategy,
                 executions,
                 no_shrink: output.no_shrink,
+                interrupt: None,
             };
             let output = output.resolved(false);
             run_and_report(&scenarios, &overrides, &output)
@@ -403,6 +409,22 @@ fn progress_bar() -> ProgressBar {
     bar
 }
 
+/// The flag a Ctrl-C sets; the handler is installed on first use.
+fn interrupt_flag() -> Arc<AtomicBool> {
+    static FLAG: OnceLock<Arc<AtomicBool>> = OnceLock::new();
+    FLAG.get_or_init(|| {
+        let flag = Arc::new(AtomicBool::new(false));
+        let handler_flag = flag.clone();
+        // Without a handler Ctrl-C simply ends the process, as before.
+        let _ = ctrlc::set_handler(move || handler_flag.store(true, Ordering::Relaxed));
+        flag
+    })
+    .clone()
+}
+
+/// How often a run without a terminal prints a progress line.
+const PROGRESS_EVERY: Duration = Duration::from_secs(5);
+
 fn run_and_report(
     scenarios: &[(String, Scenario)],
     overrides: &Overrides,
@@ -411,27 +433,53 @@ fn run_and_report(
     let bar = progress_bar();
     let terminal = std::io::stderr().is_terminal();
     let started = stopwatch();
+    let interrupt = interrupt_flag();
+    let overrides = Overrides {
+        interrupt: Some(interrupt.clone()),
+        ..overrides.clone()
+    };
     let mut runs: Vec<(ScenarioRun, Duration)> = Vec::with_capacity(scenarios.len());
     for (index, (file, scenario)) in scenarios.iter().enumerate() {
+        if interrupt.load(Ordering::Relaxed) {
+            break;
+        }
         let executions = overrides.executions.unwrap_or(scenario.strategy.executions);
+        let label = format!("[{}/{}] {}", index + 1, scenarios.len(), scenario.name);
         bar.set_length(executions);
         bar.set_position(0);
-        bar.set_message(format!(
-            "[{}/{}] {}",
-            index + 1,
-            scenarios.len(),
-            scenario.name
-        ));
+        bar.set_message(label.clone());
+        if !terminal {
+            eprintln!("vigil: {label}: {executions} executions");
+        }
         let elapsed = stopwatch();
         let tick = bar.clone();
-        let run = run_scenario_with_progress(scenario, file, overrides, move |done| {
+        let since_line = stopwatch();
+        let mut next_line = PROGRESS_EVERY;
+        let run = run_scenario_with_progress(scenario, file, &overrides, move |done| {
             // The bar appears only on a terminal, once the whole run has taken a second.
             if terminal && tick.is_hidden() && started() >= Duration::from_secs(1) {
                 tick.set_draw_target(ProgressDrawTarget::stderr());
             }
             tick.set_position(done);
+            // Without a terminal, a plain line every few seconds.
+            if !terminal && since_line() >= next_line {
+                let seconds = since_line().as_secs_f64();
+                eprintln!(
+                    "vigil: {label}: {done}/{executions} executions, {:.0}/s",
+                    done as f64 / seconds.max(1e-9)
+                );
+                next_line += PROGRESS_EVERY;
+            }
         });
         runs.push((run, elapsed()));
+    }
+    let interrupted = interrupt.load(Ordering::Relaxed);
+    if interrupted {
+        eprintln!(
+            "vigil: interrupted; {} of {} scenarios ran (the last one cut short); reporting those",
+            runs.len(),
+            scenarios.len()
+        );
     }
     bar.finish_and_clear();
     let rows: Vec<Row<'_>> = runs
@@ -458,6 +506,9 @@ fn run_and_report(
     {
         write_reports(dir, &rows)?;
         eprintln!("vigil: reports written to {}", dir.display());
+    }
+    if interrupted {
+        return Ok(EXIT_INTERRUPTED);
     }
     Ok(exit_code(&rows))
 }

@@ -134,6 +134,8 @@ pub enum StopReason {
     StrategyExhausted,
     /// `Config::wall_time_max` passed.
     WallTime,
+    /// The stop check set with [`Runner::stop_when`] said stop (an interrupt).
+    Interrupted,
 }
 
 /// The result of a run: its stats or its first failure, plus the last execution's trace and
@@ -198,6 +200,7 @@ pub struct Runner {
     observers: Vec<Box<dyn Observer>>,
     faults: Box<dyn Faults>,
     on_execution: Option<Box<dyn FnMut(u64)>>,
+    stop_when: Option<Box<dyn Fn() -> bool>>,
     replay_template: Option<String>,
 }
 
@@ -218,6 +221,7 @@ impl Runner {
             observers: Vec::new(),
             faults: Box::new(NoFaults),
             on_execution: None,
+            stop_when: None,
             replay_template: None,
         }
     }
@@ -238,6 +242,13 @@ impl Runner {
     /// bars; it must not influence the run).
     pub fn on_execution(mut self, progress: impl FnMut(u64) + 'static) -> Self {
         self.on_execution = Some(Box::new(progress));
+        self
+    }
+
+    /// Checks `stop` between executions and ends the run with [`StopReason::Interrupted`]
+    /// when it returns `true` (for Ctrl-C; it must not influence executions).
+    pub fn stop_when(mut self, stop: impl Fn() -> bool + 'static) -> Self {
+        self.stop_when = Some(Box::new(stop));
         self
     }
 
@@ -273,6 +284,10 @@ impl Runner {
             let over_time = elapsed.as_ref().zip(self.config.wall_time_max);
             if over_time.is_some_and(|(elapsed, max)| execution_idx > 0 && elapsed() >= max) {
                 stats.stop = StopReason::WallTime;
+                break;
+            }
+            if self.stop_when.as_ref().is_some_and(|stop| stop()) {
+                stats.stop = StopReason::Interrupted;
                 break;
             }
             let observers = &mut self.observers[..];

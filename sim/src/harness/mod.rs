@@ -23,13 +23,15 @@ use crate::strategy::{Coverage, Dpor, Pct, Prefixed, Random, Replay, Strategy};
 use crate::trace::Trace;
 
 /// Changes to a scenario's own settings for one run (`vigil explore`).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default)]
 pub struct Overrides {
     pub seed: Option<u64>,
     pub strategy: Option<StrategyKind>,
     pub executions: Option<u64>,
     /// Report failures as found, without shrinking them.
     pub no_shrink: bool,
+    /// Set (by a Ctrl-C handler) to stop exploring between executions.
+    pub interrupt: Option<Arc<std::sync::atomic::AtomicBool>>,
 }
 
 /// What a scenario run observed.
@@ -78,6 +80,12 @@ pub struct ScenarioRun {
 
 impl ScenarioRun {
     fn with_stop_note(mut self, budget: u64) -> Self {
+        if self.stop == Some(StopReason::Interrupted) {
+            self.notes.push(format!(
+                "interrupted after {} of {budget} executions; the results cover those only",
+                self.executions
+            ));
+        }
         if self.stop == Some(StopReason::WallTime) {
             self.notes.push(format!(
                 "stopped by the wall-time cap (strategy.wall_time_max_secs) after {} of {budget} \
@@ -92,10 +100,10 @@ impl ScenarioRun {
     /// when the wall-time cap ended a passing run before its budget.
     pub fn outcome(&self) -> String {
         let label = self.observed.label();
-        if self.stop == Some(StopReason::WallTime) {
-            format!("{label} (wall-time stop)")
-        } else {
-            label
+        match self.stop {
+            Some(StopReason::WallTime) => format!("{label} (wall-time stop)"),
+            Some(StopReason::Interrupted) => format!("{label} (interrupted)"),
+            _ => label,
         }
     }
 }
@@ -216,7 +224,10 @@ pub fn run_scenario_with_progress(
 ) -> ScenarioRun {
     let scenario = Arc::new(scenario.clone());
     let config = config_of(&scenario, overrides);
-    let shrink = !overrides.no_shrink;
+    let options = RunOptions {
+        shrink: !overrides.no_shrink,
+        interrupt: overrides.interrupt.clone(),
+    };
     // Pinned failures first: a pinned schedule that still fails as expected is the verdict;
     // one that passes is followed by the search. One that no longer fits the code (it
     // diverges) is reported with where, and the search first explores from the part that
@@ -230,7 +241,7 @@ pub fn run_scenario_with_progress(
             file,
             replay_config(&config),
             &mut replay,
-            shrink,
+            &options,
             Box::new(|_| {}),
         );
         if matches!(run.observed, Observed::Fail { .. }) && run.as_expected() {
@@ -270,7 +281,7 @@ pub fn run_scenario_with_progress(
             file,
             config,
             &mut from_prefix,
-            shrink,
+            &options,
             Box::new(|_| {}),
         );
         if run.failure.is_some() {
@@ -295,7 +306,7 @@ pub fn run_scenario_with_progress(
         file,
         config,
         &mut *strategy,
-        shrink,
+        &options,
         Box::new(progress),
     );
     notes.append(&mut run.notes);
@@ -318,7 +329,7 @@ pub fn replay_scenario(scenario: &Scenario, file: &str, schedule: Schedule) -> S
         file,
         config,
         &mut Replay::new(schedule),
-        false,
+        &RunOptions::default(),
         Box::new(|_| {}),
     )
 }
@@ -333,9 +344,19 @@ pub fn shrink_scenario(scenario: &Scenario, file: &str, schedule: Schedule) -> S
         file,
         config,
         &mut Replay::new(schedule),
-        true,
+        &RunOptions {
+            shrink: true,
+            interrupt: None,
+        },
         Box::new(|_| {}),
     )
+}
+
+/// How [`run_with`] treats a run besides its strategy and budget.
+#[derive(Clone, Debug, Default)]
+struct RunOptions {
+    shrink: bool,
+    interrupt: Option<Arc<std::sync::atomic::AtomicBool>>,
 }
 
 fn run_with(
@@ -343,9 +364,10 @@ fn run_with(
     file: &str,
     mut config: Config,
     strategy: &mut dyn Strategy,
-    shrink: bool,
+    options: &RunOptions,
     progress: Box<dyn FnMut(u64)>,
 ) -> ScenarioRun {
+    let shrink = options.shrink;
     let scenario = scenario.clone();
     let tally = Rc::new(RefCell::new(FaultTally::default()));
     // Shrinking happens below, after the checks' tally is taken, so the tally describes the
@@ -353,6 +375,9 @@ fn run_with(
     config.shrink = None;
     let budget = config.executions;
     let mut runner = runner_for(&scenario, file, config, &tally).on_execution(progress);
+    if let Some(flag) = options.interrupt.clone() {
+        runner = runner.stop_when(move || flag.load(std::sync::atomic::Ordering::Relaxed));
+    }
     let model_scenario = scenario.clone();
     checks::take_tally();
     let mut report = runner.run(strategy, move || workload::run(&model_scenario));

@@ -219,6 +219,19 @@ pub fn summary_markdown(rows: &[Row<'_>]) -> String {
             verdict(run)
         );
     }
+    let noted: Vec<&ScenarioRun> = rows
+        .iter()
+        .map(|row| row.run)
+        .filter(|run| run.failure.is_none() && !run.notes.is_empty())
+        .collect();
+    if !noted.is_empty() {
+        out.push_str("\n## Notes\n\n");
+        for run in noted {
+            for note in &run.notes {
+                let _ = writeln!(out, "- **{}** — {note}", run.scenario.name);
+            }
+        }
+    }
     let certified = certificates(rows, "- ", "");
     if !certified.is_empty() {
         out.push_str("\n## Systematic search\n");

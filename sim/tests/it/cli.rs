@@ -532,3 +532,47 @@ fn a_wall_time_stop_is_named() {
         "{json}"
     );
 }
+
+/// Without a terminal the run prints plain progress lines; Ctrl-C (SIGINT) stops it between
+/// executions, reports what ran as interrupted, and exits 4.
+#[test]
+fn ctrl_c_stops_between_executions_and_reports_what_ran() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let dir = scratch("cli-interrupt");
+    let long = std::fs::read_to_string(fixtures().join("step-limit.toml"))
+        .unwrap()
+        .replace("steps_max = 60", "steps_max = 100000")
+        .replace("executions = 10", "executions = 100000000");
+    std::fs::write(dir.join("long.toml"), long).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vigil"))
+        .args(["run", "long.toml", "--reports", "out"])
+        .current_dir(&dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("vigil starts");
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut first = String::new();
+    stderr.read_line(&mut first).unwrap();
+    assert!(
+        first.starts_with("vigil: [1/1] step-limit: 100000000 executions"),
+        "{first}"
+    );
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let output = child.wait_with_output().unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    assert_eq!(output.status.code(), Some(4), "{rest}");
+    assert!(rest.contains("interrupted"), "{rest}");
+    let stdout = text(&output.stdout);
+    assert!(stdout.contains("pass (interrupted)"), "{stdout}");
+    let summary = std::fs::read_to_string(dir.join("out/summary.md")).unwrap();
+    assert!(summary.contains("pass (interrupted)"), "{summary}");
+    assert!(summary.contains("interrupted after"), "{summary}");
+}
