@@ -38,6 +38,11 @@
 //!
 //! In a `#[test]`, [`check_random`] does the same and panics with the failure's text.
 
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeExamples;
+
 pub mod check;
 mod dependency;
 mod executor;
