@@ -15,6 +15,10 @@
 //! sets, Abdulla et al., POPL 2014, without wakeup trees). The next execution replays the
 //! stack up to the deepest node with an alternative left and takes it.
 //!
+//! A race from an unlock to a later lock attempt of another actor (see "Mutexes" in
+//! `crate::dependency`) is reversed at the lock attempt that unlock ended: reversing it at the
+//! unlock would only make the later task wait inside the critical section.
+//!
 //! Sleep sets prune the rest: an actor explored at a node sleeps in the siblings explored
 //! after it, and stays asleep until an event dependent with its own event runs.
 //!
