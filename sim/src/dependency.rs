@@ -11,8 +11,9 @@
 //! A step starts at its task's pending scheduling point and runs to the next one, so it
 //! touches the point's object and whatever the task does before its next point:
 //!
-//! - a mutex's lock and unlock, a channel's send and receive, a once-cell's `set` and an
-//!   atomic's store or read-modify-write *write* the object; an atomic load and a once-cell's
+//! - a mutex's lock, `try_lock` and unlock, a channel's send and receive, a once-cell's `set`
+//!   and an atomic's store or read-modify-write *write* the object (see "Mutexes" for where
+//!   a race between an unlock and a later lock is reversed); an atomic load and a once-cell's
 //!   `get` *read* it. Object numbers come from `vigil_core::rt::ObjectId`, assigned in the
 //!   order objects are first touched in the execution.
 //! - a step that parks (or consumes a wake-up token) and a step that resumes a woken task
@@ -30,6 +31,32 @@
 //!   writes the fault budget (so two faults never commute), and writes what it injects into
 //!   the task it panics or delays (read by each step of that task); a fault that starts a task of its own (terminating a process) writes
 //!   that task, whose steps then interleave like any other's.
+//!
+//! # Mutexes
+//!
+//! A lock attempt (`Op::Lock`, [`LockRole::Acquire`]) and an unlock ([`LockRole::Release`])
+//! both write the mutex, so critical sections on one mutex are ordered and everything a
+//! task did inside one happens before what the next holder does. What is special is where a
+//! race is reversed. When task B's lock attempt comes after task A's unlock, reversing that
+//! pair puts B's attempt inside A's critical section, where a blocking `lock` can only
+//! register as a waiter and park until A's unlock wakes it: the same critical sections in
+//! the same order, plus a wait. So the search reverses the race at A's *acquire* instead
+//! (B takes the mutex first), which is the order that differs. This trusts the mutex (a
+//! waiter is woken by the unlock; `core`'s mutex has its own tests); waits still occur when
+//! some other race puts a task there. `try_lock` is its own operation (`Op::TryLock`), a
+//! plain write: it fails while the mutex is held instead of waiting, a different outcome,
+//! so its races are reversed where they happen (the comparison with exhaustive DFS in
+//! `sim/tests/it/dpor.rs` covers both).
+//!
+//! # Faults
+//!
+//! A chosen fault's own event touches only the fault budget and whatever it injects: a
+//! crash is a task of its own (`core`'s terminate path), so its effects on the process it
+//! ends, that process's links and whoever observes them are ordinary steps of that task,
+//! with ordinary dependencies. With a fault bound of one no two faults fire in one
+//! execution, so the budget object never separates anything; with a larger bound every
+//! pair of faults is ordered both ways (a fault that spends the last unit disables the
+//! others).
 //!
 //! Holds and delays placed by faults change which tasks may run without touching an object;
 //! they are treated as independent (a search that wants a held task where it cannot run falls
@@ -56,6 +83,22 @@ pub enum ObjectKey {
 pub struct Access {
     pub object: ObjectKey,
     pub write: bool,
+    /// What the step does to a mutex, when the object is one (see [`LockRole`]).
+    pub lock: LockRole,
+}
+
+/// The part a mutex access plays: both are writes, but a race from a release to a later
+/// acquire by another task is reversed at the acquire the release ended (see the module
+/// documentation, "Mutexes").
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum LockRole {
+    /// Not a mutex operation.
+    #[default]
+    None,
+    /// A lock attempt: it takes the mutex, or registers as a waiter and parks.
+    Acquire,
+    /// An unlock.
+    Release,
 }
 
 impl Access {
@@ -63,6 +106,7 @@ impl Access {
         Access {
             object,
             write: false,
+            lock: LockRole::None,
         }
     }
 
@@ -70,6 +114,23 @@ impl Access {
         Access {
             object,
             write: true,
+            lock: LockRole::None,
+        }
+    }
+
+    /// A lock attempt on the mutex `object` (a write).
+    pub fn acquire(object: ObjectKey) -> Self {
+        Access {
+            lock: LockRole::Acquire,
+            ..Access::write(object)
+        }
+    }
+
+    /// An unlock of the mutex `object` (a write).
+    pub fn release(object: ObjectKey) -> Self {
+        Access {
+            lock: LockRole::Release,
+            ..Access::write(object)
         }
     }
 

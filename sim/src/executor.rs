@@ -407,7 +407,12 @@ impl World {
     /// Notes that the running event touches `object` (when the strategy tracks events).
     fn touch(&mut self, object: ObjectKey, write: bool) {
         if self.track {
-            self.accesses.push(Access { object, write });
+            let access = if write {
+                Access::write(object)
+            } else {
+                Access::read(object)
+            };
+            self.accesses.push(access);
         }
     }
 
@@ -1251,8 +1256,12 @@ impl Execution<'_> {
             }
         };
         if let (Some(site), Some(object)) = (site, object) {
-            let write = !matches!(site.op, Op::Load | Op::Join);
-            self.world.touch(object, write);
+            match site.op {
+                Op::Lock => self.world.accesses.push(Access::acquire(object)),
+                Op::Unlock => self.world.accesses.push(Access::release(object)),
+                Op::Load | Op::Join => self.world.touch(object, false),
+                _ => self.world.touch(object, true),
+            }
         }
     }
 

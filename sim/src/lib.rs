@@ -62,7 +62,7 @@ mod trace;
 mod wall_clock;
 
 pub use check::{check_dfs, check_dpor, check_pct, check_random, check_replay, model};
-pub use dependency::{Access, Actor, Event, ObjectKey, dependent};
+pub use dependency::{Access, Actor, Event, LockRole, ObjectKey, dependent};
 pub use executor::{Execution, Executor, INJECTED_FAULT_MARKER, Model, Outcome, Status, Verdict};
 pub use failure::{BlockedTask, Failure, FailureKind, REPLAY_ENV, TRACE_TAIL_LINES};
 pub use fault::{FaultAction, FaultView, Faults, NoFaults};

@@ -31,6 +31,9 @@ impl fmt::Display for TaskId {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Op {
     Lock,
+    /// `try_lock`: takes the mutex if it is free and never waits (a search must try it while
+    /// the mutex is held, where a `Lock` would only wait).
+    TryLock,
     Unlock,
     Load,
     Store,
@@ -50,6 +53,7 @@ impl Op {
     pub fn as_str(self) -> &'static str {
         match self {
             Op::Lock => "lock",
+            Op::TryLock => "try_lock",
             Op::Unlock => "unlock",
             Op::Load => "load",
             Op::Store => "store",

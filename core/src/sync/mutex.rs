@@ -89,7 +89,7 @@ impl<T: ?Sized> Mutex<T> {
     /// Acquires the lock if it is free, without parking.
     pub fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
         let scheduler = rt::current();
-        scheduler.point_on(Site::new(self.name, Op::Lock), Object::Shared(&self.id));
+        scheduler.point_on(Site::new(self.name, Op::TryLock), Object::Shared(&self.id));
         let me = scheduler.current();
         let acquired = self.state.with(|state| {
             let free = state.held_by.is_none();

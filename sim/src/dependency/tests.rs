@@ -51,3 +51,15 @@ fn faults_never_commute_with_each_other() {
     let budget = Access::write(ObjectKey::FaultBudget);
     check(&[budget], &[budget], true);
 }
+
+#[test]
+fn lock_attempts_and_unlocks_are_writes_of_their_mutex() {
+    let mutex = ObjectKey::Shared(4);
+    let (acquire, release) = (Access::acquire(mutex), Access::release(mutex));
+    assert_eq!(acquire.lock, LockRole::Acquire);
+    assert_eq!(release.lock, LockRole::Release);
+    check(&[acquire], &[acquire], true);
+    check(&[release], &[acquire], true);
+    check(&[release], &[Access::read(mutex)], true);
+    check(&[acquire], &[Access::acquire(ObjectKey::Shared(5))], false);
+}

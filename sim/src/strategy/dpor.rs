@@ -15,6 +15,10 @@
 //! sets, Abdulla et al., POPL 2014, without wakeup trees). The next execution replays the
 //! stack up to the deepest node with an alternative left and takes it.
 //!
+//! A race from an unlock to a later lock attempt of another actor (see "Mutexes" in
+//! `crate::dependency`) is reversed at the lock attempt that unlock ended: reversing it at the
+//! unlock would only make the later task wait inside the critical section.
+//!
 //! Sleep sets prune the rest: an actor explored at a node sleeps in the siblings explored
 //! after it, and stays asleep until an event dependent with its own event runs.
 //!
@@ -47,7 +51,7 @@ use vigil_core::rt::TaskId;
 
 use super::random::splitmix64;
 use super::{Coverage, Divergence, DrawView, PickView, Start, Strategy};
-use crate::dependency::{Access, Actor, Event, ObjectKey, dependent};
+use crate::dependency::{Access, Actor, Event, LockRole, ObjectKey, dependent};
 use crate::schedule::Choice;
 
 /// One event of the current execution and the choices at the state before it.
@@ -79,6 +83,8 @@ struct Node {
 struct History {
     last_write: Option<usize>,
     reads: Vec<usize>,
+    /// When the last write is a mutex release: the acquire it ended (same actor).
+    acquire_released: Option<usize>,
 }
 
 impl Default for Actor {
@@ -309,26 +315,36 @@ impl Dpor {
         // Only earlier events on the same objects can race with this one, and of those only
         // the object's last write and (for a write) the reads since: everything before that
         // write happened before it. Visit them latest first.
-        let mut candidates: Vec<usize> = Vec::new();
+        // A candidate is an earlier event and, for a release raced by a lock attempt, the
+        // acquire that release ended (the race is reversed there instead).
+        let mut candidates: Vec<(usize, Option<usize>)> = Vec::new();
         if !replayed {
             for access in event.accesses {
                 if let Some(history) = self.objects.get(&access.object) {
-                    candidates.extend(history.last_write);
+                    let acquire = history
+                        .acquire_released
+                        .filter(|_| access.lock == LockRole::Acquire);
+                    candidates.extend(history.last_write.map(|write| (write, acquire)));
                     if access.write {
-                        candidates.extend(history.reads.iter().copied());
+                        candidates.extend(history.reads.iter().map(|&read| (read, None)));
                     }
                 }
             }
             candidates.sort_unstable_by(|a, b| b.cmp(a));
-            candidates.dedup();
+            candidates.dedup_by_key(|candidate| candidate.0);
         }
-        for earlier in candidates {
+        for (earlier, acquire) in candidates {
             let other = &self.nodes[earlier];
             if other.actor_idx == actor_idx || !dependent(&other.accesses, event.accesses) {
                 continue;
             }
-            if clock.get(other.actor_idx).copied().unwrap_or(0) < other.actor_seq {
-                races.push(earlier);
+            let unordered =
+                |node: &Node| clock.get(node.actor_idx).copied().unwrap_or(0) < node.actor_seq;
+            if unordered(other) {
+                match acquire {
+                    Some(acquire) if unordered(&self.nodes[acquire]) => races.push(acquire),
+                    _ => races.push(earlier),
+                }
             }
             join(&mut clock, &other.clock);
         }
@@ -340,10 +356,15 @@ impl Dpor {
         }
         join(&mut self.all_clock, &clock);
         for access in event.accesses {
+            let acquire_released = match access.lock {
+                LockRole::Release => self.acquire_before(idx, actor_idx, access.object),
+                _ => None,
+            };
             let history = self.objects.entry(access.object).or_default();
             if access.write {
                 history.last_write = Some(idx);
                 history.reads.clear();
+                history.acquire_released = acquire_released;
             } else {
                 history.reads.push(idx);
             }
@@ -394,6 +415,23 @@ impl Dpor {
                 self.race(earlier, idx);
             }
         }
+    }
+
+    /// The latest lock attempt on `object` by actor `actor_idx` before node `idx`: the
+    /// acquire a release at `idx` ends. Critical sections are short; a longer one is not
+    /// searched and its races are reversed at the release.
+    fn acquire_before(&self, idx: usize, actor_idx: usize, object: ObjectKey) -> Option<usize> {
+        const CRITICAL_SECTION_EVENTS_MAX: usize = 512;
+        (idx.saturating_sub(CRITICAL_SECTION_EVENTS_MAX)..idx)
+            .rev()
+            .find(|&k| {
+                let node = &self.nodes[k];
+                node.actor_idx == actor_idx
+                    && node
+                        .accesses
+                        .iter()
+                        .any(|access| access.object == object && access.lock == LockRole::Acquire)
+            })
     }
 
     /// The clock an event starts from: its actor's previous event, its spawner, a barrier.

@@ -6,12 +6,13 @@ use std::cell::{Cell, RefCell};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use vigil_core::rt::{self, Op, Site};
 use vigil_core::sync::{AtomicU32, Mutex, Ordering};
 use vigil_core::thread;
 use vigil_sim::scenario::{self, StrategyKind};
 use vigil_sim::{
-    Config, Dfs, Dpor, Executor, FailureKind, Model, NoFaults, Observed, Overrides, Report,
-    StopReason, Strategy, run, run_scenario,
+    Config, Dfs, Dpor, Executor, FailureKind, FaultAction, FaultView, Faults, Model, NoFaults,
+    Observed, Overrides, Report, Runner, StopReason, Strategy, run, run_scenario,
 };
 
 use super::models::{check_then_act, lock_order};
@@ -37,6 +38,23 @@ where
 {
     STATES.with(|states| states.borrow_mut().clear());
     let report = run(&config(200_000), strategy, model);
+    let reached = STATES.with(|states| std::mem::take(&mut *states.borrow_mut()));
+    (report, reached)
+}
+
+/// [`states`] with a fault source.
+fn states_with_faults<F>(
+    strategy: &mut dyn Strategy,
+    faults: impl Faults + 'static,
+    model: F,
+) -> (Report, BTreeSet<String>)
+where
+    F: Fn() + Send + Sync + 'static,
+{
+    STATES.with(|states| states.borrow_mut().clear());
+    let report = Runner::new(config(200_000))
+        .faults(faults)
+        .run(strategy, model);
     let reached = STATES.with(|states| std::mem::take(&mut *states.borrow_mut()));
     (report, reached)
 }
@@ -93,6 +111,87 @@ fn locked_counter(tasks: u32) -> impl Fn() + Send + Sync + 'static {
     }
 }
 
+/// A task that pushes under a mutex, and one that reads it with `try_lock`, which fails
+/// while the other holds it (a different outcome, not a wait).
+fn lock_and_try_lock() -> impl Fn() + Send + Sync + 'static {
+    || {
+        let list = Arc::new(Mutex::named("list", Vec::new()));
+        let locker_list = list.clone();
+        let locker = thread::spawn("locker", move || locker_list.lock().push(1));
+        let peeker = thread::spawn("peeker", move || {
+            let seen = list.try_lock().map_or(99, |guard| guard.len() as u32);
+            SEEN.with(|cell| cell.set(seen));
+        });
+        locker.join().unwrap();
+        peeker.join().unwrap();
+        record(format!("peeked={}", SEEN.with(|seen| seen.get())));
+    }
+}
+
+/// Offers one fault while the task "victim" is alive: a panic injected into it, or a task of
+/// the fault's own that pushes under the model's mutex (as a crash runs `core`'s terminate
+/// path).
+struct VictimFaults {
+    fired: bool,
+}
+
+impl Faults for VictimFaults {
+    fn start_execution(&mut self) {
+        self.fired = false;
+    }
+
+    fn pending(&mut self, view: &FaultView<'_>) -> u32 {
+        if self.fired || view.live_task("victim").is_none() {
+            0
+        } else {
+            2
+        }
+    }
+
+    fn fire(&mut self, k: u32, view: &FaultView<'_>) -> Option<FaultAction> {
+        self.fired = true;
+        let task = view.live_task("victim")?;
+        if k == 0 {
+            return Some(FaultAction::Panic { task });
+        }
+        let list = FAULT_LIST.with(|list| list.borrow().clone())?;
+        Some(FaultAction::Spawn {
+            name: "fault".into(),
+            body: Box::new(move || list.lock().push(9)),
+            hold: None,
+        })
+    }
+
+    fn describe(&self, k: u32) -> String {
+        ["panic victim", "push 9"][k as usize].to_owned()
+    }
+}
+
+thread_local! {
+    /// The mutex of the current `victim_and_bystander` execution, for the push-9 fault.
+    static FAULT_LIST: RefCell<Option<Arc<Mutex<Vec<u32>>>>> = const { RefCell::new(None) };
+}
+
+/// A victim that pushes 1 under a mutex after a named step (where an injected panic lands);
+/// the state is what the mutex holds at the end (the fault's task may push 9 before or after)
+/// and whether the victim panicked.
+fn victim_and_bystander() -> impl Fn() + Send + Sync + 'static {
+    || {
+        let list = Arc::new(Mutex::named("list", Vec::new()));
+        FAULT_LIST.with(|slot| *slot.borrow_mut() = Some(list.clone()));
+        let victim_list = list.clone();
+        let victim = thread::spawn("victim", move || {
+            rt::point(Site::new("victim.work", Op::Step));
+            victim_list.lock().push(1);
+        });
+        let panicked = victim.join().is_err();
+        // Read after every task is done (the fault's task may still be running: yield to it).
+        rt::sleep(std::time::Duration::from_millis(1));
+        let order = list.peek(Vec::clone);
+        record(format!("{order:?} panicked={panicked}"));
+    }
+}
+
 fn exhausted(report: &Report) -> u64 {
     let stats = report
         .stats()
@@ -124,6 +223,95 @@ fn dpor_reaches_every_terminal_state_of_exhaustive_dfs() {
             "{name}: {dpor_runs} vs {dfs_runs} executions"
         );
     }
+}
+
+#[test]
+fn dpor_reaches_every_terminal_state_of_exhaustive_dfs_with_mutexes_and_try_lock() {
+    // Lock attempts that would only wait are not explored, but a `try_lock` that fails while
+    // the mutex is held is: it is a different outcome, not a wait.
+    let (dfs, all) = states(&mut Dfs::new(u32::MAX), lock_and_try_lock());
+    let (dpor, reached) = states(&mut Dpor::new(u32::MAX, 0), lock_and_try_lock());
+    let (dfs_runs, dpor_runs) = (exhausted(&dfs), exhausted(&dpor));
+    assert!(
+        all.iter().any(|state| state.ends_with("peeked=99")),
+        "{all:?}"
+    );
+    assert_eq!(reached, all, "DPOR lost or invented terminal states");
+    assert!(dpor_runs < dfs_runs, "{dpor_runs} vs {dfs_runs} executions");
+}
+
+#[test]
+fn dpor_with_faults_reaches_every_terminal_state_of_exhaustive_dfs() {
+    let (dfs, all) = states_with_faults(
+        &mut Dfs::new(u32::MAX),
+        VictimFaults { fired: false },
+        victim_and_bystander(),
+    );
+    let (dpor, reached) = states_with_faults(
+        &mut Dpor::new(u32::MAX, 1),
+        VictimFaults { fired: false },
+        victim_and_bystander(),
+    );
+    let (dfs_runs, dpor_runs) = (exhausted(&dfs), exhausted(&dpor));
+    // Both faults fire somewhere, and the push of the fault's task lands in every order.
+    assert!(all.contains("Some([]) panicked=true"), "{all:?}");
+    assert!(all.contains("Some([9, 1]) panicked=false"), "{all:?}");
+    assert!(all.contains("Some([1, 9]) panicked=false"), "{all:?}");
+    assert_eq!(reached, all, "DPOR lost or invented terminal states");
+    assert!(dpor_runs < dfs_runs, "{dpor_runs} vs {dfs_runs} executions");
+}
+
+#[test]
+fn bounded_dpor_with_mutexes_and_faults_covers_what_bounded_dfs_covers() {
+    for bound in 0..=2 {
+        let (dfs, within) = states(&mut Dfs::new(bound), lock_and_try_lock());
+        let (dpor, reached) = states(&mut Dpor::new(bound, 0), lock_and_try_lock());
+        exhausted(&dfs);
+        exhausted(&dpor);
+        assert!(
+            reached.is_superset(&within),
+            "locks, bound {bound}: DPOR missed {:?}",
+            within.difference(&reached).collect::<Vec<_>>()
+        );
+        let faults = || VictimFaults { fired: false };
+        let (dfs, within) =
+            states_with_faults(&mut Dfs::new(bound), faults(), victim_and_bystander());
+        let (dpor, reached) =
+            states_with_faults(&mut Dpor::new(bound, 1), faults(), victim_and_bystander());
+        exhausted(&dfs);
+        exhausted(&dpor);
+        assert!(
+            reached.is_superset(&within),
+            "faults, bound {bound}: DPOR missed {:?}",
+            within.difference(&reached).collect::<Vec<_>>()
+        );
+    }
+}
+
+#[test]
+fn lockers_are_explored_per_order_of_their_critical_sections_without_waiting() {
+    // Three tasks pushing under one mutex: six orders, each reached by letting another task
+    // take the mutex first, never by making one wait inside another's critical section.
+    let mut strategy = Dpor::new(u32::MAX, 0);
+    let mut executor = Executor::new(&config(1));
+    let model: Model = Arc::new(locked_counter(3));
+    STATES.with(|states| states.borrow_mut().clear());
+    let mut waits = 0;
+    for idx in 0.. {
+        let Some(outcome) = executor.execute(idx, &mut strategy, &mut [], &mut NoFaults, &model)
+        else {
+            break;
+        };
+        assert_eq!(outcome.verdict, vigil_sim::Verdict::Pass);
+        let trace = executor.trace().render();
+        waits += trace
+            .lines()
+            .filter(|line| line.contains(" counter ") && line.trim_end().ends_with("park"))
+            .count();
+    }
+    let reached = STATES.with(|states| std::mem::take(&mut *states.borrow_mut()));
+    assert_eq!(reached.len(), 6, "{reached:?}");
+    assert_eq!(waits, 0, "lock attempts explored while the mutex was held");
 }
 
 #[test]
@@ -266,6 +454,33 @@ fn the_same_search_twice_runs_the_same_executions_in_the_same_order() {
     };
     let first = schedules();
     assert!(first.len() > 1);
+    assert_eq!(first, schedules());
+}
+
+#[test]
+fn the_same_search_with_faults_twice_runs_the_same_executions_in_the_same_order() {
+    let schedules = || {
+        let mut seen = Vec::new();
+        let mut strategy = Dpor::new(2, 1);
+        let mut faults = VictimFaults { fired: false };
+        let mut executor = Executor::new(&config(1));
+        let model: Model = Arc::new(victim_and_bystander());
+        for idx in 0.. {
+            let outcome = executor.execute(idx, &mut strategy, &mut [], &mut faults, &model);
+            let Some(outcome) = outcome else {
+                break;
+            };
+            seen.push((outcome, executor.schedule()));
+        }
+        seen
+    };
+    let first = schedules();
+    assert!(first.iter().any(|(_, schedule)| {
+        schedule
+            .choices
+            .iter()
+            .any(|choice| matches!(choice, vigil_sim::Choice::Fault(_)))
+    }));
     assert_eq!(first, schedules());
 }
 
