@@ -1,4 +1,12 @@
-//! A blocking mutex whose lock and unlock are scheduling points.
+//! A blocking mutex whose lock, and whose unlock when another task could tell, are
+//! scheduling points.
+//!
+//! An unlock is a point only when a task waits for the lock, or when the critical section had
+//! no scheduling point of its own. Otherwise no task can observe the moment between the
+//! section's last point and the unlock: a `lock` by another task in that moment would have
+//! queued it as a waiter (and the unlock would be a point), and a `try_lock` that fails there
+//! fails equally at the section's last point, which is a scheduling point. So the unlock joins
+//! the step it falls in, as in loom. The lock before the section stays a point always.
 //!
 //! It does not poison: a guard dropped during unwinding releases the lock, as in `parking_lot`.
 //! Contention is modelled by parking on the scheduler, never by blocking the OS thread.
@@ -23,6 +31,9 @@ pub struct Mutex<T: ?Sized> {
 struct LockState {
     held_by: Option<TaskId>,
     waiters: VecDeque<TaskId>,
+    /// The scheduler's epoch when the lock was taken: unchanged at the unlock means the
+    /// critical section had no scheduling point.
+    epoch: u64,
 }
 
 // SAFETY: moving a `Mutex<T>` to another thread moves the `T` inside it, so `T: Send` is
@@ -49,6 +60,7 @@ impl<T> Mutex<T> {
             state: RawLock::new(LockState {
                 held_by: None,
                 waiters: VecDeque::new(),
+                epoch: 0,
             }),
             data: UnsafeCell::new(value),
         }
@@ -70,6 +82,7 @@ impl<T: ?Sized> Mutex<T> {
             let acquired = self.state.with(|state| {
                 if state.held_by.is_none() {
                     state.held_by = Some(me);
+                    state.epoch = scheduler.epoch();
                     state.waiters.retain(|&waiter| waiter != me);
                     true
                 } else {
@@ -95,6 +108,7 @@ impl<T: ?Sized> Mutex<T> {
             let free = state.held_by.is_none();
             if free {
                 state.held_by = Some(me);
+                state.epoch = scheduler.epoch();
             }
             free
         });
@@ -139,7 +153,8 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for Mutex<T> {
     }
 }
 
-/// Holds a [`Mutex`] locked; unlocking (a scheduling point) happens on drop.
+/// Holds a [`Mutex`] locked; unlocking (a scheduling point when another task could tell, see
+/// the module docs) happens on drop.
 ///
 /// Like std's guard it is `!Send` (it must be dropped by the task that locked, because the
 /// unlock releases `held_by` for that task) and `Sync` only when `T: Sync` (a shared guard hands
@@ -230,7 +245,15 @@ impl<T: ?Sized> Drop for MutexGuard<'_, T> {
         let scheduler = rt::current();
         if !std::thread::panicking() {
             let site = Site::new(self.mutex.name, Op::Unlock);
-            scheduler.point_on(site, Object::Shared(&self.mutex.id));
+            let object = Object::Shared(&self.mutex.id);
+            let observable = self.mutex.state.with(|state| {
+                !state.waiters.is_empty() || state.epoch == scheduler.epoch()
+            });
+            if observable {
+                scheduler.point_on(site, object);
+            } else {
+                scheduler.access(site, object);
+            }
         }
         let next = self.mutex.state.with(|state| {
             state.held_by = None;

@@ -590,3 +590,58 @@ fn an_observer_can_fail_an_execution_at_quiescence() {
     };
     assert_eq!(outcome.verdict, expected);
 }
+
+/// Locks `table` and, with `inner_point`, stores to an atomic inside the critical section;
+/// with `waiter`, a second task queues on the lock first (the main task yields to it).
+fn critical_section(inner_point: bool, waiter: bool) -> impl Fn() + Send + Sync + 'static {
+    move || {
+        let table = Arc::new(Mutex::named("table", ()));
+        let counter = AtomicU32::named("counter", 0);
+        let guard = table.lock();
+        let other = waiter.then(|| {
+            let table = table.clone();
+            thread::spawn("waiter", move || drop(table.lock()))
+        });
+        if waiter {
+            rt::yield_now();
+        }
+        if inner_point {
+            counter.store(1, Ordering::SeqCst);
+        }
+        drop(guard);
+        counter.store(2, Ordering::SeqCst);
+        if let Some(other) = other {
+            other.join().unwrap();
+        }
+    }
+}
+
+#[test]
+fn an_unlock_is_a_scheduling_point_only_where_another_task_could_tell() {
+    let check = |inner_point: bool, waiter: bool, point: bool| {
+        let model = critical_section(inner_point, waiter);
+        let (outcome, trace, _) = execute(&mut crate::strategy::Dfs::new(0), &mut [], model);
+        assert_eq!(outcome.verdict, Verdict::Pass, "{trace}");
+        let unlock = has_line(&trace, &["t0 main", "table", "unlock"]);
+        assert_eq!(unlock, point, "inner point {inner_point}, waiter {waiter}:\n{trace}");
+    };
+    // Uncontended after a point inside: nobody can see the moment before the unlock.
+    check(true, false, false);
+    // A critical section without a point of its own: a `try_lock` could see it held.
+    check(false, false, true);
+    // A task waits for the lock: the unlock wakes it, and what runs next matters.
+    check(true, true, true);
+}
+
+#[test]
+fn spawn_and_join_are_not_scheduling_points() {
+    let (outcome, trace, _) = execute(&mut crate::strategy::Dfs::new(0), &mut [], || {
+        let worker = thread::spawn("worker", || {});
+        worker.join().unwrap();
+    });
+    assert_eq!(outcome.verdict, Verdict::Pass, "{trace}");
+    let point = |op: &str| {
+        (trace.lines()).any(|line| line.contains("thread") && line.trim_end().ends_with(op))
+    };
+    assert!(!point("spawn") && !point("join"), "{trace}");
+}
