@@ -61,18 +61,38 @@ fn counted(body: impl FnOnce()) -> Outcome {
     }
 }
 
-fn loom_check<F>(model: F, bound: usize) -> Outcome
-where
-    F: Fn() + Send + Sync + 'static,
-{
-    counted(|| {
-        let mut builder = loom::model::Builder::new();
-        builder.preemption_bound = Some(bound);
-        builder.check(move || {
-            EXECUTIONS.fetch_add(1, Ordering::SeqCst);
-            model();
-        });
-    })
+/// Runs loom on one model in a child process (this binary with `loom MODEL FIXED BOUND`): loom
+/// aborts the process on some failures (a deadlock found while a lock guard unwinds), which
+/// would take the whole bench down.
+fn loom_check(model: usize, fixed: bool, bound: u32) -> Outcome {
+    let output = std::process::Command::new(std::env::current_exe().expect("own path"))
+        .args(["loom", &model.to_string(), &fixed.to_string(), &bound.to_string()])
+        .output()
+        .expect("the bench can run itself");
+    let text = String::from_utf8_lossy(&output.stdout);
+    // The child prints its count as each execution starts, so even an abort leaves the count.
+    let last = text.lines().last().unwrap_or("0");
+    let exhaustive = last.ends_with(" exhaustive");
+    let executions = last.split_whitespace().next().and_then(|n| n.parse().ok());
+    Outcome {
+        executions: executions.unwrap_or(0),
+        found: !exhaustive,
+        exhaustive,
+    }
+}
+
+/// The child side of [`loom_check`]: prints the execution count as each execution starts,
+/// and `N exhaustive` when loom returns without a failure.
+fn loom_child(model: &Model, fixed: bool, bound: u32) {
+    let body = (model.loom)(fixed);
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound = Some(bound as usize);
+    builder.check(move || {
+        let count = EXECUTIONS.fetch_add(1, Ordering::SeqCst) + 1;
+        println!("{count}");
+        body();
+    });
+    println!("{} exhaustive", EXECUTIONS.load(Ordering::SeqCst));
 }
 
 fn shuttle_config() -> shuttle::Config {
@@ -166,9 +186,9 @@ fn systematic_table() {
          (bound {CERTIFY_BOUND}) | vigil DPOR certify | vigil DFS certify | DPOR ÷ loom |"
     );
     println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-    for model in models() {
+    for (idx, model) in models().iter().enumerate() {
         let bound = model.bound;
-        let loom_find = loom_check((model.loom)(false), bound as usize);
+        let loom_find = loom_check(idx, false, bound);
         let dpor_find = vigil_run(
             (model.vigil)(false),
             &mut vigil_sim::Dpor::new(bound, 0),
@@ -179,7 +199,7 @@ fn systematic_table() {
             &mut vigil_sim::Dfs::new(bound),
             SYSTEMATIC_BUDGET,
         );
-        let loom_cert = loom_check((model.loom)(true), CERTIFY_BOUND as usize);
+        let loom_cert = loom_check(idx, true, CERTIFY_BOUND);
         let dpor_cert = vigil_run(
             (model.vigil)(true),
             &mut vigil_sim::Dpor::new(CERTIFY_BOUND, 0),
@@ -299,7 +319,16 @@ fn thousands(value: u64) -> String {
 
 fn main() {
     // Every failure the tools find is expected; their panic messages would bury the table.
-    std::panic::set_hook(Box::new(|_| {}));
+    if std::env::var_os("PEERS_PANICS").is_none() {
+        std::panic::set_hook(Box::new(|_| {}));
+    }
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let [tool, model, fixed, bound] = &args[..]
+        && tool == "loom"
+    {
+        let model = &models()[model.parse::<usize>().expect("a model index")];
+        return loom_child(model, fixed == "true", bound.parse().expect("a bound"));
+    }
     println!(
         "Systematic search: executions to find each bug at its bound, and to certify (exhaust) \
          the fixed model at bound {CERTIFY_BOUND}. loom {}, `Builder::preemption_bound`; vigil \

@@ -15,7 +15,9 @@ use rt::thread;
 /// Buggy: the registrar checks that the process is alive before arming its monitor, so a crash
 /// in between is never noticed and a dead worker stays registered (one preemption: the
 /// registrar, between its check and its arm). Fixed: it arms, checks and inserts under the
-/// table lock, and the listener removes under the same lock.
+/// table lock, which the listener holds while it marks the process dead and removes. (Both
+/// sides under one lock also keeps loom, which treats `SeqCst` as acquire-release, from
+/// reporting the store-buffering outcome no sequentially consistent machine can show.)
 pub(crate) fn register_races_crash(fixed: bool) -> impl Fn() + Send + Sync + Clone + 'static {
     move || {
         let table = Arc::new(Mutex::new(Vec::<u32>::new()));
@@ -36,9 +38,10 @@ pub(crate) fn register_races_crash(fixed: bool) -> impl Fn() + Send + Sync + Clo
         });
         let (t, a, m) = (table.clone(), alive.clone(), armed.clone());
         let listener = thread::spawn(move || {
+            let mut entries = t.lock().unwrap();
             a.store(0, Ordering::SeqCst);
             if m.load(Ordering::SeqCst) == 1 {
-                t.lock().unwrap().retain(|worker| *worker != 1);
+                entries.retain(|worker| *worker != 1);
             }
         });
         let t = table.clone();
