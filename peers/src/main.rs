@@ -66,7 +66,12 @@ fn counted(body: impl FnOnce()) -> Outcome {
 /// would take the whole bench down.
 fn loom_check(model: usize, fixed: bool, bound: u32) -> Outcome {
     let output = std::process::Command::new(std::env::current_exe().expect("own path"))
-        .args(["loom", &model.to_string(), &fixed.to_string(), &bound.to_string()])
+        .args([
+            "loom",
+            &model.to_string(),
+            &fixed.to_string(),
+            &bound.to_string(),
+        ])
         .output()
         .expect("the bench can run itself");
     let text = String::from_utf8_lossy(&output.stdout);
@@ -161,7 +166,11 @@ macro_rules! model {
 fn models() -> Vec<Model> {
     vec![
         model!("register races crash (3 threads)", 1, register_races_crash),
-        model!("unregister races crash (4 threads)", 2, unregister_races_crash),
+        model!(
+            "unregister races crash (4 threads)",
+            2,
+            unregister_races_crash
+        ),
         model!("lost update", 1, lost_update),
         model!("lock-order inversion", 1, lock_order),
     ]
@@ -240,9 +249,7 @@ fn median(run: impl FnMut(u64) -> Outcome) -> String {
 }
 
 fn randomised_table() {
-    println!(
-        "| model | shuttle PCT-3 | vigil PCT-3 | shuttle random | vigil random |"
-    );
+    println!("| model | shuttle PCT-3 | vigil PCT-3 | shuttle random | vigil random |");
     println!("|---|---:|---:|---:|---:|");
     for model in models() {
         let budget = RANDOM_BUDGET as usize;
@@ -284,7 +291,8 @@ fn speed() {
         let clock = elapsed();
         let scheduler =
             shuttle::scheduler::RandomScheduler::new_from_seed(round, SPEED_EXECUTIONS as usize);
-        shuttle::Runner::new(scheduler, shuttle_config()).run(on_shuttle::unregister_races_crash(true));
+        shuttle::Runner::new(scheduler, shuttle_config())
+            .run(on_shuttle::unregister_races_crash(true));
         shuttle_best = shuttle_best.max(SPEED_EXECUTIONS as f64 / clock().as_secs_f64());
         let clock = elapsed();
         let report = vigil_sim::run(

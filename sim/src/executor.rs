@@ -1125,7 +1125,8 @@ impl Execution<'_> {
                 None
             }
             Request::Access(site, object) => {
-                self.world.touch(object, !matches!(site.op, Op::Load | Op::Join));
+                self.world
+                    .touch(object, !matches!(site.op, Op::Load | Op::Join));
                 Some(Reply::Go)
             }
             Request::Park(site, deadline) => self.park(task, site, deadline),

@@ -246,9 +246,10 @@ impl<T: ?Sized> Drop for MutexGuard<'_, T> {
         if !std::thread::panicking() {
             let site = Site::new(self.mutex.name, Op::Unlock);
             let object = Object::Shared(&self.mutex.id);
-            let observable = self.mutex.state.with(|state| {
-                !state.waiters.is_empty() || state.epoch == scheduler.epoch()
-            });
+            let observable = self
+                .mutex
+                .state
+                .with(|state| !state.waiters.is_empty() || state.epoch == scheduler.epoch());
             if observable {
                 scheduler.point_on(site, object);
             } else {

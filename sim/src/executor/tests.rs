@@ -623,7 +623,10 @@ fn an_unlock_is_a_scheduling_point_only_where_another_task_could_tell() {
         let (outcome, trace, _) = execute(&mut crate::strategy::Dfs::new(0), &mut [], model);
         assert_eq!(outcome.verdict, Verdict::Pass, "{trace}");
         let unlock = has_line(&trace, &["t0 main", "table", "unlock"]);
-        assert_eq!(unlock, point, "inner point {inner_point}, waiter {waiter}:\n{trace}");
+        assert_eq!(
+            unlock, point,
+            "inner point {inner_point}, waiter {waiter}:\n{trace}"
+        );
     };
     // Uncontended after a point inside: nobody can see the moment before the unlock.
     check(true, false, false);

@@ -69,7 +69,9 @@ impl Dfs {
         if let Some(current) = current {
             options.push(Choice::Task(current));
         }
-        let yielder = view.current.filter(|_| current.is_none() && view.current_yields);
+        let yielder = view
+            .current
+            .filter(|_| current.is_none() && view.current_yields);
         if current.is_none() || self.preemptions < self.preemptions_max {
             let others = (view.runnable.iter())
                 .filter(|task| Some(**task) != current && Some(**task) != yielder);

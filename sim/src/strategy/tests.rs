@@ -168,12 +168,18 @@ fn pct_changes_priorities_only_at_points_on_shared_objects() {
         let mut pct = Pct::new(seed, 3);
         pct.start(0).unwrap();
         let quiet = pct_run(&mut pct, 200, false, false);
-        assert!(quiet.iter().all(|task| *task == quiet[0]), "seed {seed}: {quiet:?}");
+        assert!(
+            quiet.iter().all(|task| *task == quiet[0]),
+            "seed {seed}: {quiet:?}"
+        );
         // Both change points fall within the first execution's assumed horizon (64).
         let mut pct = Pct::new(seed, 3);
         pct.start(0).unwrap();
         let shared = pct_run(&mut pct, 64, true, false);
-        assert!(shared.iter().any(|task| *task != shared[0]), "seed {seed}: {shared:?}");
+        assert!(
+            shared.iter().any(|task| *task != shared[0]),
+            "seed {seed}: {shared:?}"
+        );
     }
 }
 
