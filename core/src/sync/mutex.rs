@@ -2,11 +2,15 @@
 //! scheduling points.
 //!
 //! An unlock is a point only when a task waits for the lock, or when the critical section had
-//! no scheduling point of its own. Otherwise no task can observe the moment between the
-//! section's last point and the unlock: a `lock` by another task in that moment would have
-//! queued it as a waiter (and the unlock would be a point), and a `try_lock` that fails there
-//! fails equally at the section's last point, which is a scheduling point. So the unlock joins
-//! the step it falls in, as in loom. The lock before the section stays a point always.
+//! no scheduling point of its own while another task is about to `try_lock` the mutex.
+//! Otherwise no task can observe the moment between the section's last point and the unlock:
+//! a `lock` by another task in that moment would have queued it as a waiter (and the unlock
+//! would be a point); a `try_lock` that fails there fails equally at the section's last point,
+//! which is a scheduling point; and a section with no point inside can only be seen held by a
+//! `try_lock` that is already waiting at its point. That `try_lock` announces itself with an
+//! access to the mutex in the step that brings it to its point, so a search that reduces by
+//! dependencies orders that step against the section's lock. So the unlock joins the step it
+//! falls in, as in loom. The lock before the section stays a point always.
 //!
 //! It does not poison: a guard dropped during unwinding releases the lock, as in `parking_lot`.
 //! Contention is modelled by parking on the scheduler, never by blocking the OS thread.
@@ -34,6 +38,8 @@ struct LockState {
     /// The scheduler's epoch when the lock was taken: unchanged at the unlock means the
     /// critical section had no scheduling point.
     epoch: u64,
+    /// Tasks waiting at a `try_lock` point of this mutex.
+    trying: u32,
 }
 
 // SAFETY: moving a `Mutex<T>` to another thread moves the `T` inside it, so `T: Send` is
@@ -61,6 +67,7 @@ impl<T> Mutex<T> {
                 held_by: None,
                 waiters: VecDeque::new(),
                 epoch: 0,
+                trying: 0,
             }),
             data: UnsafeCell::new(value),
         }
@@ -102,9 +109,14 @@ impl<T: ?Sized> Mutex<T> {
     /// Acquires the lock if it is free, without parking.
     pub fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
         let scheduler = rt::current();
-        scheduler.point_on(Site::new(self.name, Op::Lock), Object::Shared(&self.id));
+        let (site, object) = (Site::new(self.name, Op::Lock), Object::Shared(&self.id));
+        // Announced in the step before the point (see the module docs).
+        self.state.with(|state| state.trying += 1);
+        scheduler.access(site, object);
+        scheduler.point_on(site, object);
         let me = scheduler.current();
         let acquired = self.state.with(|state| {
+            state.trying -= 1;
             let free = state.held_by.is_none();
             if free {
                 state.held_by = Some(me);
@@ -246,10 +258,10 @@ impl<T: ?Sized> Drop for MutexGuard<'_, T> {
         if !std::thread::panicking() {
             let site = Site::new(self.mutex.name, Op::Unlock);
             let object = Object::Shared(&self.mutex.id);
-            let observable = self
-                .mutex
-                .state
-                .with(|state| !state.waiters.is_empty() || state.epoch == scheduler.epoch());
+            let observable = self.mutex.state.with(|state| {
+                let empty_section = state.epoch == scheduler.epoch();
+                !state.waiters.is_empty() || (empty_section && state.trying > 0)
+            });
             if observable {
                 scheduler.point_on(site, object);
             } else {
