@@ -317,7 +317,7 @@ fn thousands(value: u64) -> String {
     let digits = value.to_string();
     let mut out = String::new();
     for (idx, digit) in digits.chars().enumerate() {
-        if idx > 0 && (digits.len() - idx) % 3 == 0 {
+        if idx > 0 && (digits.len() - idx).is_multiple_of(3) {
             out.push(',');
         }
         out.push(digit);
@@ -339,9 +339,8 @@ fn main() {
     }
     println!(
         "Systematic search: executions to find each bug at its bound, and to certify (exhaust) \
-         the fixed model at bound {CERTIFY_BOUND}. loom {}, `Builder::preemption_bound`; vigil \
-         `Dpor::new(bound, 0)` and `Dfs::new(bound)`.\n",
-        "0.7.3"
+         the fixed model at bound {CERTIFY_BOUND}. loom 0.7.3, `Builder::preemption_bound`; \
+         vigil `Dpor::new(bound, 0)` and `Dfs::new(bound)`.\n"
     );
     systematic_table();
     println!(
