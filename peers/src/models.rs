@@ -1,6 +1,7 @@
-// The models of the peer bench, written once against a std-shaped facade named `rt` (with
-// `rt::sync` and `rt::thread`). `peers/src/main.rs` includes this file three times, with `rt`
-// bound to vigil-sim, shuttle and loom; `sim/examples/systematic.rs` includes it once more. Only
+// Included with `include!`: the models of the peer bench, written once against a std-shaped
+// facade named `rt` (with `rt::sync` and `rt::thread`). `peers/src/main.rs` includes this file
+// three times, with `rt` bound to vigil-sim, shuttle and loom; `sim/examples/systematic.rs`
+// includes it once more (an included file cannot start with `//!` docs). Only
 // what all three facades share is used: `Arc`, `Mutex`, `AtomicU32` with `SeqCst`, spawn, join.
 //
 // Each model is a function of `fixed` returning the closure one execution runs; the buggy
