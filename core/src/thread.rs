@@ -33,8 +33,9 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
+    // Not a scheduling point: only the new task can observe its own creation, and its first
+    // step is a point of its own.
     let scheduler = rt::current();
-    scheduler.point(Site::new("thread", Op::Spawn));
     let state = Arc::new(RawLock::new(JoinState {
         result: None,
         joiner: None,
@@ -85,7 +86,9 @@ impl<T> JoinHandle<T> {
     pub fn join(self) -> Result<T, JoinError> {
         let scheduler = rt::current();
         let site = Site::new("thread", Op::Join);
-        scheduler.point_on(site, Object::Task(self.id));
+        // Not a scheduling point: a join changes nothing another task can see, and it parks
+        // (a switch) while the task it waits for is still running.
+        scheduler.access(site, Object::Task(self.id));
         let me = scheduler.current();
         loop {
             let result = self.state.with(|state| {

@@ -133,6 +133,8 @@ const STACK_POOL_MAX: usize = 64;
 /// What a task asks of the executor when it suspends.
 enum Request {
     Point(Site, Option<ObjectKey>),
+    /// An access without a scheduling point, sent only when the strategy tracks events.
+    Access(Site, ObjectKey),
     Park(Site, Option<Instant>),
     Unpark(TaskId),
     Spawn(String, Box<dyn FnOnce() + Send>),
@@ -158,6 +160,10 @@ struct Context {
     yielder: Cell<*const TaskYielder>,
     current: Cell<Option<TaskId>>,
     now: Cell<Instant>,
+    /// The running step's number: the scheduler's epoch (see `Scheduler::epoch`).
+    step: Cell<u64>,
+    /// Whether the strategy tracks events, so accesses without a point must be reported.
+    track: Cell<bool>,
 }
 
 thread_local! {
@@ -166,6 +172,8 @@ thread_local! {
             yielder: Cell::new(ptr::null()),
             current: Cell::new(None),
             now: Cell::new(Instant::ZERO),
+            step: Cell::new(0),
+            track: Cell::new(false),
         }
     };
 }
@@ -226,6 +234,18 @@ impl SimHandle {
     }
 }
 
+impl SimHandle {
+    /// The dependency-tracking key of `object` in this execution.
+    fn key(&self, object: Object<'_>) -> ObjectKey {
+        match object {
+            Object::Shared(id) => ObjectKey::Shared(id.resolve(self.generation, || {
+                self.objects.fetch_add(1, Ordering::Relaxed)
+            })),
+            Object::Task(task) => ObjectKey::Task(task),
+        }
+    }
+}
+
 impl Scheduler for SimHandle {
     fn spawn(&self, name: &str, body: Box<dyn FnOnce() + Send + 'static>) -> TaskId {
         match request(Request::Spawn(name.to_owned(), body)) {
@@ -245,13 +265,19 @@ impl Scheduler for SimHandle {
     }
 
     fn point_on(&self, site: Site, object: Object<'_>) {
-        let key = match object {
-            Object::Shared(id) => ObjectKey::Shared(id.resolve(self.generation, || {
-                self.objects.fetch_add(1, Ordering::Relaxed)
-            })),
-            Object::Task(task) => ObjectKey::Task(task),
-        };
-        request(Request::Point(site, Some(key)));
+        request(Request::Point(site, Some(self.key(object))));
+    }
+
+    fn access(&self, site: Site, object: Object<'_>) {
+        // Numbered even when nobody listens, so numbers do not depend on tracking.
+        let key = self.key(object);
+        if CONTEXT.with(|cx| cx.track.get()) {
+            request(Request::Access(site, key));
+        }
+    }
+
+    fn epoch(&self) -> u64 {
+        CONTEXT.with(|cx| cx.step.get())
     }
 
     fn park(&self, site: Site, deadline: Option<Instant>) {
@@ -287,6 +313,8 @@ struct ContextGuard {
     yielder: *const TaskYielder,
     current: Option<TaskId>,
     now: Instant,
+    step: u64,
+    track: bool,
 }
 
 impl ContextGuard {
@@ -295,6 +323,8 @@ impl ContextGuard {
             yielder: cx.yielder.replace(ptr::null()),
             current: cx.current.replace(None),
             now: cx.now.replace(Instant::ZERO),
+            step: cx.step.replace(0),
+            track: cx.track.replace(false),
         })
     }
 }
@@ -305,6 +335,8 @@ impl Drop for ContextGuard {
             cx.yielder.set(self.yielder);
             cx.current.set(self.current);
             cx.now.set(self.now);
+            cx.step.set(self.step);
+            cx.track.set(self.track);
         });
     }
 }
@@ -763,6 +795,12 @@ impl Execution<'_> {
                     matches!(state.state, TaskState::Runnable)
                         && matches!(state.next, Resume::Point(site) if site.op == Op::Yield)
                 }),
+                current_shared: self.world.last.is_some_and(|last| {
+                    let state = &self.world.tasks[last.0 as usize];
+                    matches!(state.state, TaskState::Runnable)
+                        && matches!(state.next, Resume::Point(_))
+                        && matches!(state.next_object, Some(ObjectKey::Shared(_)))
+                }),
             };
             match self.strategy.pick(&view) {
                 Ok(Choice::Task(task)) if self.world.runnable.contains(&task) => {
@@ -1054,6 +1092,7 @@ impl Execution<'_> {
         self.world.record(task, event);
         self.world.last = Some(task);
         let now = self.world.now;
+        let (step, track) = (self.world.step, self.world.track);
         let state = self.world.task(task);
         // An injected panic lands where the task's own logic could panic: at a named step or
         // while it waits to receive. Never at the start, and never inside a primitive's
@@ -1074,6 +1113,8 @@ impl Execution<'_> {
             CONTEXT.with(|cx| {
                 cx.current.set(Some(task));
                 cx.now.set(now);
+                cx.step.set(step);
+                cx.track.set(track);
             });
             let coroutine = self.world.tasks[task.0 as usize]
                 .coroutine
@@ -1108,6 +1149,11 @@ impl Execution<'_> {
                 state.next_object = object;
                 self.reached(task, site);
                 None
+            }
+            Request::Access(site, object) => {
+                self.world
+                    .touch(object, !matches!(site.op, Op::Load | Op::Join));
+                Some(Reply::Go)
             }
             Request::Park(site, deadline) => self.park(task, site, deadline),
             Request::Unpark(target) => {

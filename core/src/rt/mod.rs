@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 pub use os::OsScheduler;
-pub(crate) use os::RawLock;
+pub use os::RawLock;
 
 /// Identifies one task of a scheduler. Ids are small, dense and never reused within a run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -172,10 +172,12 @@ impl Instant {
 ///
 /// # Contract
 ///
-/// - `point` is called before every operation on shared state made through `core`'s
-///   primitives (every lock, unlock, atomic load/store/read-modify-write, channel send/recv,
-///   spawn, join and park) and at named pool steps. A deterministic scheduler may switch tasks
-///   there and nowhere else.
+/// - `point` is called before every operation on shared state that another task can observe
+///   apart from its neighbours, made through `core`'s primitives (every lock, contended unlock,
+///   atomic load/store/read-modify-write, channel send/recv and park) and at named pool steps.
+///   A deterministic scheduler may switch tasks there and nowhere else. Operations no other
+///   task can tell apart from the step they fall in (an uncontended unlock after a critical
+///   section with a point in it, a spawn, a join) are reported through `access` instead.
 /// - `park` blocks the calling task until `unpark` names it or the deadline passes. An
 ///   `unpark` that arrives before the `park` is remembered (one token per task), so a waiter
 ///   that registers itself and then parks never loses its wakeup. `park` may return spuriously;
@@ -196,6 +198,20 @@ pub trait Scheduler: Send + Sync + 'static {
     fn point_on(&self, site: Site, object: Object<'_>) {
         let _ = object;
         self.point(site);
+    }
+    /// Counts `site`'s operation on `object` into the calling task's current step, without a
+    /// scheduling point: for operations no other task can tell apart from the step they join
+    /// (an uncontended unlock, a join, a condition variable's waiter registration). Schedulers
+    /// that reduce interleavings record the access; the default ignores it.
+    fn access(&self, site: Site, object: Object<'_>) {
+        let _ = (site, object);
+    }
+    /// A number that changes every time the calling task passes a scheduling point where the
+    /// scheduler could have switched tasks. Equal readings mean nothing ran in between, so no
+    /// task can have observed the state in between. The default (production) is always 0,
+    /// which never tells two moments apart.
+    fn epoch(&self) -> u64 {
+        0
     }
     /// Blocks the calling task until unparked or until `deadline` passes (see the contract).
     fn park(&self, site: Site, deadline: Option<Instant>);
@@ -354,6 +370,17 @@ pub fn point_on(site: Site, object: Object<'_>) {
     match CURRENT.with(|slot| slot.borrow().clone()) {
         Some(scheduler) => scheduler.point_on(site, object),
         None => os::point(site),
+    }
+}
+
+/// An access without a scheduling point (see [`Scheduler::access`]), free when no scheduler
+/// is installed.
+pub fn access(site: Site, object: Object<'_>) {
+    if !INSTALLED.with(Cell::get) {
+        return;
+    }
+    if let Some(scheduler) = CURRENT.with(|slot| slot.borrow().clone()) {
+        scheduler.access(site, object);
     }
 }
 

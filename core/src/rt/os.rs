@@ -20,16 +20,17 @@ use super::{Globals, Instant, Scheduler, Site, TaskId};
 /// A short critical-section lock for the bookkeeping inside `core`'s own primitives.
 ///
 /// The closure-only API makes it impossible to hold across a scheduling point, so under
-/// simulation (one OS thread, switches only at points) it is never contended.
+/// simulation (one OS thread, switches only at points) it is never contended. Public for
+/// `vigil-sim`'s facade, whose condition variable keeps its waiter queue in one.
 #[derive(Debug, Default)]
-pub(crate) struct RawLock<T>(std::sync::Mutex<T>);
+pub struct RawLock<T>(std::sync::Mutex<T>);
 
 impl<T> RawLock<T> {
-    pub(crate) const fn new(value: T) -> Self {
+    pub const fn new(value: T) -> Self {
         RawLock(std::sync::Mutex::new(value))
     }
 
-    pub(crate) fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
+    pub fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
         let mut guard = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         f(&mut guard)
     }

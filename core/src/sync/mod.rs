@@ -1,7 +1,8 @@
 //! `core`'s synchronisation primitives, built on the scheduler seam.
 //!
-//! Every lock, unlock, atomic operation, channel send/recv and once-cell access is a scheduling
-//! point, so a deterministic scheduler can interleave them the way loom and shuttle do. Each
+//! Every lock, atomic operation, channel send/recv and once-cell access is a scheduling point,
+//! and so is an unlock that another task could tell apart (see `mutex.rs`), so a deterministic
+//! scheduler can interleave them the way loom and shuttle do. Each
 //! primitive carries a static name that shows up in traces and that faults can target.
 
 mod atomic;

@@ -1,4 +1,16 @@
-//! A blocking mutex whose lock and unlock are scheduling points.
+//! A blocking mutex whose lock, and whose unlock when another task could tell, are
+//! scheduling points.
+//!
+//! An unlock is a point only when a task waits for the lock, or when the critical section had
+//! no scheduling point of its own while another task is about to `try_lock` the mutex.
+//! Otherwise no task can observe the moment between the section's last point and the unlock:
+//! a `lock` by another task in that moment would have queued it as a waiter (and the unlock
+//! would be a point); a `try_lock` that fails there fails equally at the section's last point,
+//! which is a scheduling point; and a section with no point inside can only be seen held by a
+//! `try_lock` that is already waiting at its point. That `try_lock` announces itself with an
+//! access to the mutex in the step that brings it to its point, so a search that reduces by
+//! dependencies orders that step against the section's lock. So the unlock joins the step it
+//! falls in, as in loom. The lock before the section stays a point always.
 //!
 //! It does not poison: a guard dropped during unwinding releases the lock, as in `parking_lot`.
 //! Contention is modelled by parking on the scheduler, never by blocking the OS thread.
@@ -23,6 +35,11 @@ pub struct Mutex<T: ?Sized> {
 struct LockState {
     held_by: Option<TaskId>,
     waiters: VecDeque<TaskId>,
+    /// The scheduler's epoch when the lock was taken: unchanged at the unlock means the
+    /// critical section had no scheduling point.
+    epoch: u64,
+    /// Tasks waiting at a `try_lock` point of this mutex.
+    trying: u32,
 }
 
 // SAFETY: moving a `Mutex<T>` to another thread moves the `T` inside it, so `T: Send` is
@@ -49,6 +66,8 @@ impl<T> Mutex<T> {
             state: RawLock::new(LockState {
                 held_by: None,
                 waiters: VecDeque::new(),
+                epoch: 0,
+                trying: 0,
             }),
             data: UnsafeCell::new(value),
         }
@@ -70,6 +89,7 @@ impl<T: ?Sized> Mutex<T> {
             let acquired = self.state.with(|state| {
                 if state.held_by.is_none() {
                     state.held_by = Some(me);
+                    state.epoch = scheduler.epoch();
                     state.waiters.retain(|&waiter| waiter != me);
                     true
                 } else {
@@ -89,12 +109,18 @@ impl<T: ?Sized> Mutex<T> {
     /// Acquires the lock if it is free, without parking.
     pub fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
         let scheduler = rt::current();
-        scheduler.point_on(Site::new(self.name, Op::TryLock), Object::Shared(&self.id));
+        let (site, object) = (Site::new(self.name, Op::TryLock), Object::Shared(&self.id));
+        // Announced in the step before the point (see the module docs).
+        self.state.with(|state| state.trying += 1);
+        scheduler.access(site, object);
+        scheduler.point_on(site, object);
         let me = scheduler.current();
         let acquired = self.state.with(|state| {
+            state.trying -= 1;
             let free = state.held_by.is_none();
             if free {
                 state.held_by = Some(me);
+                state.epoch = scheduler.epoch();
             }
             free
         });
@@ -139,7 +165,8 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for Mutex<T> {
     }
 }
 
-/// Holds a [`Mutex`] locked; unlocking (a scheduling point) happens on drop.
+/// Holds a [`Mutex`] locked; unlocking (a scheduling point when another task could tell, see
+/// the module docs) happens on drop.
 ///
 /// Like std's guard it is `!Send` (it must be dropped by the task that locked, because the
 /// unlock releases `held_by` for that task) and `Sync` only when `T: Sync` (a shared guard hands
@@ -230,7 +257,16 @@ impl<T: ?Sized> Drop for MutexGuard<'_, T> {
         let scheduler = rt::current();
         if !std::thread::panicking() {
             let site = Site::new(self.mutex.name, Op::Unlock);
-            scheduler.point_on(site, Object::Shared(&self.mutex.id));
+            let object = Object::Shared(&self.mutex.id);
+            let observable = self.mutex.state.with(|state| {
+                let empty_section = state.epoch == scheduler.epoch();
+                !state.waiters.is_empty() || (empty_section && state.trying > 0)
+            });
+            if observable {
+                scheduler.point_on(site, object);
+            } else {
+                scheduler.access(site, object);
+            }
         }
         let next = self.mutex.state.with(|state| {
             state.held_by = None;

@@ -590,3 +590,97 @@ fn an_observer_can_fail_an_execution_at_quiescence() {
     };
     assert_eq!(outcome.verdict, expected);
 }
+
+/// Who else wants the lock in [`critical_section`].
+#[derive(Clone, Copy, Debug)]
+enum Contender {
+    Nobody,
+    Lock,
+    TryLock,
+}
+
+/// A contender task (spawned first), then the main task's critical section on `table`, with
+/// an atomic store inside it when `inner_point`.
+fn critical_section(inner_point: bool, contender: Contender) -> impl Fn() + Send + Sync + 'static {
+    move || {
+        let table = Arc::new(Mutex::named("table", ()));
+        let counter = AtomicU32::named("counter", 0);
+        let other = table.clone();
+        let other = match contender {
+            Contender::Nobody => None,
+            Contender::Lock => Some(thread::spawn("contender", move || drop(other.lock()))),
+            Contender::TryLock => Some(thread::spawn("contender", move || {
+                drop(other.try_lock());
+            })),
+        };
+        let guard = table.lock();
+        if inner_point {
+            counter.store(1, Ordering::SeqCst);
+        }
+        drop(guard);
+        counter.store(2, Ordering::SeqCst);
+        if let Some(other) = other {
+            other.join().unwrap();
+        }
+    }
+}
+
+/// The traces of every execution of `model` under `strategy`, until it has nothing left.
+fn every_trace(
+    strategy: &mut dyn Strategy,
+    model: impl Fn() + Send + Sync + 'static,
+) -> Vec<String> {
+    let model: Model = Arc::new(model);
+    let mut executor = Executor::new(&config());
+    let mut traces = Vec::new();
+    for execution_idx in 0.. {
+        let faults = &mut crate::fault::NoFaults;
+        let Some(outcome) = executor.execute(execution_idx, strategy, &mut [], faults, &model)
+        else {
+            break;
+        };
+        let trace = executor.trace().render();
+        assert_eq!(outcome.verdict, Verdict::Pass, "{trace}");
+        traces.push(trace);
+    }
+    traces
+}
+
+#[test]
+fn an_unlock_is_a_scheduling_point_only_where_another_task_could_tell() {
+    let check = |inner_point: bool, contender: Contender, point: bool| {
+        let traces = every_trace(
+            &mut crate::strategy::Dfs::new(2),
+            critical_section(inner_point, contender),
+        );
+        let unlock = (traces.iter()).any(|trace| has_line(trace, &["t0 main", "table", "unlock"]));
+        assert_eq!(
+            unlock, point,
+            "inner point {inner_point}, {contender:?}:\n{traces:#?}"
+        );
+    };
+    // Nobody else: no task can see the moment before the unlock.
+    check(true, Contender::Nobody, false);
+    check(false, Contender::Nobody, false);
+    // A task blocked on the lock: the unlock wakes it, and what runs next matters.
+    check(true, Contender::Lock, true);
+    // Without a point inside, no `lock` can come between lock and unlock to block.
+    check(false, Contender::Lock, false);
+    // A `try_lock` waiting at its point could see a section without points held.
+    check(false, Contender::TryLock, true);
+    // With a point inside, it sees the lock held there, no unlock point needed.
+    check(true, Contender::TryLock, false);
+}
+
+#[test]
+fn spawn_and_join_are_not_scheduling_points() {
+    let (outcome, trace, _) = execute(&mut crate::strategy::Dfs::new(0), &mut [], || {
+        let worker = thread::spawn("worker", || {});
+        worker.join().unwrap();
+    });
+    assert_eq!(outcome.verdict, Verdict::Pass, "{trace}");
+    let point = |op: &str| {
+        (trace.lines()).any(|line| line.contains("thread") && line.trim_end().ends_with(op))
+    };
+    assert!(!point("spawn") && !point("join"), "{trace}");
+}

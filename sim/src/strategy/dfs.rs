@@ -5,12 +5,17 @@
 //! still run. Each execution replays the decisions of the previous one up to its deepest
 //! decision with an untried alternative, takes that alternative, and continues with the
 //! first option everywhere after (the previous task first, then the others in id order, then
-//! pending faults). The search ends when no decision has an untried alternative. There is no
+//! pending faults). The search ends when no decision has an untried alternative. A task that
+//! yields (`yield_now`) while another can run is not an option at that decision, and switching
+//! away from it is no preemption, as in loom: a spin loop on `yield_now` lets the task it waits
+//! for run, so the loop ends. There is no
 //! partial-order reduction: schedules that differ only in the order of independent steps are
 //! all explored, which the preemption bound keeps finite.
 
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
+
+use vigil_core::rt::TaskId;
 
 use super::random::splitmix64;
 use super::{Divergence, DrawView, PickView, Start, Strategy};
@@ -59,18 +64,30 @@ impl Dfs {
     }
 
     fn options(&self, view: &PickView<'_>) -> Vec<Choice> {
-        let current = view.current.filter(|task| view.runnable.contains(task));
+        let current = running(view);
         let mut options = Vec::with_capacity(view.runnable.len() + view.faults_pending as usize);
         if let Some(current) = current {
             options.push(Choice::Task(current));
         }
+        let yielder = view
+            .current
+            .filter(|_| current.is_none() && view.current_yields);
         if current.is_none() || self.preemptions < self.preemptions_max {
-            let others = view.runnable.iter().filter(|task| Some(**task) != current);
+            let others = (view.runnable.iter())
+                .filter(|task| Some(**task) != current && Some(**task) != yielder);
             options.extend(others.map(|task| Choice::Task(*task)));
         }
         options.extend((0..view.faults_pending).map(Choice::Fault));
         options
     }
+}
+
+/// The task that ran the previous step, if it can run on and did not yield while another
+/// task can run (a yielding task is not continued, and leaving it is no preemption).
+fn running(view: &PickView<'_>) -> Option<TaskId> {
+    let current = view.current.filter(|task| view.runnable.contains(task))?;
+    let others = view.runnable.len() > 1;
+    (!(view.current_yields && others)).then_some(current)
 }
 
 impl Strategy for Dfs {
@@ -102,7 +119,7 @@ impl Strategy for Dfs {
             }
         };
         self.cursor += 1;
-        let current = view.current.filter(|task| view.runnable.contains(task));
+        let current = running(view);
         if let (Choice::Task(task), Some(current)) = (choice, current)
             && task != current
         {

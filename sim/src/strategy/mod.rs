@@ -129,6 +129,10 @@ pub struct PickView<'a> {
     /// Whether `current` is runnable and waiting at a `yield_now` point: switching away from
     /// it then is not a preemption, and a systematic search prefers the others (spin loops).
     pub current_yields: bool,
+    /// Whether `current` is runnable and waiting at a point on a shared object (a lock, an
+    /// atomic, a channel, a condition variable): where preempting it can change what another
+    /// task observes. PCT places its priority changes only at such points.
+    pub current_shared: bool,
 }
 
 /// What a strategy may see when the model draws a random number.

@@ -2,10 +2,15 @@
 //!
 //! Each task gets a random priority when it first becomes runnable, and the runnable task
 //! with the highest priority always runs. `depth - 1` change points are drawn uniformly over
-//! the execution's expected length; at a change point the running task drops below every
-//! other. A bug that needs `d` ordering constraints is found with probability at least
-//! `1 / (n * k^(d-1))` per execution (n tasks, k steps). Faults are placed by the shared
-//! fault timer (`fault_timer.rs`), as in the random walk.
+//! the execution's expected number of *shared points*: the choices made while the running
+//! task waits at a point on a shared object (a lock, an atomic, a channel), the only places
+//! where lowering its priority can change what another task observes. At a change point the
+//! running task drops below every other. A bug that needs `d` ordering constraints is found
+//! with probability at least `1 / (n * k^(d-1))` per execution (n tasks, k shared points), so
+//! leaving out points where a change cannot matter (spawns, joins, parks, named steps, picks
+//! with one task runnable) raises the odds. A task that yields drops below every other too,
+//! without using up a change point, so spin loops on `yield_now` end. Faults are placed by
+//! the shared fault timer (`fault_timer.rs`), as in the random walk.
 
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
@@ -23,14 +28,22 @@ pub struct Pct {
     rng: ChaCha8Rng,
     /// Priority per task id; `None` until the task is first seen runnable.
     priorities: Vec<Option<u64>>,
+    /// Indices into the execution's shared points, in increasing order.
     change_points: Vec<u64>,
-    /// The next priority handed out at a change point (counts down, below every initial one).
+    /// Shared points seen so far in this execution.
+    shared_points: u64,
+    /// The next priority handed out at a change point or a yield (counts down from below
+    /// every initial one, far enough never to reach zero).
     next_low: u64,
+    /// The most shared points an execution has had so far; zero before the first ends.
     horizon: u64,
     faults: FaultTimer,
 }
 
-const HORIZON_MIN: u64 = 64;
+/// The horizon assumed until the first execution has ended.
+const HORIZON_FIRST: u64 = 64;
+/// Initial priorities are at or above this; lowered ones count down from just below it.
+const INITIAL_MIN: u64 = 1 << 63;
 
 impl Pct {
     pub fn new(root_seed: u64, depth: u32) -> Self {
@@ -40,25 +53,29 @@ impl Pct {
             rng: ChaCha8Rng::seed_from_u64(splitmix64(root_seed)),
             priorities: Vec::new(),
             change_points: Vec::new(),
+            shared_points: 0,
             next_low: 0,
-            horizon: HORIZON_MIN,
+            horizon: 0,
             faults: FaultTimer::new(),
         }
     }
 
-    /// Applies due change points, then runs the runnable task with the highest priority.
+    /// Applies due change points (and a yield), then runs the runnable task with the highest
+    /// priority.
     fn pick_task(&mut self, view: &PickView<'_>) -> Result<Choice, Divergence> {
-        while self
-            .change_points
-            .first()
-            .is_some_and(|point| *point <= view.step)
-        {
-            self.change_points.remove(0);
-            if let Some(current) = view.current {
-                self.priority(current.0 as usize);
-                self.priorities[current.0 as usize] = Some(self.next_low);
-                self.next_low = self.next_low.saturating_sub(1);
+        if view.current_shared {
+            while self
+                .change_points
+                .first()
+                .is_some_and(|point| *point <= self.shared_points)
+            {
+                self.change_points.remove(0);
+                self.lower(view);
             }
+            self.shared_points += 1;
+        }
+        if view.current_yields {
+            self.lower(view);
         }
         let mut best = view.runnable[0];
         let mut best_priority = self.priority(best.0 as usize);
@@ -72,6 +89,15 @@ impl Pct {
         Ok(Choice::Task(best))
     }
 
+    /// Drops the running task below every other.
+    fn lower(&mut self, view: &PickView<'_>) {
+        if let Some(current) = view.current {
+            self.priority(current.0 as usize);
+            self.priorities[current.0 as usize] = Some(self.next_low);
+            self.next_low -= 1;
+        }
+    }
+
     fn priority(&mut self, task: usize) -> u64 {
         if self.priorities.len() <= task {
             self.priorities.resize(task + 1, None);
@@ -79,8 +105,8 @@ impl Pct {
         if let Some(priority) = self.priorities[task] {
             return priority;
         }
-        // Initial priorities sit above every change-point priority.
-        let priority = u64::from(self.depth) + 1 + (self.rng.next_u64() >> 1);
+        // Initial priorities sit above every lowered one.
+        let priority = INITIAL_MIN | self.rng.next_u64();
         self.priorities[task] = Some(priority);
         priority
     }
@@ -91,11 +117,16 @@ impl Strategy for Pct {
         let seed = execution_seed(self.root_seed, execution_idx);
         self.rng = ChaCha8Rng::seed_from_u64(seed);
         self.priorities.clear();
+        let horizon = match self.horizon {
+            0 => HORIZON_FIRST,
+            seen => seen,
+        };
         self.change_points = (1..self.depth)
-            .map(|_| below(&mut self.rng, self.horizon))
+            .map(|_| below(&mut self.rng, horizon))
             .collect();
         self.change_points.sort_unstable();
-        self.next_low = u64::from(self.depth);
+        self.shared_points = 0;
+        self.next_low = INITIAL_MIN - 1;
         self.faults.start(&mut self.rng);
         Some(Start { seed })
     }
@@ -111,10 +142,10 @@ impl Strategy for Pct {
         Ok(self.rng.next_u64())
     }
 
-    fn end(&mut self, steps: u64) -> Result<(), Divergence> {
-        // The horizon is the longest execution seen: change points are spread
-        // over whole executions, not bunched at their start.
-        self.horizon = self.horizon.max(steps);
+    fn end(&mut self, _steps: u64) -> Result<(), Divergence> {
+        // The horizon is the most shared points an execution has had: change points are
+        // spread over whole executions, not bunched at their start.
+        self.horizon = self.horizon.max(self.shared_points);
         Ok(())
     }
 }

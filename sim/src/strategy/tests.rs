@@ -1,4 +1,4 @@
-//! Unit tests of the random and replay strategies.
+//! Unit tests of the random, replay and PCT strategies.
 
 use vigil_core::rt::TaskId;
 
@@ -16,6 +16,7 @@ fn view(step: u64) -> PickView<'static> {
         faults_pending: 0,
         fault_names: &[],
         current_yields: false,
+        current_shared: false,
     }
 }
 
@@ -137,4 +138,57 @@ fn replay_reports_each_kind_of_divergence() {
         error.to_string().starts_with("replay diverged at step 12:"),
         "{error}"
     );
+}
+
+/// The task PCT runs at each of `count` picks, feeding each pick back as the running task.
+fn pct_run(pct: &mut Pct, count: u64, shared: bool, yields: bool) -> Vec<TaskId> {
+    let mut current = TaskId(0);
+    (0..count)
+        .map(|step| {
+            let view = PickView {
+                current: Some(current),
+                current_shared: shared,
+                current_yields: yields,
+                ..view(step)
+            };
+            match pct.pick(&view).unwrap() {
+                Choice::Task(task) => {
+                    current = task;
+                    task
+                }
+                other => panic!("PCT chose {other:?}, but only tasks were offered"),
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn pct_changes_priorities_only_at_points_on_shared_objects() {
+    for seed in 0..20 {
+        let mut pct = Pct::new(seed, 3);
+        pct.start(0).unwrap();
+        let quiet = pct_run(&mut pct, 200, false, false);
+        assert!(
+            quiet.iter().all(|task| *task == quiet[0]),
+            "seed {seed}: {quiet:?}"
+        );
+        // Both change points fall within the first execution's assumed horizon (64).
+        let mut pct = Pct::new(seed, 3);
+        pct.start(0).unwrap();
+        let shared = pct_run(&mut pct, 64, true, false);
+        assert!(
+            shared.iter().any(|task| *task != shared[0]),
+            "seed {seed}: {shared:?}"
+        );
+    }
+}
+
+#[test]
+fn pct_lowers_a_task_that_yields_below_every_other() {
+    let mut pct = Pct::new(1, 1);
+    pct.start(0).unwrap();
+    let yielding = pct_run(&mut pct, 6, false, true);
+    for pair in yielding.windows(2) {
+        assert_ne!(pair[0], pair[1], "{yielding:?}");
+    }
 }

@@ -5,6 +5,11 @@
 //! keeps an unpark that arrives before the park as a token, a notify that lands between the
 //! release and the park is not lost: the lost wakeups this type helps find are the model's
 //! own (a check made outside the lock, a wait without a predicate loop).
+//!
+//! Scheduling points: a notify is one (`<name> rmw`, on the condition variable); a wait's
+//! registration is not, because it happens while the task holds the mutex, so no other task
+//! can tell it from the step it joins. The waiter queue is bookkeeping under a raw lock, not a
+//! mutex of the model with points of its own.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -12,8 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LockResult, PoisonError};
 use std::time::Duration;
 
-use vigil_core::rt::{self, Instant, Op, Scheduler, Site, TaskId};
-use vigil_core::sync as core_sync;
+use vigil_core::rt::{self, Instant, Object, ObjectId, Op, RawLock, Scheduler, Site, TaskId};
 
 use super::MutexGuard;
 
@@ -41,9 +45,9 @@ struct Waiter {
 /// simulation).
 pub struct Condvar {
     name: &'static str,
-    /// FIFO, so `notify_one` wakes the longest waiter. Its lock and unlock are the condition
-    /// variable's own scheduling points (`<name> lock`, `<name> unlock`).
-    waiters: core_sync::Mutex<VecDeque<Waiter>>,
+    id: ObjectId,
+    /// FIFO, so `notify_one` wakes the longest waiter.
+    waiters: RawLock<VecDeque<Waiter>>,
 }
 
 impl Condvar {
@@ -56,7 +60,8 @@ impl Condvar {
     pub const fn named(name: &'static str) -> Self {
         Condvar {
             name,
-            waiters: core_sync::Mutex::named(name, VecDeque::new()),
+            id: ObjectId::new(),
+            waiters: RawLock::new(VecDeque::new()),
         }
     }
 
@@ -116,10 +121,10 @@ impl Condvar {
 
     /// Wakes the longest-waiting task, if any.
     pub fn notify_one(&self) {
-        let woken = {
-            let mut waiters = self.waiters.lock();
-            waiters.pop_front().map(Waiter::mark_notified)
-        };
+        self.point();
+        let woken = self
+            .waiters
+            .with(|waiters| waiters.pop_front().map(Waiter::mark_notified));
         if let Some(task) = woken {
             rt::current().unpark(task);
         }
@@ -127,10 +132,10 @@ impl Condvar {
 
     /// Wakes every waiting task.
     pub fn notify_all(&self) {
-        let woken: Vec<TaskId> = {
-            let mut waiters = self.waiters.lock();
-            waiters.drain(..).map(Waiter::mark_notified).collect()
-        };
+        self.point();
+        let woken: Vec<TaskId> = self
+            .waiters
+            .with(|waiters| waiters.drain(..).map(Waiter::mark_notified).collect());
         let scheduler = rt::current();
         for task in woken {
             scheduler.unpark(task);
@@ -146,10 +151,12 @@ impl Condvar {
     ) -> (MutexGuard<'a, T>, bool) {
         let scheduler = rt::current();
         let notified = Arc::new(AtomicBool::new(false));
-        self.waiters.lock().push_back(Waiter {
+        scheduler.access(self.site(), Object::Shared(&self.id));
+        let waiter = Waiter {
             task: scheduler.current(),
             notified: notified.clone(),
-        });
+        };
+        self.waiters.with(|waiters| waiters.push_back(waiter));
         let mutex = guard.mutex;
         drop(guard);
         let timed_out = self.park_until_notified(&*scheduler, &notified, deadline);
@@ -171,13 +178,28 @@ impl Condvar {
                 return false;
             }
             if deadline.is_some_and(|deadline| scheduler.now() >= deadline) {
-                let mut waiters = self.waiters.lock();
-                let queued = waiters.len();
-                waiters.retain(|waiter| !Arc::ptr_eq(&waiter.notified, notified));
-                return waiters.len() < queued;
+                // Part of the step the timeout woke: that step began at a point already.
+                scheduler.access(self.site(), Object::Shared(&self.id));
+                return self.waiters.with(|waiters| {
+                    let queued = waiters.len();
+                    waiters.retain(|waiter| !Arc::ptr_eq(&waiter.notified, notified));
+                    waiters.len() < queued
+                });
             }
             scheduler.park(site, deadline);
         }
+    }
+}
+
+impl Condvar {
+    /// The site of every access to the waiter queue.
+    fn site(&self) -> Site {
+        Site::new(self.name, Op::Rmw)
+    }
+
+    /// The scheduling point before a notify: which waiters it wakes depends on what ran first.
+    fn point(&self) {
+        rt::point_on(self.site(), Object::Shared(&self.id));
     }
 }
 

@@ -1,9 +1,11 @@
 //! A `std::sync`-shaped facade over `vigil_core::sync`, so models written for loom or shuttle
 //! run under vigil by changing their `use` lines.
 //!
-//! Every lock, unlock, atomic access, send, receive and wait is a scheduling point of the
-//! current scheduler: under `vigil_sim::run` the executor interleaves them; outside a
-//! simulation the same code runs on OS threads through `vigil_core`'s production scheduler.
+//! Every lock, atomic access, send, receive, notify and wait is a scheduling point of the
+//! current scheduler, and so is an unlock another task could tell apart (one with a waiter, or
+//! after a critical section with no point inside): under `vigil_sim::run` the executor
+//! interleaves them; outside a simulation the same code runs on OS threads through
+//! `vigil_core`'s production scheduler.
 //!
 //! # Example
 //!

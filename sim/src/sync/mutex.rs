@@ -6,7 +6,8 @@ use std::sync::{LockResult, TryLockError, TryLockResult};
 
 use vigil_core::sync as core_sync;
 
-/// A mutual-exclusion lock whose lock and unlock are scheduling points.
+/// A mutual-exclusion lock whose lock, and whose unlock when another task could tell, are
+/// scheduling points (see `vigil_core::sync::Mutex`).
 ///
 /// Shaped like `std::sync::Mutex`, but it never poisons: every `LockResult` is `Ok`, and a
 /// guard dropped during a panic simply releases the lock.

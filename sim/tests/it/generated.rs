@@ -16,7 +16,7 @@ seed = 5
 [strategy]
 kind = "random"
 executions = 5
-steps_max = 600
+steps_max = 300
 
 [generate]
 owners = [2, 3]
