@@ -8,7 +8,7 @@
 mod link;
 mod snapshot;
 
-pub use link::{LISTENER_TASK, WorkerLinkMonitor};
+pub use link::{LISTENER_TASK, ListenerView, WorkerLinkMonitor};
 pub use snapshot::{DispatchWorker, DispatchWorkerPool};
 
 use snapshot::{EntryView, Roster, Slot};
@@ -44,7 +44,8 @@ pub const SITE_NAMES: &[&str] = &[
     "entry.subscription",
     "entry.in_flight",
     "entry.active",
-    "monitor.stop",
+    "pool.listener",
+    "listener.watches",
     "monitor.exit",
     "actor.state",
     "actor.notifiers",
@@ -75,6 +76,17 @@ struct WorkerContextInner {
     /// so a plain `std` atomic rather than a scheduling point.
     next_registration: std::sync::atomic::AtomicU64,
     supervisor: OnceCell<ConversationSupervisor>,
+    /// The one task that handles every monitor's exit notice, spawned with the first monitor
+    /// and stopped when the last handle to the context goes.
+    listener: OnceCell<link::Listener>,
+}
+
+impl Drop for WorkerContextInner {
+    fn drop(&mut self) {
+        if let Some(listener) = self.listener.take() {
+            listener.stop();
+        }
+    }
 }
 
 /// Which registration an entry belongs to: unique within one context, in the order the
@@ -146,6 +158,7 @@ impl WorkerContext {
                 next_worker: AtomicU64::named("pool.next_worker", 0),
                 next_registration: std::sync::atomic::AtomicU64::new(0),
                 supervisor: OnceCell::named("pool.supervisor"),
+                listener: OnceCell::named("pool.listener"),
             }),
         }
     }
@@ -251,13 +264,8 @@ impl WorkerContext {
             _counted: session.handle.census().token(Counted::Entry),
         });
         rt::step("monitor.arm");
-        let link_monitor = link::monitor_worker_process(
-            self,
-            &channel,
-            participant,
-            Arc::downgrade(&entry),
-            owned_participant,
-        )?;
+        let link_monitor =
+            link::monitor_worker_process(self, &channel, participant, &entry, owned_participant)?;
         rt::step("pool.insert");
         self.insert_entry(&channel, &entry)?;
         Ok(WorkerRegistration {
@@ -373,6 +381,12 @@ impl WorkerContext {
                 .collect::<Vec<_>>()
         })?;
         Some(read(&peeked))
+    }
+
+    /// The context's listener, once the first monitor spawned it, without scheduling points
+    /// (for observers and the simulator's fault source).
+    pub fn peek_listener(&self) -> Option<ListenerView> {
+        self.inner.listener.peek().map(link::Listener::view)
     }
 
     /// Whether two handles share one pool.
