@@ -186,7 +186,7 @@ impl Watches {
         rt::step("listener.teardown");
         if let Some(entry) = entry.upgrade() {
             entry.drop_subscription();
-            entry.view.active.store(false, Ordering::Release);
+            entry.view.active().store(false, Ordering::Release);
             if let Some(context) = self.context.upgrade() {
                 WorkerContext { inner: context }.remove_inactive(&entry.channel_name);
             }

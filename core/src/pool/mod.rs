@@ -11,7 +11,7 @@ mod snapshot;
 pub use link::{LISTENER_TASK, ListenerView, WorkerLinkMonitor};
 pub use snapshot::{DispatchWorker, DispatchWorkerPool};
 
-use snapshot::{EntryView, Roster, Slot};
+use snapshot::{CellAllocator, CellRef, EntryView, Roster, Slot};
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -105,6 +105,8 @@ impl fmt::Display for RegistrationId {
 struct ChannelState {
     session: ChannelSession,
     entries: Roster,
+    /// Where the channel's registrations get their snapshot cells.
+    cells: CellAllocator,
 }
 
 /// Wraps the single channel handle every registration on a channel subscribes through.
@@ -121,7 +123,7 @@ pub(crate) struct WorkerEntry {
     capacity: WorkerCapacity,
     subscription: Mutex<Option<SubscriptionHandle>>,
     /// Id, participant, limit, tags, in-flight count and active flag.
-    view: Arc<EntryView>,
+    view: EntryView,
     _counted: Token,
 }
 
@@ -239,7 +241,7 @@ impl WorkerContext {
         capacity: WorkerCapacity,
         owned_participant: Option<ParticipantPid>,
     ) -> Result<WorkerRegistration, AionSurfaceError> {
-        let session = self.session_for(&channel)?;
+        let (session, cell) = self.session_for(&channel)?;
         rt::step("pool.subscribe");
         let subscription = session
             .handle
@@ -254,11 +256,7 @@ impl WorkerContext {
         let entry = Arc::new(WorkerEntry {
             registration,
             channel_name: channel.clone(),
-            view: Arc::new(EntryView::new(
-                SharedStr::from(worker_id),
-                participant,
-                &capacity,
-            )),
+            view: EntryView::new(cell, SharedStr::from(worker_id), participant, &capacity),
             capacity,
             subscription: Mutex::named("entry.subscription", Some(subscription)),
             _counted: session.handle.census().token(Counted::Entry),
@@ -276,10 +274,14 @@ impl WorkerContext {
     }
 
     /// Looks up the channel's session, creating it outside the lock on first use and keeping
-    /// whichever session was stored first if two registrations race.
-    fn session_for(&self, channel: &ChannelName) -> Result<ChannelSession, AionSurfaceError> {
-        if let Some(state) = self.inner.channels.lock().get(channel.as_str()) {
-            return Ok(state.session.clone());
+    /// whichever session was stored first if two registrations race; and, under the same
+    /// lock, takes the registration's snapshot cell.
+    fn session_for(
+        &self,
+        channel: &ChannelName,
+    ) -> Result<(ChannelSession, CellRef), AionSurfaceError> {
+        if let Some(state) = self.inner.channels.lock().get_mut(channel.as_str()) {
+            return Ok((state.session.clone(), state.cells.take()));
         }
         let node = self.supervisor_for(channel)?.node().clone();
         let config = ChannelConfig::new(
@@ -297,8 +299,9 @@ impl WorkerContext {
             .or_insert_with(|| ChannelState {
                 session: fresh,
                 entries: Roster::default(),
+                cells: CellAllocator::default(),
             });
-        Ok(state.session.clone())
+        Ok((state.session.clone(), state.cells.take()))
     }
 
     fn insert_entry(
@@ -368,8 +371,8 @@ impl WorkerContext {
                                 registration: entry.registration,
                                 worker_id: entry.view.worker_id.to_string(),
                                 participant: entry.view.participant,
-                                active: entry.view.active.peek(),
-                                in_flight: entry.view.current_in_flight.peek(),
+                                active: entry.view.active().peek(),
+                                in_flight: entry.view.in_flight().peek(),
                                 subscriber: entry
                                     .subscription
                                     .peek(|subscription| subscription.as_ref().map(|s| s.pid()))
@@ -474,8 +477,8 @@ impl Drop for WorkerEntry {
     /// Every teardown clears `active` before the entry can drop, so this store (a scheduling
     /// point) never runs in practice; it keeps "active" meaning "still owned" regardless.
     fn drop(&mut self) {
-        if self.view.active.peek() {
-            self.view.active.store(false, Ordering::Release);
+        if self.view.active().peek() {
+            self.view.active().store(false, Ordering::Release);
         }
     }
 }
@@ -503,14 +506,14 @@ impl WorkerRegistration {
     }
 
     pub fn current_in_flight(&self) -> u32 {
-        self.entry.view.current_in_flight.load(Ordering::Acquire)
+        self.entry.view.in_flight().load(Ordering::Acquire)
     }
 
     /// Stores an absolute in-flight count; values above the capacity are accepted.
     pub fn set_in_flight(&self, in_flight: u32) {
         self.entry
             .view
-            .current_in_flight
+            .in_flight()
             .store(in_flight, Ordering::Release);
     }
 
@@ -523,7 +526,7 @@ impl WorkerRegistration {
 
     /// Whether the link monitor still considers the worker live (for observers).
     pub fn is_active(&self) -> bool {
-        self.entry.view.active.peek()
+        self.entry.view.active().peek()
     }
 
     /// Leaves the pool: deactivate, prune, drop the subscription, then stop the monitor.
@@ -534,7 +537,7 @@ impl WorkerRegistration {
 
     fn teardown(&mut self) {
         rt::step("pool.unregister");
-        self.entry.view.active.store(false, Ordering::Release);
+        self.entry.view.active().store(false, Ordering::Release);
         self.context.remove_inactive(&self.entry.channel_name);
         self.entry.drop_subscription();
         if let Some(mut monitor) = self.link_monitor.take() {
