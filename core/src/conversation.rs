@@ -120,7 +120,8 @@ pub struct ConversationActor {
 }
 
 struct Close {
-    reply: Sender<()>,
+    /// Where a synchronous [`ConversationActor::close`] waits for the answer.
+    reply: Option<Sender<()>>,
 }
 
 struct ActorProcess {
@@ -250,13 +251,24 @@ impl ConversationActor {
     /// normally. Closing an actor whose process is already gone succeeds without effect.
     pub fn close(&self) -> Result<(), LiminalError> {
         let (reply, replied) = channel("actor.close", 1);
-        let request = Message::User(Box::new(Close { reply }));
+        let request = Message::User(Box::new(Close { reply: Some(reply) }));
         if !self.node.send(self.pid, request) {
             return Ok(());
         }
         // The actor either replies or dies (dropping the request and its sender) first.
         let _ = replied.recv();
         Ok(())
+    }
+}
+
+impl ConversationActor {
+    /// Asks the actor to close and returns without waiting. A process handles its mailbox in
+    /// order, so the actor closes before it handles anything sent to it after this call:
+    /// an exit that the caller causes next (ending a participant) reaches a closed actor,
+    /// which no longer reports it. Closing an actor whose process is gone does nothing.
+    pub fn request_close(&self) {
+        let request = Message::User(Box::new(Close { reply: None }));
+        self.node.send(self.pid, request);
     }
 }
 
@@ -300,7 +312,9 @@ impl Behaviour for ActorProcess {
             Message::User(payload) => match payload.downcast::<Close>() {
                 Ok(close) => {
                     self.core.state.lock().phase = ConversationPhase::Closed;
-                    let _ = close.reply.send(());
+                    if let Some(reply) = &close.reply {
+                        let _ = reply.send(());
+                    }
                     Outcome::Stop(ExitReason::Normal)
                 }
                 Err(_) => Outcome::Wait,

@@ -260,14 +260,17 @@ impl WorkerContext {
 
 impl WorkerLinkMonitor {
     /// Stops monitoring: take the worker off the listener's watch list (waiting out a
-    /// teardown of it already under way), close the actor, and only then end an owned
+    /// teardown of it already under way), ask the actor to close, and only then end an owned
     /// participant, so an exit shutdown causes is never handled as a crash. Idempotent.
     pub fn shutdown(&mut self) {
         if let Some(watches) = self.watches.take() {
             watches.unwatch(self.key);
         }
+        // The close request is queued ahead of the exit that ending the participant causes,
+        // so the actor is closed before it could see that exit; waiting for its answer would
+        // add a round trip to the node's runner to every teardown and guarantee nothing more.
         if let Some(actor) = self.actor.take() {
-            let _ = actor.close();
+            actor.request_close();
         }
         if let Some(participant) = self.owned_participant.take() {
             self.supervisor
