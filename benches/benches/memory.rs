@@ -5,9 +5,10 @@
 //!
 //! Prints one `memory workers=N heap_bytes_per_worker=B rss_bytes_per_worker=R` line per
 //! size. The heap figure counts every live allocation made while registering (entry, view,
-//! subscription and subscriber process, monitor actor and its core, listener task state,
-//! thread names); the resident figure also includes each listener thread's stack pages and
-//! the allocator's own overhead.
+//! snapshot cell and slot, subscription and subscriber process, monitor actor and its core,
+//! the listener's watch-list entry and exit notifier); the resident figure also includes the
+//! allocator's own overhead. No worker has a thread or a stack of its own: the context's one
+//! listener task serves them all.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering};

@@ -4,7 +4,8 @@
 //! register+unregister cycle.
 //!
 //! Both sides hold the same workers (same ids, pids and capacities). The pool's workers are
-//! real registrations, each with its monitor actor, subscription and parked listener; the
+//! real registrations, each with its monitor actor, subscription and a place on the context
+//! listener's watch list; the
 //! baseline holds only the entries its algorithm reads. Churn uses a fixed seed.
 
 #![expect(

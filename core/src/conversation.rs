@@ -80,8 +80,29 @@ struct ActorCore {
 /// A registered exit notifier, counted by the node's census until it is woken or dropped.
 struct Notifier {
     participant: Pid,
-    tx: Sender<Instant>,
+    tx: Sender<ExitNotice>,
+    key: u64,
     _counted: Token,
+}
+
+/// What an actor tells an exit notifier. `key` is the value the notifier was registered
+/// with, so one channel can serve the notifiers of many actors (the pool's listener).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExitNotice {
+    /// The participant exited at `at`.
+    Exited { key: u64, at: Instant },
+    /// The actor's process ended without being closed, before the participant exited:
+    /// nothing will report that exit any more.
+    Ended { key: u64 },
+}
+
+impl ExitNotice {
+    /// The key the notifier was registered with.
+    pub fn key(self) -> u64 {
+        match self {
+            ExitNotice::Exited { key, .. } | ExitNotice::Ended { key } => key,
+        }
+    }
 }
 
 struct ActorState {
@@ -99,7 +120,8 @@ pub struct ConversationActor {
 }
 
 struct Close {
-    reply: Sender<()>,
+    /// Where a synchronous [`ConversationActor::close`] waits for the answer.
+    reply: Option<Sender<()>>,
 }
 
 struct ActorProcess {
@@ -183,13 +205,15 @@ impl ConversationActor {
             .copied()
     }
 
-    /// Sends the exit instant of `participant` on `tx` when it dies, or at once if it is
-    /// already recorded dead. The channel should have room for one value so the wakeup is
-    /// buffered even when nobody is receiving yet.
+    /// Sends [`ExitNotice::Exited`] with `key` on `tx` when `participant` dies, or at once if
+    /// it is already recorded dead; [`ExitNotice::Ended`] if the actor ends unasked first. The
+    /// channel needs room for every notice it may be sent (the actor only `try_send`s), so
+    /// the wakeup is buffered even when nobody is receiving yet.
     pub fn notify_on_participant_exit(
         &self,
         participant: Pid,
-        tx: Sender<Instant>,
+        tx: Sender<ExitNotice>,
+        key: u64,
     ) -> Result<(), LiminalError> {
         let state = self.core.state.lock();
         if state.ended {
@@ -204,7 +228,10 @@ impl ConversationActor {
                 self.pid
             ))),
             Some(ParticipantStatus::Dead { exited_at, .. }) => {
-                let _ = tx.try_send(*exited_at);
+                let _ = tx.try_send(ExitNotice::Exited {
+                    key,
+                    at: *exited_at,
+                });
                 Ok(())
             }
             Some(ParticipantStatus::Alive) => {
@@ -212,6 +239,7 @@ impl ConversationActor {
                 self.core.notifiers.lock().push(Notifier {
                     participant,
                     tx,
+                    key,
                     _counted,
                 });
                 Ok(())
@@ -223,13 +251,24 @@ impl ConversationActor {
     /// normally. Closing an actor whose process is already gone succeeds without effect.
     pub fn close(&self) -> Result<(), LiminalError> {
         let (reply, replied) = channel("actor.close", 1);
-        let request = Message::User(Box::new(Close { reply }));
+        let request = Message::User(Box::new(Close { reply: Some(reply) }));
         if !self.node.send(self.pid, request) {
             return Ok(());
         }
         // The actor either replies or dies (dropping the request and its sender) first.
         let _ = replied.recv();
         Ok(())
+    }
+}
+
+impl ConversationActor {
+    /// Asks the actor to close and returns without waiting. A process handles its mailbox in
+    /// order, so the actor closes before it handles anything sent to it after this call:
+    /// an exit that the caller causes next (ending a participant) reaches a closed actor,
+    /// which no longer reports it. Closing an actor whose process is gone does nothing.
+    pub fn request_close(&self) {
+        let request = Message::User(Box::new(Close { reply: None }));
+        self.node.send(self.pid, request);
     }
 }
 
@@ -255,7 +294,10 @@ impl ActorCore {
         };
         let (exited_at, woken) = woken;
         for notifier in woken {
-            let _ = notifier.tx.try_send(exited_at);
+            let _ = notifier.tx.try_send(ExitNotice::Exited {
+                key: notifier.key,
+                at: exited_at,
+            });
         }
     }
 }
@@ -270,7 +312,9 @@ impl Behaviour for ActorProcess {
             Message::User(payload) => match payload.downcast::<Close>() {
                 Ok(close) => {
                     self.core.state.lock().phase = ConversationPhase::Closed;
-                    let _ = close.reply.send(());
+                    if let Some(reply) = &close.reply {
+                        let _ = reply.send(());
+                    }
                     Outcome::Stop(ExitReason::Normal)
                 }
                 Err(_) => Outcome::Wait,
@@ -281,21 +325,29 @@ impl Behaviour for ActorProcess {
 
 impl Drop for ActorProcess {
     /// The actor process has ended (closed, crashed or killed): mark it ended, so later
-    /// registrations fail instead of waiting on it, and drop every exit notifier, so each
-    /// waiting listener sees its channel disconnect. Handles to the actor may keep its core
-    /// alive, so senders left in the core would keep listeners waiting forever on an actor
-    /// that can no longer report anything. Both were found by the simulation (see
-    /// `scenarios/regressions/crashed-monitor-noticed.toml`).
+    /// registrations fail instead of waiting on it, and take every exit notifier out of the
+    /// core. Handles to the actor may keep its core alive, so notifiers left in it would keep
+    /// their listeners waiting forever on an actor that can no longer report anything. Both
+    /// were found by the simulation (see `scenarios/regressions/crashed-monitor-noticed.toml`).
+    /// An actor that ended unasked tells each notifier so ([`ExitNotice::Ended`]); a closed
+    /// one drops them quietly: whoever closed it stopped listening first.
     fn drop(&mut self) {
         let mut state = self.core.state.lock();
         state.ended = true;
-        if state.phase != ConversationPhase::Closed {
+        let closed = state.phase == ConversationPhase::Closed;
+        if !closed {
             state.phase = ConversationPhase::Failed;
         }
         // Same lock order as registration and exit handling: state, then notifiers.
         let notifiers = std::mem::take(&mut *self.core.notifiers.lock());
         drop(state);
-        drop(notifiers);
+        for notifier in notifiers {
+            if !closed {
+                let _ = notifier
+                    .tx
+                    .try_send(ExitNotice::Ended { key: notifier.key });
+            }
+        }
     }
 }
 

@@ -8,10 +8,10 @@
 mod link;
 mod snapshot;
 
-pub use link::{LISTENER_TASK, WorkerLinkMonitor};
+pub use link::{LISTENER_TASK, ListenerView, WorkerLinkMonitor};
 pub use snapshot::{DispatchWorker, DispatchWorkerPool};
 
-use snapshot::{EntryView, Roster, Slot};
+use snapshot::{CellAllocator, CellRef, EntryView, Roster, Slot};
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -44,7 +44,8 @@ pub const SITE_NAMES: &[&str] = &[
     "entry.subscription",
     "entry.in_flight",
     "entry.active",
-    "monitor.stop",
+    "pool.listener",
+    "listener.watches",
     "monitor.exit",
     "actor.state",
     "actor.notifiers",
@@ -75,6 +76,17 @@ struct WorkerContextInner {
     /// so a plain `std` atomic rather than a scheduling point.
     next_registration: std::sync::atomic::AtomicU64,
     supervisor: OnceCell<ConversationSupervisor>,
+    /// The one task that handles every monitor's exit notice, spawned with the first monitor
+    /// and stopped when the last handle to the context goes.
+    listener: OnceCell<link::Listener>,
+}
+
+impl Drop for WorkerContextInner {
+    fn drop(&mut self) {
+        if let Some(listener) = self.listener.take() {
+            listener.stop();
+        }
+    }
 }
 
 /// Which registration an entry belongs to: unique within one context, in the order the
@@ -93,6 +105,8 @@ impl fmt::Display for RegistrationId {
 struct ChannelState {
     session: ChannelSession,
     entries: Roster,
+    /// Where the channel's registrations get their snapshot cells.
+    cells: CellAllocator,
 }
 
 /// Wraps the single channel handle every registration on a channel subscribes through.
@@ -109,7 +123,7 @@ pub(crate) struct WorkerEntry {
     capacity: WorkerCapacity,
     subscription: Mutex<Option<SubscriptionHandle>>,
     /// Id, participant, limit, tags, in-flight count and active flag.
-    view: Arc<EntryView>,
+    view: EntryView,
     _counted: Token,
 }
 
@@ -146,6 +160,7 @@ impl WorkerContext {
                 next_worker: AtomicU64::named("pool.next_worker", 0),
                 next_registration: std::sync::atomic::AtomicU64::new(0),
                 supervisor: OnceCell::named("pool.supervisor"),
+                listener: OnceCell::named("pool.listener"),
             }),
         }
     }
@@ -226,7 +241,7 @@ impl WorkerContext {
         capacity: WorkerCapacity,
         owned_participant: Option<ParticipantPid>,
     ) -> Result<WorkerRegistration, AionSurfaceError> {
-        let session = self.session_for(&channel)?;
+        let (session, cell) = self.session_for(&channel)?;
         rt::step("pool.subscribe");
         let subscription = session
             .handle
@@ -241,23 +256,14 @@ impl WorkerContext {
         let entry = Arc::new(WorkerEntry {
             registration,
             channel_name: channel.clone(),
-            view: Arc::new(EntryView::new(
-                SharedStr::from(worker_id),
-                participant,
-                &capacity,
-            )),
+            view: EntryView::new(cell, SharedStr::from(worker_id), participant, &capacity),
             capacity,
             subscription: Mutex::named("entry.subscription", Some(subscription)),
             _counted: session.handle.census().token(Counted::Entry),
         });
         rt::step("monitor.arm");
-        let link_monitor = link::monitor_worker_process(
-            self,
-            &channel,
-            participant,
-            Arc::downgrade(&entry),
-            owned_participant,
-        )?;
+        let link_monitor =
+            link::monitor_worker_process(self, &channel, participant, &entry, owned_participant)?;
         rt::step("pool.insert");
         self.insert_entry(&channel, &entry)?;
         Ok(WorkerRegistration {
@@ -268,10 +274,14 @@ impl WorkerContext {
     }
 
     /// Looks up the channel's session, creating it outside the lock on first use and keeping
-    /// whichever session was stored first if two registrations race.
-    fn session_for(&self, channel: &ChannelName) -> Result<ChannelSession, AionSurfaceError> {
-        if let Some(state) = self.inner.channels.lock().get(channel.as_str()) {
-            return Ok(state.session.clone());
+    /// whichever session was stored first if two registrations race; and, under the same
+    /// lock, takes the registration's snapshot cell.
+    fn session_for(
+        &self,
+        channel: &ChannelName,
+    ) -> Result<(ChannelSession, CellRef), AionSurfaceError> {
+        if let Some(state) = self.inner.channels.lock().get_mut(channel.as_str()) {
+            return Ok((state.session.clone(), state.cells.take()));
         }
         let node = self.supervisor_for(channel)?.node().clone();
         let config = ChannelConfig::new(
@@ -289,8 +299,9 @@ impl WorkerContext {
             .or_insert_with(|| ChannelState {
                 session: fresh,
                 entries: Roster::default(),
+                cells: CellAllocator::default(),
             });
-        Ok(state.session.clone())
+        Ok((state.session.clone(), state.cells.take()))
     }
 
     fn insert_entry(
@@ -360,8 +371,8 @@ impl WorkerContext {
                                 registration: entry.registration,
                                 worker_id: entry.view.worker_id.to_string(),
                                 participant: entry.view.participant,
-                                active: entry.view.active.peek(),
-                                in_flight: entry.view.current_in_flight.peek(),
+                                active: entry.view.active().peek(),
+                                in_flight: entry.view.in_flight().peek(),
                                 subscriber: entry
                                     .subscription
                                     .peek(|subscription| subscription.as_ref().map(|s| s.pid()))
@@ -373,6 +384,12 @@ impl WorkerContext {
                 .collect::<Vec<_>>()
         })?;
         Some(read(&peeked))
+    }
+
+    /// The context's listener, once the first monitor spawned it, without scheduling points
+    /// (for observers and the simulator's fault source).
+    pub fn peek_listener(&self) -> Option<ListenerView> {
+        self.inner.listener.peek().map(link::Listener::view)
     }
 
     /// Whether two handles share one pool.
@@ -460,8 +477,8 @@ impl Drop for WorkerEntry {
     /// Every teardown clears `active` before the entry can drop, so this store (a scheduling
     /// point) never runs in practice; it keeps "active" meaning "still owned" regardless.
     fn drop(&mut self) {
-        if self.view.active.peek() {
-            self.view.active.store(false, Ordering::Release);
+        if self.view.active().peek() {
+            self.view.active().store(false, Ordering::Release);
         }
     }
 }
@@ -489,14 +506,14 @@ impl WorkerRegistration {
     }
 
     pub fn current_in_flight(&self) -> u32 {
-        self.entry.view.current_in_flight.load(Ordering::Acquire)
+        self.entry.view.in_flight().load(Ordering::Acquire)
     }
 
     /// Stores an absolute in-flight count; values above the capacity are accepted.
     pub fn set_in_flight(&self, in_flight: u32) {
         self.entry
             .view
-            .current_in_flight
+            .in_flight()
             .store(in_flight, Ordering::Release);
     }
 
@@ -509,7 +526,7 @@ impl WorkerRegistration {
 
     /// Whether the link monitor still considers the worker live (for observers).
     pub fn is_active(&self) -> bool {
-        self.entry.view.active.peek()
+        self.entry.view.active().peek()
     }
 
     /// Leaves the pool: deactivate, prune, drop the subscription, then stop the monitor.
@@ -520,7 +537,7 @@ impl WorkerRegistration {
 
     fn teardown(&mut self) {
         rt::step("pool.unregister");
-        self.entry.view.active.store(false, Ordering::Release);
+        self.entry.view.active().store(false, Ordering::Release);
         self.context.remove_inactive(&self.entry.channel_name);
         self.entry.drop_subscription();
         if let Some(mut monitor) = self.link_monitor.take() {

@@ -62,14 +62,70 @@ pub trait DispatchWorkerPool: std::fmt::Debug + Send + Sync {
     ) -> Result<Vec<DispatchWorker>, AionSurfaceError>;
 }
 
-/// What a snapshot reads of one worker: fixed at registration except the two atomics.
-///
-/// `repr(C)` keeps the two atomics, the only fields a snapshot reads through the pointer, at
-/// the front, together in the allocation's first cache line.
-#[repr(C)]
-pub(crate) struct EntryView {
+/// The two things a snapshot reads of a worker that change after registration.
+pub(super) struct Cell {
     pub(super) current_in_flight: AtomicU32,
     pub(super) active: AtomicBool,
+}
+
+/// How many cells one block holds: a block is freed when its last cell's owners are gone, so
+/// a small block bounds what a long-lived worker among short-lived ones keeps alive (one
+/// block, 2 KiB), and a large one keeps a scan within fewer allocations.
+const CELLS_PER_BLOCK: usize = 32;
+
+/// A run of cells handed out to one channel's registrations in the order they begin, so
+/// consecutive workers of a roster read consecutive memory.
+pub(super) struct CellBlock {
+    cells: [Cell; CELLS_PER_BLOCK],
+}
+
+/// One worker's cell: its block (kept alive by every holder) and its index in it.
+#[derive(Clone)]
+pub(super) struct CellRef {
+    block: Arc<CellBlock>,
+    index: usize,
+}
+
+impl CellRef {
+    pub(super) fn get(&self) -> &Cell {
+        &self.block.cells[self.index]
+    }
+}
+
+/// Hands out one channel's cells, a block at a time. Cells are never reused: a block is
+/// dropped once every entry and slot holding one of its cells is.
+#[derive(Default)]
+pub(super) struct CellAllocator {
+    block: Option<Arc<CellBlock>>,
+    next: usize,
+}
+
+impl CellAllocator {
+    /// A fresh cell: in flight 0, active.
+    pub(super) fn take(&mut self) -> CellRef {
+        let block = match &self.block {
+            Some(block) if self.next < CELLS_PER_BLOCK => block.clone(),
+            _ => {
+                let block = Arc::new(CellBlock {
+                    cells: std::array::from_fn(|_| Cell {
+                        current_in_flight: AtomicU32::named("entry.in_flight", 0),
+                        active: AtomicBool::named("entry.active", true),
+                    }),
+                });
+                self.block = Some(block.clone());
+                self.next = 0;
+                block
+            }
+        };
+        let index = self.next;
+        self.next += 1;
+        CellRef { block, index }
+    }
+}
+
+/// What a snapshot reads of one worker: fixed at registration except its cell.
+pub(crate) struct EntryView {
+    cell: CellRef,
     pub(super) worker_id: SharedStr,
     pub(super) participant: ParticipantPid,
     /// `max_concurrent` saturated into `u32` once, at registration (spec b.6).
@@ -80,25 +136,33 @@ pub(crate) struct EntryView {
 
 impl EntryView {
     pub(super) fn new(
+        cell: CellRef,
         worker_id: SharedStr,
         participant: ParticipantPid,
         capacity: &WorkerCapacity,
     ) -> Self {
         EntryView {
-            current_in_flight: AtomicU32::named("entry.in_flight", 0),
-            active: AtomicBool::named("entry.active", true),
+            cell,
             worker_id,
             participant,
             max_in_flight: u32::try_from(capacity.max_concurrent).unwrap_or(u32::MAX),
             affinity_tags: Arc::from(capacity.activity_types.as_slice()),
         }
     }
+
+    pub(super) fn active(&self) -> &AtomicBool {
+        &self.cell.get().active
+    }
+
+    pub(super) fn in_flight(&self) -> &AtomicU32 {
+        &self.cell.get().current_in_flight
+    }
 }
 
-/// One registered worker in its channel's list: a copy of the fixed part of its view (so a
-/// snapshot walks contiguous memory and follows one pointer per worker, to the atomics), the
-/// view itself, and the owner the observers' `peek_channels` reports (`None` once its
-/// registration is gone).
+/// One registered worker in its channel's list: a copy of the fixed part of its view, its
+/// cell, and the owner the observers' `peek_channels` reports (`None` once its registration
+/// is gone). A snapshot walks the contiguous slots and, through them, the cells, which lie
+/// in registration order in a few blocks: no pointer into each worker's own allocations.
 pub(super) struct Slot {
     worker_id: SharedStr,
     participant: ParticipantPid,
@@ -107,7 +171,7 @@ pub(super) struct Slot {
     /// usually share their activity types, so their projections share one list and one
     /// reference count that stays in cache.
     affinity_tags: Arc<[String]>,
-    pub(super) view: Arc<EntryView>,
+    cell: CellRef,
     pub(super) owner: Weak<WorkerEntry>,
 }
 
@@ -119,9 +183,13 @@ impl Slot {
             participant: view.participant,
             max_in_flight: view.max_in_flight,
             affinity_tags: view.affinity_tags.clone(),
-            view: view.clone(),
+            cell: view.cell.clone(),
             owner: Arc::downgrade(entry),
         }
+    }
+
+    pub(super) fn active(&self) -> &AtomicBool {
+        &self.cell.get().active
     }
 }
 
@@ -163,37 +231,37 @@ impl Roster {
     /// Keeps a slot only while it is active (the original's `retain_active`).
     pub(super) fn prune(&mut self) {
         self.slots
-            .retain(|slot| slot.view.active.load(Ordering::Acquire));
+            .retain(|slot| slot.active().load(Ordering::Acquire));
         self.deactivated = 0;
     }
 
     /// Every active slot projected, in registration order, each atomic read once. A slot
-    /// found inactive is pruned in the same pass; when none is, nothing in the list moves. A
-    /// registration that is dropped has always cleared `active` first (its teardown, or
-    /// `WorkerEntry::drop` as a backstop), so "active" here also means "still owned", which
-    /// the original checked by upgrading a weak pointer.
+    /// found inactive is pruned after the pass; when none is, nothing in the list moves and
+    /// the only allocation is the result, at its exact size. A registration that is dropped
+    /// has always cleared `active` first (its teardown, or `WorkerEntry::drop` as a
+    /// backstop), so "active" here also means "still owned", which the original checked by
+    /// upgrading a weak pointer.
     pub(super) fn snapshot(&mut self) -> Vec<DispatchWorker> {
-        // Two passes. The first only reads the atomics, one pointer per slot: a short loop
-        // whose independent loads the CPU overlaps, which matters once the entries no longer
-        // fit in cache. The second builds the result from the slots alone.
-        let reads: Vec<Option<u32>> = self
-            .slots
-            .iter()
-            .map(|slot| {
-                let active = slot.view.active.load(Ordering::Acquire);
-                active.then(|| slot.view.current_in_flight.load(Ordering::Acquire))
-            })
-            .collect();
         let mut workers = Vec::with_capacity(self.slots.len());
-        workers.extend(
-            self.slots
-                .iter()
-                .zip(&reads)
-                .filter_map(|(slot, read)| read.map(|in_flight| project(slot, in_flight))),
-        );
-        if workers.len() != self.slots.len() {
-            let mut kept = reads.iter().map(Option::is_some);
-            self.slots.retain(|_| kept.next().unwrap_or(false));
+        // Positions of the slots read inactive, in order; allocated only if there are any.
+        let mut inactive = Vec::new();
+        for (idx, slot) in self.slots.iter().enumerate() {
+            let cell = slot.cell.get();
+            if cell.active.load(Ordering::Acquire) {
+                let in_flight = cell.current_in_flight.load(Ordering::Acquire);
+                workers.push(project(slot, in_flight));
+            } else {
+                inactive.push(idx);
+            }
+        }
+        if !inactive.is_empty() {
+            let mut idx = 0;
+            let mut gone = inactive.into_iter().peekable();
+            self.slots.retain(|_| {
+                let keep = gone.next_if_eq(&idx).is_none();
+                idx += 1;
+                keep
+            });
             self.deactivated = 0;
         }
         workers

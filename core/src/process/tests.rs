@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::conversation::{
-    ConversationConfig, ConversationPhase, ConversationSupervisor, CrashPolicy,
+    ConversationConfig, ConversationPhase, ConversationSupervisor, CrashPolicy, ExitNotice,
 };
 use crate::sync::{self, Sender};
 
@@ -122,11 +122,14 @@ fn actor_notifies_a_registered_notifier_once_when_the_participant_dies() {
         ))
         .unwrap();
     let (tx, rx) = sync::channel("test.exit", 1);
-    actor.notify_on_participant_exit(worker, tx).unwrap();
+    actor.notify_on_participant_exit(worker, tx, 7).unwrap();
     supervisor.node().terminate(worker, ExitReason::Normal);
     assert!(
-        rx.recv_timeout(SIGNAL_BOUND).is_ok(),
-        "a Normal exit counts as an exit"
+        matches!(
+            rx.recv_timeout(SIGNAL_BOUND),
+            Ok(ExitNotice::Exited { key: 7, .. })
+        ),
+        "a Normal exit counts as an exit, reported with the notifier's key"
     );
     assert!(matches!(
         actor.participant_status(worker),
@@ -153,13 +156,20 @@ fn notifier_registered_after_the_death_is_answered_at_once() {
         ))
         .unwrap();
     let (first_tx, first_rx) = sync::channel("test.exit", 1);
-    actor.notify_on_participant_exit(worker, first_tx).unwrap();
+    actor
+        .notify_on_participant_exit(worker, first_tx, 1)
+        .unwrap();
     supervisor.node().terminate(worker, ExitReason::Error);
     first_rx.recv_timeout(SIGNAL_BOUND).unwrap();
     // The death is now recorded; a late registration gets its wakeup without waiting.
     let (late_tx, late_rx) = sync::channel("test.exit", 1);
-    actor.notify_on_participant_exit(worker, late_tx).unwrap();
-    assert!(late_rx.try_recv().is_ok());
+    actor
+        .notify_on_participant_exit(worker, late_tx, 2)
+        .unwrap();
+    assert!(matches!(
+        late_rx.try_recv(),
+        Ok(ExitNotice::Exited { key: 2, .. })
+    ));
 }
 
 #[test]
@@ -197,10 +207,11 @@ fn close_ends_the_actor_without_touching_the_participant_and_drops_notifiers() {
         ))
         .unwrap();
     let (tx, rx) = sync::channel("test.exit", 1);
-    actor.notify_on_participant_exit(worker, tx).unwrap();
+    actor.notify_on_participant_exit(worker, tx, 3).unwrap();
     let pid = actor.pid();
     actor.close().unwrap();
     drop(actor);
+    // A closed actor sends no `Ended`: its closer stopped listening first.
     assert_eq!(
         rx.recv_timeout(SIGNAL_BOUND),
         Err(sync::RecvTimeoutError::Disconnected)
@@ -308,9 +319,14 @@ fn a_crashed_actor_disconnects_its_notifiers_and_refuses_new_ones() {
         ))
         .unwrap();
     let (tx, rx) = sync::channel("test.exit", 1);
-    actor.notify_on_participant_exit(worker, tx).unwrap();
+    actor.notify_on_participant_exit(worker, tx, 4).unwrap();
     supervisor.node().terminate(actor.pid(), ExitReason::Error);
-    // The handle still holds the actor's core, yet the listener's channel disconnects.
+    // The handle still holds the actor's core, yet the listener hears that the actor ended
+    // and then sees its channel disconnect.
+    assert_eq!(
+        rx.recv_timeout(SIGNAL_BOUND),
+        Ok(ExitNotice::Ended { key: 4 })
+    );
     assert_eq!(
         rx.recv_timeout(SIGNAL_BOUND),
         Err(sync::RecvTimeoutError::Disconnected)
@@ -322,7 +338,7 @@ fn a_crashed_actor_disconnects_its_notifiers_and_refuses_new_ones() {
     );
     let (late_tx, _late_rx) = sync::channel("test.exit", 1);
     assert!(matches!(
-        actor.notify_on_participant_exit(worker, late_tx),
+        actor.notify_on_participant_exit(worker, late_tx, 5),
         Err(crate::LiminalError::ConversationFailed(_))
     ));
 }

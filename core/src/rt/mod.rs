@@ -350,11 +350,18 @@ impl Drop for EnterGuard {
 ///
 /// Cheaper than `current().point(site)` when no scheduler is installed (production): it does
 /// not clone the global scheduler's `Arc`, whose shared counter every thread would otherwise
-/// bump at every lock, atomic access and pool step.
+/// bump at every lock, atomic access and pool step. The flag check is inlined into every
+/// caller (a snapshot makes two points per worker); the lookup is not.
+#[inline]
 pub fn point(site: Site) {
     if !INSTALLED.with(Cell::get) {
         return os::point(site);
     }
+    point_installed(site);
+}
+
+#[inline(never)]
+fn point_installed(site: Site) {
     match CURRENT.with(|slot| slot.borrow().clone()) {
         Some(scheduler) => scheduler.point(site),
         None => os::point(site),
@@ -363,10 +370,16 @@ pub fn point(site: Site) {
 
 /// A scheduling point on a shared `object` (see [`Scheduler::point_on`]), with the same
 /// one-flag fast path as [`point`] when no scheduler is installed.
+#[inline]
 pub fn point_on(site: Site, object: Object<'_>) {
     if !INSTALLED.with(Cell::get) {
         return os::point(site);
     }
+    point_on_installed(site, object);
+}
+
+#[inline(never)]
+fn point_on_installed(site: Site, object: Object<'_>) {
     match CURRENT.with(|slot| slot.borrow().clone()) {
         Some(scheduler) => scheduler.point_on(site, object),
         None => os::point(site),

@@ -54,6 +54,7 @@ pub(super) fn global() -> Arc<dyn Scheduler> {
 
 /// The production scheduler's scheduling point: nothing to do (the OS schedules), so this
 /// does not even touch `GLOBAL`.
+#[inline]
 pub(super) fn point(_site: Site) {}
 
 thread_local! {

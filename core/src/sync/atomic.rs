@@ -9,6 +9,7 @@ use std::sync::atomic::{self, Ordering};
 
 use crate::rt::{self, Object, ObjectId, Op, Site};
 
+#[inline]
 fn point(name: &'static str, id: &ObjectId, op: Op) {
     rt::point_on(Site::new(name, op), Object::Shared(id));
 }
@@ -35,6 +36,7 @@ macro_rules! atomic_int {
                 }
             }
 
+            #[inline]
             pub fn load(&self, order: Ordering) -> $int {
                 point(self.name, &self.id, Op::Load);
                 self.value.load(order)
@@ -114,6 +116,7 @@ impl AtomicBool {
         }
     }
 
+    #[inline]
     pub fn load(&self, order: Ordering) -> bool {
         point(self.name, &self.id, Op::Load);
         self.value.load(order)

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
 use vigil_core::census::Counted;
-use vigil_core::pool::{LISTENER_TASK, PeekedChannel, PeekedEntry, RegistrationId};
+use vigil_core::pool::{PeekedChannel, PeekedEntry, RegistrationId};
 use vigil_core::process::{EXIT_RECORDS_MAX, Node, NodeView, Pid};
 
 use super::world::{self, Event, Status, World};
@@ -671,13 +671,9 @@ fn reachable(world: &World) -> Result<(), String> {
     })
 }
 
-/// The registration a listener task serves, from its name `<LISTENER_TASK>:<id>#<n>`.
-pub(crate) fn listener_registration(task_name: &str) -> Option<RegistrationId> {
-    let rest = task_name.strip_prefix(LISTENER_TASK)?.strip_prefix(':')?;
-    let (_, serial) = rest.rsplit_once('#')?;
-    serial.parse().ok().map(RegistrationId)
-}
-
+/// At the listener's `listener.teardown` step: which registration it is tearing down. The
+/// context has one listener for every worker, which publishes the registration it is
+/// handling; the step is only judged when that listener is the task taking it.
 fn graceful_not_crash(world: &World, view: &StepView<'_>) -> Result<(), String> {
     let at_teardown = view
         .site
@@ -685,7 +681,10 @@ fn graceful_not_crash(world: &World, view: &StepView<'_>) -> Result<(), String> 
     if !at_teardown {
         return Ok(());
     }
-    let Some(id) = listener_registration(view.task_name) else {
+    let Some(listener) = world.context.peek_listener() else {
+        return Ok(());
+    };
+    let (true, Some(id)) = (listener.task == view.task, listener.handling) else {
         return Ok(());
     };
     let Some(state) = world.by_id(id) else {
@@ -695,7 +694,7 @@ fn graceful_not_crash(world: &World, view: &StepView<'_>) -> Result<(), String> 
     if stopping && !state.faulted {
         return Err(format!(
             "registration '{}' ({id}) was being unregistered or dropped, nothing crashed it, \
-             yet its listener handled an exit as a crash",
+             yet the context's listener handled an exit as a crash",
             state.name
         ));
     }

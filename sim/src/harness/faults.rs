@@ -15,8 +15,7 @@ use vigil_core::pool::RegistrationId;
 use vigil_core::process::{ExitReason, Node, NodeView, Pid};
 use vigil_core::rt::{Site, TaskId};
 
-use super::checks::listener_registration;
-use super::world::{self, World};
+use super::world::{self, Status, World};
 use crate::fault::{FaultAction, FaultView, Faults};
 use crate::scenario::{FaultKind, FaultPlan, SiteFault};
 
@@ -116,6 +115,11 @@ impl PlanFaults {
                             target: target.clone(),
                         });
                     }
+                    if kind == FaultKind::Listener {
+                        // Every worker's listener is the same task: one candidate, named
+                        // after the first worker it watches.
+                        break;
+                    }
                 }
             }
         });
@@ -127,7 +131,9 @@ impl PlanFaults {
         hold: Option<TaskId>,
     ) -> Option<FaultAction> {
         let state = world.registrations.get_mut(candidate.worker)?;
-        state.faulted = true;
+        // A panicked listener carries on watching every worker (it catches the panic and
+        // finishes what it was doing), so no registration is excused from any check by it.
+        state.faulted |= candidate.kind != FaultKind::Listener;
         if candidate.kind == FaultKind::Monitor
             && let Some(participant) = state.participant
         {
@@ -163,10 +169,11 @@ fn terminate(node: &Node, pid: Pid, reason: ExitReason) {
     node.terminate(pid, reason);
 }
 
-/// What resolving faults needs beyond the node: each registration's running listener task,
-/// and its subscriber and channel actor. Built once per step, not once per candidate.
+/// What resolving faults needs beyond the node: the context's running listener task, and
+/// each registration's subscriber and channel actor. Built once per step, not once per
+/// candidate.
 struct Lookup {
-    listeners: BTreeMap<RegistrationId, TaskId>,
+    listener: Option<TaskId>,
     /// `(subscriber, channel actor)` of each registration with an entry.
     channel_pids: BTreeMap<RegistrationId, (Option<Pid>, Option<Pid>)>,
 }
@@ -175,12 +182,12 @@ impl Lookup {
     /// `channels`: whether subscriber or channel faults are on (only they need the pool's
     /// channels, whose peek copies every entry).
     fn new(world: &World, view: &FaultView<'_>, channels: bool) -> Lookup {
-        let listeners = view
-            .tasks
-            .iter()
-            .filter(|(_, _, finished)| !finished)
-            .filter_map(|(task, name, _)| Some((listener_registration(name)?, *task)))
-            .collect();
+        let listener = world.context.peek_listener().map(|listener| listener.task);
+        let listener = listener.filter(|task| {
+            view.tasks
+                .iter()
+                .any(|(running, _, finished)| running == task && !finished)
+        });
         let channel_pids = if channels {
             world
                 .context
@@ -199,7 +206,7 @@ impl Lookup {
             BTreeMap::new()
         };
         Lookup {
-            listeners,
+            listener,
             channel_pids,
         }
     }
@@ -224,10 +231,12 @@ fn resolve(
             .links(state.participant?)
             .find(|pid| nodes.name(*pid) == Some("conversation-actor"))
             .map(Target::Process),
+        // One listener serves every worker of the context; a fault on it is offered while
+        // the worker is registered, so it lands while the listener watches somebody.
         FaultKind::Listener => lookup
-            .listeners
-            .get(&state.id?)
-            .map(|task| Target::Listener(*task)),
+            .listener
+            .filter(|_| state.id.is_some() && state.status == Status::Registered)
+            .map(Target::Listener),
         FaultKind::Subscriber | FaultKind::Channel => {
             let (subscriber, actor) = lookup.channel_pids.get(&state.id?)?;
             let pid = if kind == FaultKind::Subscriber {

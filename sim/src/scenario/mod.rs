@@ -262,7 +262,8 @@ pub enum FaultKind {
     Participant,
     /// Crash the monitor actor watching a worker.
     Monitor,
-    /// Panic a worker's link-listener task.
+    /// Panic the link-listener task of the context (one for every worker), while the worker
+    /// is registered.
     Listener,
     /// Crash a worker's subscriber process.
     Subscriber,

@@ -11,7 +11,7 @@ use std::sync::{Arc, Weak};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed};
 
-use super::{EntryView, Roster, Slot};
+use super::{CellAllocator, EntryView, Roster, Slot};
 use crate::aion::{WorkerCapacity, dispatch_channel};
 use crate::census::{Census, Counted};
 use crate::pool::{RegistrationId, WorkerEntry};
@@ -35,7 +35,7 @@ struct Flat {
 fn original_retain_active(entries: &mut Vec<Weak<WorkerEntry>>) {
     entries.retain(|weak| {
         weak.upgrade()
-            .is_some_and(|entry| entry.view.active.load(Ordering::Acquire))
+            .is_some_and(|entry| entry.view.active().load(Ordering::Acquire))
     });
 }
 
@@ -50,7 +50,7 @@ fn original_snapshot(entries: &mut Vec<Weak<WorkerEntry>>) -> Vec<Flat> {
             worker_id: entry.view.worker_id.to_string(),
             participant: entry.view.participant,
             consumer: entry.view.worker_id.to_string(),
-            current_in_flight: entry.view.current_in_flight.load(Ordering::Acquire),
+            current_in_flight: entry.view.in_flight().load(Ordering::Acquire),
             max_in_flight: u32::try_from(entry.capacity.max_concurrent).unwrap_or(u32::MAX),
             buffer_depth: 0,
             affinity_tags: entry.capacity.activity_types.clone(),
@@ -116,6 +116,7 @@ struct Model {
     registrations: Vec<Option<Arc<WorkerEntry>>>,
     original: Vec<Weak<WorkerEntry>>,
     roster: Roster,
+    cells: CellAllocator,
     next_id: u64,
     census: Arc<Census>,
 }
@@ -131,11 +132,12 @@ impl Model {
         let entry = Arc::new(WorkerEntry {
             registration: RegistrationId(self.next_id),
             channel_name: dispatch_channel("prod", "email").unwrap(),
-            view: Arc::new(EntryView::new(
+            view: EntryView::new(
+                self.cells.take(),
                 worker_id.into(),
                 Pid(self.next_id),
                 &capacity,
-            )),
+            ),
             capacity,
             subscription: Mutex::named("entry.subscription", None),
             _counted: self.census.token(Counted::Entry),
@@ -170,7 +172,7 @@ impl Model {
                 let Some(entry) = self.pick(idx) else {
                     return Ok(());
                 };
-                entry.view.active.store(false, Ordering::Release);
+                entry.view.active().store(false, Ordering::Release);
                 if !matches!(op, Op::Deactivate(_)) {
                     self.prune();
                 }
@@ -187,10 +189,7 @@ impl Model {
             }
             Op::SetInFlight(idx, in_flight) => {
                 if let Some(entry) = self.pick(idx) {
-                    entry
-                        .view
-                        .current_in_flight
-                        .store(in_flight, Ordering::Release);
+                    entry.view.in_flight().store(in_flight, Ordering::Release);
                 }
             }
             Op::Snapshot => {
