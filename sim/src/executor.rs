@@ -52,7 +52,7 @@
 //! execution ends while a task is parked mid-unwind, that task is leaked and the thread's
 //! panic count stays raised; the runner notices and stops (see `runner`).
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr;
@@ -164,6 +164,9 @@ struct Context {
     step: Cell<u64>,
     /// Whether the strategy tracks events, so accesses without a point must be reported.
     track: Cell<bool>,
+    /// Unlocks the running task made without a scheduling point since its last request,
+    /// traced (in order) before whatever it does next.
+    unlocks: RefCell<Vec<Site>>,
 }
 
 thread_local! {
@@ -174,6 +177,7 @@ thread_local! {
             now: Cell::new(Instant::ZERO),
             step: Cell::new(0),
             track: Cell::new(false),
+            unlocks: RefCell::new(Vec::new()),
         }
     };
 }
@@ -273,6 +277,10 @@ impl Scheduler for SimHandle {
         let key = self.key(object);
         if CONTEXT.with(|cx| cx.track.get()) {
             request(Request::Access(site, key));
+        } else if site.op == Op::Unlock {
+            // No switch, but the trace shows the release (reports draw which locks a task
+            // holds); the executor records it before the task's next event.
+            CONTEXT.with(|cx| cx.unlocks.borrow_mut().push(site));
         }
     }
 
@@ -319,6 +327,8 @@ struct ContextGuard {
 
 impl ContextGuard {
     fn install() -> Self {
+        // Unlocks left by an execution that was abandoned mid-step belong to nobody now.
+        CONTEXT.with(|cx| cx.unlocks.borrow_mut().clear());
         CONTEXT.with(|cx| ContextGuard {
             yielder: cx.yielder.replace(ptr::null()),
             current: cx.current.replace(None),
@@ -1125,6 +1135,7 @@ impl Execution<'_> {
                 cx.yielder.set(ptr::null());
                 cx.current.set(None);
             });
+            self.trace_unlocks(task);
             match result {
                 CoroutineResult::Return(()) => return self.finish_task(task),
                 CoroutineResult::Yield(request) => match self.serve(task, request) {
@@ -1132,6 +1143,14 @@ impl Execution<'_> {
                     None => return,
                 },
             }
+        }
+    }
+
+    /// Traces the unlocks `task` made without a scheduling point since its last request.
+    fn trace_unlocks(&mut self, task: TaskId) {
+        let unlocks = CONTEXT.with(|cx| std::mem::take(&mut *cx.unlocks.borrow_mut()));
+        for site in unlocks {
+            self.world.record(task, EventKind::Access(site));
         }
     }
 
@@ -1153,6 +1172,9 @@ impl Execution<'_> {
             Request::Access(site, object) => {
                 self.world
                     .touch(object, !matches!(site.op, Op::Load | Op::Join));
+                if site.op == Op::Unlock {
+                    self.world.record(task, EventKind::Access(site));
+                }
                 Some(Reply::Go)
             }
             Request::Park(site, deadline) => self.park(task, site, deadline),

@@ -30,7 +30,8 @@
 //!   for a point reached while a panic unwinds (it never switches tasks); `unpark t<id>`,
 //!   `unpark t<id> (token)`, `spawn t<id> <name>`, `spawn (external)` (on the new task's own line),
 //!   `draw 0x<16 hex digits>`, `panic: <message>`, `injected fault: <message>`,
-//!   `FAULT <what fired and why>` (a fault from the fault plan), `start`, `finish`.
+//!   `FAULT <what fired and why>` (a fault from the fault plan), `start`, `finish`,
+//!   `unlock (no switch)` (a release that was not a scheduling point, traced for reports).
 //!
 //! Wider values overflow their column rather than being cut. Messages are rendered on one
 //! line (newlines escaped). Traces contain no addresses, no wall-clock time and no
@@ -91,6 +92,8 @@ pub(crate) enum EventKind {
     Point(Site),
     PointUnwinding(Site),
     Resume(Site),
+    /// An operation recorded without a scheduling point (an unlock nobody waited for).
+    Access(Site),
     Block(Site, Option<Instant>),
     ParkToken(Site),
     ParkExpired(Site),
@@ -336,6 +339,7 @@ impl Trace {
                 (site.name, format!("{} (unwinding)", site.op.as_str()))
             }
             EventKind::Resume(site) => (site.name, format!("{} (woken)", site.op.as_str())),
+            EventKind::Access(site) => (site.name, format!("{} (no switch)", site.op.as_str())),
             EventKind::Block(site, None) => (site.name, "park".to_owned()),
             EventKind::Block(site, Some(deadline)) => {
                 let nanos = deadline.as_nanos();

@@ -236,6 +236,8 @@ function stateAt(upto) {
       s.waits = "";
       if (op === "lock" || op === "lock (woken)") { s.held.add(site); }
       else if (op === "unlock") { s.held.delete(site); }
+    } else if (kind === "other" && op.startsWith("unlock")) {
+      s.held.delete(site);
     }
   }
   // A lock point followed by a park at the same site means the task is waiting for it.

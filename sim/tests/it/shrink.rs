@@ -6,33 +6,40 @@ use vigil_sim::sync::{Arc, Mutex};
 use vigil_sim::thread;
 use vigil_sim::{Config, Dpor, FailureKind, Random, Replay, Report, Runner, Schedule, run};
 
-/// A lost update between two incrementers (needs one preemption), surrounded by `noise`
-/// tasks that lock and unlock a mutex of their own many times: random search finds the bug
-/// in a schedule full of switches to the noise tasks, none of which matter.
+/// A lost update between two incrementers (needs one preemption), beside `noise` tasks that
+/// each lock a mutex of their own and yield many times: random search finds the bug in a schedule
+/// full of switches to the noise tasks, none of which matter (the check comes before they
+/// are joined).
 fn noisy_lost_update(noise: usize) -> impl Fn() + Send + Sync + 'static {
     move || {
         let counter = Arc::new(AtomicUsize::new(0));
-        let own = Arc::new(Mutex::new(0u32));
-        let mut handles = Vec::new();
-        for _ in 0..noise {
-            let own = own.clone();
-            handles.push(thread::spawn(move || {
-                for _ in 0..4 {
-                    *own.lock().unwrap() += 1;
-                }
-            }));
-        }
-        for _ in 0..2 {
-            let counter = counter.clone();
-            handles.push(thread::spawn(move || {
-                let seen = counter.load(Ordering::SeqCst);
-                counter.store(seen + 1, Ordering::SeqCst);
-            }));
-        }
-        for handle in handles {
+        let incrementers: Vec<_> = (0..2)
+            .map(|_| {
+                let counter = counter.clone();
+                thread::spawn(move || {
+                    let seen = counter.load(Ordering::SeqCst);
+                    counter.store(seen + 1, Ordering::SeqCst);
+                })
+            })
+            .collect();
+        let noisy: Vec<_> = (0..noise)
+            .map(|_| {
+                let own = Mutex::new(0u32);
+                thread::spawn(move || {
+                    for _ in 0..4 {
+                        *own.lock().unwrap() += 1;
+                        thread::yield_now();
+                    }
+                })
+            })
+            .collect();
+        for handle in incrementers {
             handle.join().unwrap();
         }
         assert_eq!(counter.load(Ordering::SeqCst), 2, "an increment was lost");
+        for handle in noisy {
+            handle.join().unwrap();
+        }
     }
 }
 
