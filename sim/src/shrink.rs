@@ -51,7 +51,7 @@ impl Default for ShrinkLimits {
         ShrinkLimits {
             runs_max: 2_000,
             steps_max: 4_000_000,
-            depth_executions_max: 2_000,
+            depth_executions_max: 4_000,
         }
     }
 }
