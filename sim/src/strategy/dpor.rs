@@ -27,8 +27,9 @@
 //! A preemption is switching away from a task that could go on (and is not waiting at a
 //! `yield_now`). An alternative that would exceed `preemptions_max` at the race point is not
 //! added there; as in bounded POR (Coons, Musuvathi, McKinley, OOPSLA 2013) it is also added
-//! at the last earlier node where the schedule switched tasks, where taking it may replace
-//! that switch rather than add one. Faults are actors of their own, named by their
+//! at the last earlier node where the schedule switched tasks (from the task of the previous
+//! task event: a fault fired in between is no switch and does not hide one), where taking it
+//! may replace that switch rather than add one. Faults are actors of their own, named by their
 //! description; at most `faults_max` fire per execution. A fault pending and awake at a node
 //! is fired first there (and the other choices of the node are scheduled after it), so it
 //! sleeps in those later siblings: the same fault is fired again later in an execution only
@@ -280,16 +281,33 @@ impl Dpor {
         if self.preemptions_max == u32::MAX {
             return;
         }
-        let switch = (1..=idx).rev().find(|&k| {
-            let before = &self.nodes[k - 1].chosen;
-            let here = &self.nodes[k].chosen;
-            matches!((before, here), (Actor::Task(a), Actor::Task(b)) if a != b)
-        });
-        if let Some(switch) = switch
+        if let Some(switch) = self.last_switch(idx)
             && switch != idx
         {
             self.add_alternative(switch, actor);
         }
+    }
+
+    /// The last node at or before `idx` where the schedule ran a task other than the one
+    /// that ran the previous task event. Fault events in between are no task switch: a
+    /// fault fired while a task was blocked and the task that runs after it (often the
+    /// fault's own, enabled only by it) is a switch after the fault, not at it.
+    fn last_switch(&self, idx: usize) -> Option<usize> {
+        let task_at = |k: usize| match &self.nodes[k].chosen {
+            Actor::Task(task) => Some(*task),
+            Actor::Fault(_) => None,
+        };
+        let mut later: Option<(usize, TaskId)> = None;
+        for k in (0..=idx).rev() {
+            let Some(task) = task_at(k) else { continue };
+            if let Some((switch, after)) = later
+                && after != task
+            {
+                return Some(switch);
+            }
+            later = Some((k, task));
+        }
+        None
     }
 
     fn add_alternative(&mut self, idx: usize, actor: &Actor) {

@@ -130,3 +130,29 @@ fn coverage_sentences_name_the_bounds() {
          4 of 7 known branches explored, 3 still open"
     );
 }
+
+#[test]
+fn a_fault_between_two_tasks_does_not_hide_the_switch_after_it() {
+    // t0 blocks (say at a join), a fault fires, t1 runs: the switch is at t1's node, where a
+    // task the fault spawned can run instead for free under a preemption bound.
+    let mut dpor = Dpor::new(0, 1);
+    let chosen = [
+        Actor::Task(TaskId(0)),
+        Actor::Fault("push 9".into()),
+        Actor::Task(TaskId(1)),
+        Actor::Task(TaskId(1)),
+        Actor::Task(TaskId(1)),
+    ];
+    dpor.nodes = (chosen.iter().cloned())
+        .map(|chosen| Node {
+            chosen,
+            ..Node::default()
+        })
+        .collect();
+    assert_eq!(dpor.last_switch(4), Some(2));
+    assert_eq!(dpor.last_switch(2), Some(2));
+    assert_eq!(dpor.last_switch(1), None);
+    // The same task on both sides of a fault is no switch.
+    dpor.nodes[2].chosen = Actor::Task(TaskId(0));
+    assert_eq!(dpor.last_switch(2), None);
+}
