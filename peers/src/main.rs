@@ -12,20 +12,9 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-mod on_vigil {
-    use vigil_sim as rt;
-    include!("models.rs");
-}
-
-mod on_shuttle {
-    use shuttle as rt;
-    include!("models.rs");
-}
-
-mod on_loom {
-    use loom as rt;
-    include!("models.rs");
-}
+mod on_loom;
+mod on_shuttle;
+mod on_vigil;
 
 /// Executions started by the loom or shuttle model currently running.
 static EXECUTIONS: AtomicU64 = AtomicU64::new(0);

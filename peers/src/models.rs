@@ -1,12 +1,13 @@
-// Included with `include!`: the models of the peer bench, written once against a std-shaped
-// facade named `rt` (with `rt::sync` and `rt::thread`). `peers/src/main.rs` includes this file
-// three times, with `rt` bound to vigil-sim, shuttle and loom; `sim/examples/systematic.rs`
-// includes it once more (an included file cannot start with `//!` docs). Only
-// what all three facades share is used: `Arc`, `Mutex`, `AtomicU32` with `SeqCst`, spawn, join.
-//
-// Each model is a function of `fixed` returning the closure one execution runs; the buggy
-// version fails an assertion (or deadlocks) under some interleaving, the fixed one never does.
+//! The models of the peer bench, written once against a std-shaped facade named `rt` (with
+//! `rt::sync` and `rt::thread`) that the parent module binds: `peers/src/main.rs` loads this
+//! file three times, as a child of modules binding `rt` to vigil-sim, shuttle and loom, and
+//! `sim/examples/systematic.rs` once more. Only what all three facades share is used: `Arc`,
+//! `Mutex`, `AtomicU32` with `SeqCst`, spawn, join.
+//!
+//! Each model is a function of `fixed` returning the closure one execution runs; the buggy
+//! version fails an assertion (or deadlocks) under some interleaving, the fixed one never does.
 
+use super::rt;
 use rt::sync::atomic::{AtomicU32, Ordering};
 use rt::sync::{Arc, Mutex};
 use rt::thread;

@@ -9,10 +9,9 @@
 use vigil_sim::{Config, Dfs, Dpor, Pct, Random, Report, StopReason, Strategy, run};
 
 /// The models of the peer bench (`peers/`), written once against a std-shaped facade `rt`.
-mod models {
-    use vigil_sim as rt;
-    include!("../../peers/src/models.rs");
-}
+use vigil_sim as rt;
+#[path = "../../peers/src/models.rs"]
+mod models;
 
 use models::{lock_order, lost_update, register_races_crash, unregister_races_crash};
 
