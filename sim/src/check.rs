@@ -54,6 +54,13 @@ fn env_u32(name: &str) -> Option<u32> {
         .map(|value| u32::try_from(value).unwrap_or_else(|_| panic!("{name}={value} is too large")))
 }
 
+/// The systematic helpers' preemption bound: the knob, else the call's, else none.
+fn preemption_bound(preemptions_max: Option<u32>) -> u32 {
+    env_u32(PREEMPTIONS_ENV)
+        .or(preemptions_max)
+        .unwrap_or(u32::MAX)
+}
+
 /// The run's configuration: defaults, then the knobs.
 fn config(executions: u64) -> Config {
     let mut config = Config::from_env().unwrap_or_else(|error: EnvError| panic!("{error}"));
@@ -154,9 +161,7 @@ where
     F: Fn() + Send + Sync + 'static,
 {
     let config = config(SYSTEMATIC_EXECUTIONS_MAX);
-    let bound = env_u32(PREEMPTIONS_ENV)
-        .or(preemptions_max)
-        .unwrap_or(u32::MAX);
+    let bound = preemption_bound(preemptions_max);
     let mut strategy = Dfs::new(bound);
     explore(model, config, &mut strategy, true);
 }
@@ -171,9 +176,7 @@ where
     F: Fn() + Send + Sync + 'static,
 {
     let config = config(SYSTEMATIC_EXECUTIONS_MAX);
-    let bound = env_u32(PREEMPTIONS_ENV)
-        .or(preemptions_max)
-        .unwrap_or(u32::MAX);
+    let bound = preemption_bound(preemptions_max);
     let mut strategy = Dpor::new(bound, 0);
     explore(model, config, &mut strategy, true);
 }

@@ -125,6 +125,20 @@ pub struct Stats {
     pub coverage: Option<Coverage>,
 }
 
+impl Stats {
+    /// The counts of a run of one execution (a replay) that took `steps` steps.
+    fn one_execution(steps: u64) -> Stats {
+        Stats {
+            executions: 1,
+            steps_total: steps,
+            steps_max_seen: steps,
+            distinct_schedules: 1,
+            stop: StopReason::StrategyExhausted,
+            coverage: None,
+        }
+    }
+}
+
 /// Why a run without failures stopped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StopReason {
@@ -355,14 +369,7 @@ impl Runner {
                 &model,
             )
             .expect("[internal bug] a fresh replay had no execution to run");
-        let stats = Stats {
-            executions: 1,
-            steps_total: outcome.steps,
-            steps_max_seen: outcome.steps,
-            distinct_schedules: 1,
-            stop: StopReason::StrategyExhausted,
-            coverage: None,
-        };
+        let stats = Stats::one_execution(outcome.steps);
         let found = self.failure_of(&outcome, 0, schedule, executor.trace());
         let Some(failure) = found else {
             return Report {
@@ -405,14 +412,7 @@ impl Runner {
             )
         })
         .expect("[internal bug] a guided replay had no execution to run");
-        let stats = Stats {
-            executions: 1,
-            steps_total: outcome.steps,
-            steps_max_seen: outcome.steps,
-            distinct_schedules: 1,
-            stop: StopReason::StrategyExhausted,
-            coverage: None,
-        };
+        let stats = Stats::one_execution(outcome.steps);
         let schedule = executor.schedule();
         let result = match self.failure_of(&outcome, 0, &schedule, executor.trace()) {
             Some(failure) => Err(failure),

@@ -609,47 +609,37 @@ pub(crate) fn shrink_with_depth(
     }
     let mut below: Vec<BoundCheck> = Vec::new();
     let mut runs = best.runs;
-    let mut bound = 0;
-    'preemptions: while bound < best.size.preemptions {
-        let (found, check) = bench.search_bound(
-            &target,
-            (bound, best.size.faults),
-            limits.depth_executions_max,
-        );
+    let mut probe = |best: &mut Shrunk, bound: (u32, u32)| -> bool {
+        let (found, check) = bench.search_bound(&target, bound, limits.depth_executions_max);
         below.push(check);
-        if let Some(found) = found
-            && let Some(smaller) = shrink(bench, &found, target.clone(), limits)
-        {
-            runs += smaller.runs;
-            if smaller.size < best.size {
-                best = Shrunk {
-                    original: best.original,
-                    ..smaller
-                };
-                bound = 0;
-                continue 'preemptions;
-            }
+        let Some(smaller) = found.and_then(|found| shrink(bench, &found, target.clone(), limits))
+        else {
+            return false;
+        };
+        runs += smaller.runs;
+        if smaller.size >= best.size {
+            return false;
         }
-        bound += 1;
+        *best = Shrunk {
+            original: best.original,
+            ..smaller
+        };
+        true
+    };
+    // A smaller failure found at a bound restarts the preemption bounds from zero.
+    let mut bound = 0;
+    while bound < best.size.preemptions {
+        let faults = best.size.faults;
+        bound = if probe(&mut best, (bound, faults)) {
+            0
+        } else {
+            bound + 1
+        };
     }
     for faults in 0..best.size.faults {
-        let (found, check) = bench.search_bound(
-            &target,
-            (best.size.preemptions, faults),
-            limits.depth_executions_max,
-        );
-        below.push(check);
-        if let Some(found) = found
-            && let Some(smaller) = shrink(bench, &found, target.clone(), limits)
-        {
-            runs += smaller.runs;
-            if smaller.size < best.size {
-                best = Shrunk {
-                    original: best.original,
-                    ..smaller
-                };
-                break;
-            }
+        let preemptions = best.size.preemptions;
+        if probe(&mut best, (preemptions, faults)) {
+            break;
         }
     }
     below.retain(|check| {

@@ -656,21 +656,12 @@ pub fn regression_scenario(run: &ScenarioRun) -> Option<String> {
         }
         _ => return None,
     }
-    let mut fixed = (*run.scenario).clone();
-    fixed.name = format!("{}-regression", run.scenario.name);
+    let mut fixed = fixed_scenario(&run.scenario, workload, invariant);
     fixed.description = format!(
         "The workload that {} drew when it failed {invariant}, saved as fixed steps; the \
          failing schedule is pinned below.",
         run.scenario.name
     );
-    fixed.generate = None;
-    fixed.tasks = workload.tasks.clone();
-    fixed.workers = workload.workers.clone();
-    fixed.faults.kinds = workload.fault_kinds.clone();
-    fixed.faults.kinds.sort();
-    fixed.expect = Expect::Fail { invariant };
-    fixed.mutant = None;
-    fixed.certify = None;
     fixed.pinned = vec![schedule];
     Some(crate::scenario::render::scenario(&fixed))
 }
