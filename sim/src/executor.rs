@@ -1170,8 +1170,7 @@ impl Execution<'_> {
                 None
             }
             Request::Access(site, object) => {
-                self.world
-                    .touch(object, !matches!(site.op, Op::Load | Op::Join));
+                self.world.touch(object, !site.op.only_reads());
                 if site.op == Op::Unlock {
                     self.world.record(task, EventKind::Access(site));
                 }
@@ -1327,7 +1326,7 @@ impl Execution<'_> {
             match site.op {
                 Op::Lock => self.world.accesses.push(Access::acquire(object)),
                 Op::Unlock => self.world.accesses.push(Access::release(object)),
-                Op::Load | Op::Join => self.world.touch(object, false),
+                op if op.only_reads() => self.world.touch(object, false),
                 _ => self.world.touch(object, true),
             }
         }

@@ -35,6 +35,11 @@ pub enum Op {
     /// the mutex is held, where a `Lock` would only wait).
     TryLock,
     Unlock,
+    /// A shared (read) lock attempt on a reader-writer lock: it only reads the lock, so two
+    /// of them commute; a write lock attempt is an ordinary `Lock`.
+    Read,
+    /// The release of a shared lock: a read too, for the same reason.
+    ReadUnlock,
     Load,
     Store,
     Rmw,
@@ -49,12 +54,20 @@ pub enum Op {
 }
 
 impl Op {
+    /// Whether the operation only reads its object (so two of them commute, for a scheduler
+    /// that reduces by dependencies): a load, a join, a shared lock and its release.
+    pub fn only_reads(self) -> bool {
+        matches!(self, Op::Load | Op::Join | Op::Read | Op::ReadUnlock)
+    }
+
     /// The lower-case word used in traces and schedule files.
     pub fn as_str(self) -> &'static str {
         match self {
             Op::Lock => "lock",
             Op::TryLock => "try_lock",
             Op::Unlock => "unlock",
+            Op::Read => "read",
+            Op::ReadUnlock => "read_unlock",
             Op::Load => "load",
             Op::Store => "store",
             Op::Rmw => "rmw",

@@ -4,7 +4,9 @@
 //! load (`atomic load`), store (`atomic store`) and read-modify-write (`atomic rmw`). The
 //! orderings are passed to the hardware unchanged; under simulation one task runs at a time,
 //! so executions are sequentially consistent and weak-memory reorderings are not explored.
-//! `compare_exchange_weak` never fails spuriously. `get_mut` and `into_inner` need exclusive
+//! `compare_exchange_weak` never fails spuriously. The set is std's: `AtomicBool`, the ten
+//! integer widths (`AtomicU8` ... `AtomicUsize`, `AtomicI8` ... `AtomicIsize`) and
+//! `AtomicPtr`, each with std's methods, including the deprecated `compare_and_swap`. `get_mut` and `into_inner` need exclusive
 //! access, so they are not scheduling points.
 
 use std::fmt;
@@ -18,11 +20,20 @@ fn point(name: &'static str, id: &ObjectId, op: Op) {
     rt::point_on(Site::new(name, op), Object::Shared(id));
 }
 
+/// The failure ordering std's `compare_and_swap` uses for a given success ordering.
+fn failure_ordering(order: Ordering) -> Ordering {
+    match order {
+        Ordering::Release | Ordering::Relaxed => Ordering::Relaxed,
+        Ordering::AcqRel | Ordering::Acquire => Ordering::Acquire,
+        _ => Ordering::SeqCst,
+    }
+}
+
 /// The methods every atomic type shares: construction, load, store, swap, compare-exchange,
 /// bitwise read-modify-writes and `fetch_update`.
 macro_rules! atomic_common {
-    ($name:ident, $std:ty, $value:ty) => {
-        impl $name {
+    ([$($generic:ident)?] $name:ty, $std:ty, $value:ty) => {
+        impl<$($generic)?> $name {
             pub const fn new(value: $value) -> Self {
                 Self::named("atomic", value)
             }
@@ -62,6 +73,22 @@ macro_rules! atomic_common {
                 self.value.compare_exchange(current, new, success, failure)
             }
 
+            /// std's deprecated form: a compare-exchange that returns the previous value
+            /// whether or not it stored `new`. The failure ordering is derived from `order`
+            /// as std derives it.
+            #[deprecated(note = "use `compare_exchange` or `compare_exchange_weak`, as std says")]
+            pub fn compare_and_swap(
+                &self,
+                current: $value,
+                new: $value,
+                order: Ordering,
+            ) -> $value {
+                let failure = failure_ordering(order);
+                match self.compare_exchange(current, new, order, failure) {
+                    Ok(previous) | Err(previous) => previous,
+                }
+            }
+
             /// The same as `compare_exchange`: it never fails spuriously.
             pub fn compare_exchange_weak(
                 &self,
@@ -71,26 +98,6 @@ macro_rules! atomic_common {
                 failure: Ordering,
             ) -> Result<$value, $value> {
                 self.compare_exchange(current, new, success, failure)
-            }
-
-            pub fn fetch_and(&self, value: $value, order: Ordering) -> $value {
-                point(self.name, &self.id, Op::Rmw);
-                self.value.fetch_and(value, order)
-            }
-
-            pub fn fetch_nand(&self, value: $value, order: Ordering) -> $value {
-                point(self.name, &self.id, Op::Rmw);
-                self.value.fetch_nand(value, order)
-            }
-
-            pub fn fetch_or(&self, value: $value, order: Ordering) -> $value {
-                point(self.name, &self.id, Op::Rmw);
-                self.value.fetch_or(value, order)
-            }
-
-            pub fn fetch_xor(&self, value: $value, order: Ordering) -> $value {
-                point(self.name, &self.id, Op::Rmw);
-                self.value.fetch_xor(value, order)
             }
 
             /// A load, then compare-exchanges until `update` returns `None` or one succeeds;
@@ -123,22 +130,49 @@ macro_rules! atomic_common {
             }
         }
 
-        impl Default for $name {
-            fn default() -> Self {
-                Self::new(<$value>::default())
-            }
-        }
-
-        impl From<$value> for $name {
+        impl<$($generic)?> From<$value> for $name {
             fn from(value: $value) -> Self {
                 Self::new(value)
             }
         }
 
         /// Shows the value without a scheduling point, so it works outside simulated tasks.
-        impl fmt::Debug for $name {
+        impl<$($generic)?> fmt::Debug for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 fmt::Debug::fmt(&self.value.load(Ordering::SeqCst), f)
+            }
+        }
+    };
+}
+
+/// The bitwise read-modify-writes of integers and flags, and `Default`.
+macro_rules! atomic_bits {
+    ($name:ident, $value:ty) => {
+        impl Default for $name {
+            fn default() -> Self {
+                Self::new(<$value>::default())
+            }
+        }
+
+        impl $name {
+            pub fn fetch_and(&self, value: $value, order: Ordering) -> $value {
+                point(self.name, &self.id, Op::Rmw);
+                self.value.fetch_and(value, order)
+            }
+
+            pub fn fetch_nand(&self, value: $value, order: Ordering) -> $value {
+                point(self.name, &self.id, Op::Rmw);
+                self.value.fetch_nand(value, order)
+            }
+
+            pub fn fetch_or(&self, value: $value, order: Ordering) -> $value {
+                point(self.name, &self.id, Op::Rmw);
+                self.value.fetch_or(value, order)
+            }
+
+            pub fn fetch_xor(&self, value: $value, order: Ordering) -> $value {
+                point(self.name, &self.id, Op::Rmw);
+                self.value.fetch_xor(value, order)
             }
         }
     };
@@ -154,7 +188,8 @@ macro_rules! atomic_int {
             value: $std,
         }
 
-        atomic_common!($name, $std, $int);
+        atomic_common!([] $name, $std, $int);
+        atomic_bits!($name, $int);
 
         impl $name {
             pub fn fetch_add(&self, value: $int, order: Ordering) -> $int {
@@ -198,11 +233,29 @@ pub struct AtomicBool {
     value: std_atomic::AtomicBool,
 }
 
-atomic_common!(AtomicBool, std_atomic::AtomicBool, bool);
+atomic_common!([] AtomicBool, std_atomic::AtomicBool, bool);
+atomic_bits!(AtomicBool, bool);
 
 impl AtomicBool {
     pub fn fetch_not(&self, order: Ordering) -> bool {
         point(self.name, &self.id, Op::Rmw);
         self.value.fetch_not(order)
+    }
+}
+
+/// An atomic raw pointer whose every access is a scheduling point. Like std's, it is `Send`
+/// and `Sync` whatever `T` is (it only stores the address; dereferencing is the caller's
+/// unsafe business).
+pub struct AtomicPtr<T> {
+    name: &'static str,
+    id: ObjectId,
+    value: std_atomic::AtomicPtr<T>,
+}
+
+atomic_common!([T] AtomicPtr<T>, std_atomic::AtomicPtr<T>, *mut T);
+
+impl<T> Default for AtomicPtr<T> {
+    fn default() -> Self {
+        AtomicPtr::new(std::ptr::null_mut())
     }
 }
