@@ -87,7 +87,10 @@ impl<T: ?Sized> Mutex<T> {
         let me = scheduler.current();
         loop {
             let acquired = self.state.with(|state| {
-                if state.held_by.is_none() {
+                if state.held_by == Some(me) {
+                    return Err(());
+                }
+                Ok(if state.held_by.is_none() {
                     state.held_by = Some(me);
                     state.epoch = scheduler.epoch();
                     state.waiters.retain(|&waiter| waiter != me);
@@ -97,13 +100,27 @@ impl<T: ?Sized> Mutex<T> {
                         state.waiters.push_back(me);
                     }
                     false
-                }
+                })
             });
-            if acquired {
-                return MutexGuard::new(self);
+            match acquired {
+                Ok(true) => return MutexGuard::new(self),
+                Ok(false) => {}
+                Err(()) => self.self_deadlock(me),
             }
             scheduler.park(site, None);
         }
+    }
+
+    /// A task locking a mutex it holds would wait for itself for ever. std's mutex may
+    /// deadlock or panic there; this one panics, naming the mistake, so a simulation reports
+    /// it as such instead of as a deadlock among tasks.
+    #[cold]
+    fn self_deadlock(&self, me: TaskId) -> ! {
+        panic!(
+            "{me} tried to lock a mutex it already holds ('{}'): a self-deadlock. Drop the \
+             first guard before locking again.",
+            self.name
+        )
     }
 
     /// Acquires the lock if it is free, without parking.
