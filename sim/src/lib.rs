@@ -50,6 +50,7 @@ mod failure;
 mod fault;
 mod harness;
 mod observer;
+pub mod rand;
 pub mod report;
 mod runner;
 pub mod scenario;

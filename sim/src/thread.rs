@@ -12,6 +12,8 @@
 //!   a deliberate fault whose message starts with
 //!   [`INJECTED_FAULT_MARKER`](crate::INJECTED_FAULT_MARKER). The `Err` payload is always the
 //!   panic message as a `String`, also for `panic!("literal")`.
+//! - **Parking.** [`park`] returns spuriously at most [`SPURIOUS_WAKEUPS_MAX`] times per task
+//!   (a recorded random choice); [`park_timeout`] never does.
 //! - **Time.** [`sleep`] and [`park_timeout`] use the scheduler's clock: virtual time under
 //!   simulation, which passes only when every task is blocked.
 //! - **Names.** [`Thread::name`] is `None` for unnamed threads and for the main task.
@@ -25,7 +27,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
-use vigil_core::rt::{self, Op, Site, TaskId};
+use vigil_core::rt::{self, Op, RawLock, Scheduler, Site, TaskId};
 use vigil_core::sync::Mutex;
 use vigil_core::thread as core_thread;
 
@@ -33,6 +35,9 @@ use vigil_core::thread as core_thread;
 /// execution starts from `thread-1` with no names registered.
 struct Threads {
     unnamed_spawned: AtomicU32,
+    /// Spurious wake-ups each task has had from [`park`], against [`SPURIOUS_WAKEUPS_MAX`].
+    /// A raw lock: bookkeeping, not a scheduling point.
+    spurious: RawLock<Vec<(TaskId, u32)>>,
     /// Whether any named thread was ever spawned; until then `current()` skips the lookup,
     /// and so adds no scheduling points.
     any_named: AtomicBool,
@@ -42,6 +47,7 @@ struct Threads {
 fn threads() -> Arc<Threads> {
     rt::current().globals().get_or_init(|| Threads {
         unnamed_spawned: AtomicU32::new(0),
+        spurious: RawLock::new(Vec::new()),
         any_named: AtomicBool::new(false),
         named: Mutex::named("thread.names", Vec::new()),
     })
@@ -215,13 +221,46 @@ pub fn current() -> Thread {
     }
 }
 
+/// How many times [`park`] may return spuriously in one task, per simulated execution (and
+/// per thread outside simulation). Bounded so that a model which parks in a loop still ends.
+pub const SPURIOUS_WAKEUPS_MAX: u32 = 2;
+
 /// Blocks until [`Thread::unpark`] (or returns at once if a wakeup is pending). May return
-/// spuriously, as in std; check your condition in a loop.
+/// spuriously, as std allows: until the task has used up [`SPURIOUS_WAKEUPS_MAX`], each park
+/// draws a random number (a recorded choice, `draw` in traces) and returns at once on an odd
+/// one, without consuming a pending unpark. So a model that parks without re-checking its
+/// condition in a loop fails under the random walk and PCT, and replays reproduce it; DFS and
+/// DPOR take such draws from their seeded generator and do not enumerate both outcomes.
 pub fn park() {
     let scheduler = rt::current();
     let site = Site::new("thread", Op::Park);
     scheduler.point(site);
+    if wakes_spuriously(&*scheduler) {
+        return;
+    }
     scheduler.park(site, None);
+}
+
+/// Draws whether this park returns spuriously, while the task has budget left.
+fn wakes_spuriously(scheduler: &dyn Scheduler) -> bool {
+    let me = scheduler.current();
+    let threads = threads();
+    let used = threads.spurious.with(|spent| {
+        spent
+            .iter()
+            .find(|(task, _)| *task == me)
+            .map_or(0, |(_, used)| *used)
+    });
+    if used >= SPURIOUS_WAKEUPS_MAX || scheduler.random_u64() & 1 == 0 {
+        return false;
+    }
+    threads.spurious.with(
+        |spent| match spent.iter_mut().find(|(task, _)| *task == me) {
+            Some((_, used)) => *used += 1,
+            None => spent.push((me, 1)),
+        },
+    );
+    true
 }
 
 /// Like [`park`], but returns after at most `timeout` of scheduler time.

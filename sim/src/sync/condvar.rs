@@ -1,10 +1,16 @@
 //! `Condvar` with std's signatures, built on the scheduler seam's park and unpark.
 //!
 //! A waiter registers itself in the condition variable's queue before it releases the mutex,
-//! then parks. A notify pops waiters, marks each notified and unparks it. Because the seam
-//! keeps an unpark that arrives before the park as a token, a notify that lands between the
-//! release and the park is not lost: the lost wakeups this type helps find are the model's
-//! own (a check made outside the lock, a wait without a predicate loop).
+//! then parks. `notify_all` marks every queued waiter notified and unparks it. `notify_one`
+//! promises no order in std, so here it does not pick a waiter: it adds one pending
+//! notification and unparks every queued waiter, and the first of them the scheduler runs
+//! claims it (the others park again, unseen by the model). Which waiter wins is therefore an
+//! ordinary scheduling choice, explored by every strategy, DFS and DPOR included (a claim
+//! writes the condition variable, so two claims never commute).
+//!
+//! Because the seam keeps an unpark that arrives before the park as a token, a notify that
+//! lands between the release and the park is not lost: the lost wakeups this type helps
+//! find are the model's own (a check made outside the lock, a wait without a predicate loop).
 //!
 //! Scheduling points: a notify is one (`<name> rmw`, on the condition variable); a wait's
 //! registration is not, because it happens while the task holds the mutex, so no other task
@@ -42,12 +48,20 @@ struct Waiter {
 ///
 /// Unlike `std::sync::Condvar` it never wakes spuriously; a wait ends only by a notify or,
 /// for the timed forms, when its deadline passes on the scheduler's clock (virtual time under
-/// simulation).
+/// simulation). Which waiter a `notify_one` wakes is a scheduling choice (see the module
+/// docs).
 pub struct Condvar {
     name: &'static str,
     id: ObjectId,
-    /// FIFO, so `notify_one` wakes the longest waiter.
-    waiters: RawLock<VecDeque<Waiter>>,
+    waiters: RawLock<Waiters>,
+}
+
+/// The queue of waiters and the `notify_one`s none of them has claimed yet (never more than
+/// there are waiters).
+#[derive(Default)]
+struct Waiters {
+    queue: VecDeque<Waiter>,
+    pending: usize,
 }
 
 impl Condvar {
@@ -61,7 +75,10 @@ impl Condvar {
         Condvar {
             name,
             id: ObjectId::new(),
-            waiters: RawLock::new(VecDeque::new()),
+            waiters: RawLock::new(Waiters {
+                queue: VecDeque::new(),
+                pending: 0,
+            }),
         }
     }
 
@@ -119,23 +136,26 @@ impl Condvar {
         }
     }
 
-    /// Wakes the longest-waiting task, if any.
+    /// Wakes one waiting task, if any; which one is a scheduling choice (module docs).
     pub fn notify_one(&self) {
         self.point();
-        let woken = self
-            .waiters
-            .with(|waiters| waiters.pop_front().map(Waiter::mark_notified));
-        if let Some(task) = woken {
-            rt::current().unpark(task);
+        let woken: Vec<TaskId> = self.waiters.with(|waiters| {
+            waiters.pending = (waiters.pending + 1).min(waiters.queue.len());
+            waiters.queue.iter().map(|waiter| waiter.task).collect()
+        });
+        let scheduler = rt::current();
+        for task in woken {
+            scheduler.unpark(task);
         }
     }
 
     /// Wakes every waiting task.
     pub fn notify_all(&self) {
         self.point();
-        let woken: Vec<TaskId> = self
-            .waiters
-            .with(|waiters| waiters.drain(..).map(Waiter::mark_notified).collect());
+        let woken: Vec<TaskId> = self.waiters.with(|waiters| {
+            waiters.pending = 0;
+            waiters.queue.drain(..).map(Waiter::mark_notified).collect()
+        });
         let scheduler = rt::current();
         for task in woken {
             scheduler.unpark(task);
@@ -156,7 +176,7 @@ impl Condvar {
             task: scheduler.current(),
             notified: notified.clone(),
         };
-        self.waiters.with(|waiters| waiters.push_back(waiter));
+        self.waiters.with(|waiters| waiters.queue.push_back(waiter));
         let mutex = guard.mutex;
         drop(guard);
         let timed_out = self.park_until_notified(&*scheduler, &notified, deadline);
@@ -164,8 +184,8 @@ impl Condvar {
         (guard, timed_out)
     }
 
-    /// Parks until `notified` is set; at the deadline, leaves the queue and reports a timeout
-    /// unless a notify took this waiter out of the queue first.
+    /// Parks until `notified` is set or this waiter claims a pending `notify_one`; at the
+    /// deadline, leaves the queue and reports a timeout unless a notify took it out first.
     fn park_until_notified(
         &self,
         scheduler: &dyn Scheduler,
@@ -177,17 +197,41 @@ impl Condvar {
             if notified.load(Ordering::Acquire) {
                 return false;
             }
+            if self.claim(notified) {
+                // Part of the step the notify woke: which waiter claims first is its order.
+                scheduler.access(self.site(), Object::Shared(&self.id));
+                return false;
+            }
             if deadline.is_some_and(|deadline| scheduler.now() >= deadline) {
                 // Part of the step the timeout woke: that step began at a point already.
                 scheduler.access(self.site(), Object::Shared(&self.id));
                 return self.waiters.with(|waiters| {
-                    let queued = waiters.len();
-                    waiters.retain(|waiter| !Arc::ptr_eq(&waiter.notified, notified));
-                    waiters.len() < queued
+                    let queued = waiters.queue.len();
+                    waiters
+                        .queue
+                        .retain(|waiter| !Arc::ptr_eq(&waiter.notified, notified));
+                    waiters.pending = waiters.pending.min(waiters.queue.len());
+                    waiters.queue.len() < queued
                 });
             }
             scheduler.park(site, deadline);
         }
+    }
+
+    /// Takes a pending `notify_one` for the waiter whose flag is `notified`, leaving the queue.
+    fn claim(&self, notified: &Arc<AtomicBool>) -> bool {
+        self.waiters.with(|waiters| {
+            if waiters.pending == 0 {
+                return false;
+            }
+            let Some(at) = (waiters.queue.iter()).position(|w| Arc::ptr_eq(&w.notified, notified))
+            else {
+                return false;
+            };
+            waiters.pending -= 1;
+            waiters.queue.remove(at);
+            true
+        })
     }
 }
 

@@ -10,6 +10,7 @@ mod determinism;
 mod dpor;
 mod explorer;
 mod facade;
+mod facade_choices;
 mod facade_std;
 mod faults;
 mod generated;
