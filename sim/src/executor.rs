@@ -521,6 +521,8 @@ pub enum Status {
 pub struct Executor {
     steps_max: u64,
     tasks_max: usize,
+    /// Stamped into every schedule (`Config::fingerprint`).
+    fingerprint: Option<u64>,
     stacks: Vec<DefaultStack>,
     world: World,
 }
@@ -541,6 +543,7 @@ impl Executor {
         Executor {
             steps_max: config.steps_max,
             tasks_max: config.tasks_max.max(1),
+            fingerprint: config.fingerprint,
             stacks: Vec::new(),
             world: World::default(),
         }
@@ -616,6 +619,7 @@ impl Executor {
         Schedule {
             seed: self.world.seed,
             choices: self.world.choices.clone(),
+            fingerprint: self.fingerprint,
         }
     }
 

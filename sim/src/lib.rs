@@ -74,8 +74,8 @@ pub use harness::{
 };
 pub use observer::{Observer, StepView};
 pub use runner::{
-    Config, DEFAULT_SEED, EnvError, Report, Runner, SEED_ENV, Stats, StopReason, replay_from_env,
-    run,
+    Config, DEFAULT_SEED, EnvError, Report, Runner, SEED_ENV, Stats, StopReason, parse_seed,
+    replay_from_env, run,
 };
 pub use schedule::{CHOICES_MAX, Choice, Schedule, ScheduleError};
 pub use strategy::{

@@ -337,11 +337,8 @@ fn expect_mutant(
 
 /// A seed on the command line: decimal or 0x-prefixed hex, any u64.
 fn parse_seed(text: &str) -> Result<u64, String> {
-    let parsed = match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
-        Some(hex) => u64::from_str_radix(hex, 16),
-        None => text.parse(),
-    };
-    parsed.map_err(|_| format!("{text:?} is not a seed: use a decimal or 0x-prefixed hex u64"))
+    vigil_sim::parse_seed(text)
+        .ok_or_else(|| format!("{text:?} is not a seed: use a decimal or 0x-prefixed hex u64"))
 }
 
 fn display_paths(paths: &[PathBuf]) -> String {
@@ -633,20 +630,25 @@ fn write_atomically(path: &Path, text: &str) -> Result<()> {
     Ok(())
 }
 
-/// A schedule given on the command line: a `v1:` string or the path of a schedule file.
-fn schedule_argument(schedule: &str) -> Result<Schedule> {
-    if Path::new(schedule).is_file() {
+/// A schedule given on the command line (a `v1:`/`v2:` string or the path of a schedule
+/// file), refused when it was recorded for a scenario other than `scenario` (`file`).
+fn schedule_argument(schedule: &str, scenario: &Scenario, file: &Path) -> Result<Schedule> {
+    let parsed = if Path::new(schedule).is_file() {
         let text = std::fs::read_to_string(schedule)
             .with_context(|| format!("cannot read schedule file {schedule}"))?;
-        Schedule::from_file_text(&text).with_context(|| format!("schedule file {schedule}"))
+        Schedule::from_file_text(&text).with_context(|| format!("schedule file {schedule}"))?
     } else {
-        Schedule::decode(schedule).context("the schedule argument")
-    }
+        Schedule::decode(schedule).context("the schedule argument")?
+    };
+    scenario
+        .check_schedule(&parsed)
+        .map_err(|problem| anyhow::anyhow!("{}: {problem}", file.display()))?;
+    Ok(parsed)
 }
 
 fn shrink(file: &Path, schedule: &str, save: Option<&Path>, show_trace: bool) -> Result<u8> {
     let scenario = scenario::load(file)?;
-    let schedule = schedule_argument(schedule)?;
+    let schedule = schedule_argument(schedule, &scenario, file)?;
     let run = vigil_sim::shrink_scenario(&scenario, &file.display().to_string(), schedule);
     let Some(failure) = &run.failure else {
         bail!(
@@ -675,7 +677,7 @@ fn shrink(file: &Path, schedule: &str, save: Option<&Path>, show_trace: bool) ->
 
 fn replay(file: &Path, schedule: &str, show_trace: bool) -> Result<u8> {
     let scenario = scenario::load(file)?;
-    let schedule = schedule_argument(schedule)?;
+    let schedule = schedule_argument(schedule, &scenario, file)?;
     let run = replay_scenario(&scenario, &file.display().to_string(), schedule);
     let rows = [Row {
         run: &run,

@@ -54,6 +54,9 @@ pub struct Config {
     /// Shrink every failure before reporting it (see [`crate::shrink`]), within these limits;
     /// `None` reports failures as found.
     pub shrink: Option<ShrinkLimits>,
+    /// Stamped into every schedule the run records (see [`Schedule::fingerprint`]); scenario
+    /// runs set it to their scenario's fingerprint.
+    pub fingerprint: Option<u64>,
 }
 
 impl Default for Config {
@@ -66,6 +69,7 @@ impl Default for Config {
             determinism_check: false,
             wall_time_max: None,
             shrink: Some(ShrinkLimits::default()),
+            fingerprint: None,
         }
     }
 }
@@ -92,7 +96,8 @@ impl Config {
     }
 }
 
-fn parse_seed(text: &str) -> Option<u64> {
+/// A seed as text: decimal or `0x`-prefixed hex, any u64 (surrounding blanks ignored).
+pub fn parse_seed(text: &str) -> Option<u64> {
     let text = text.trim();
     match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
         Some(hex) => u64::from_str_radix(hex, 16).ok(),

@@ -16,6 +16,15 @@
 //!    - `3` repeat: `header >> 2` is `n >= 1`: the previous choice, a task, `n` more times;
 //! 3. a checksum: the low 32 bits of FNV-1a 64 over the bytes of 1 and 2, little-endian.
 //!
+//! # Version 2
+//!
+//! `v2:` is version 1 with one more varint right after the seed: the fingerprint of the
+//! scenario the schedule was recorded for (`Scenario::fingerprint`). Scenario runs record v2,
+//! and replaying one against a scenario with another fingerprint is refused. Models run from
+//! code have no scenario and still record v1; v1 strings (older schedules) are read as
+//! schedules without a fingerprint and replay anywhere, as before. The file form adds an
+//! optional `scenario 0x...` line for the same number.
+//!
 //! Decoding never panics: a corrupt string gets a [`ScheduleError`] saying what is wrong and
 //! where, and the checksum catches edits and truncation that would otherwise decode into a
 //! different, valid-looking schedule.
@@ -70,6 +79,10 @@ pub struct Schedule {
     /// The seed the strategy reported when the execution started (see `strategy::Start`).
     pub seed: u64,
     pub choices: Vec<Choice>,
+    /// A fingerprint of the scenario the schedule was recorded for (see
+    /// `Scenario::fingerprint`), so that replaying it against another scenario is refused.
+    /// `None` for models run from code, and for schedules recorded before fingerprints.
+    pub fingerprint: Option<u64>,
 }
 
 /// Why a schedule string or file could not be read.
@@ -82,7 +95,9 @@ pub enum ScheduleError {
          pass the whole text printed after VIGIL_REPLAY="
     )]
     MissingVersion { found: String },
-    #[error("bad schedule string: version {version:?} is not supported (this build reads v1)")]
+    #[error(
+        "bad schedule string: version {version:?} is not supported (this build reads v1 and v2)"
+    )]
     UnsupportedVersion { version: String },
     #[error("bad schedule string at byte {byte}: {problem}")]
     Corrupt { byte: usize, problem: String },
@@ -99,6 +114,8 @@ pub enum ScheduleError {
 pub const CHOICES_MAX: usize = 1 << 24;
 
 const PREFIX: &str = "v1:";
+/// The prefix of a schedule that carries its scenario's fingerprint.
+const PREFIX_V2: &str = "v2:";
 const TAG_TASK: u64 = 0;
 const TAG_DRAW: u64 = 1;
 const TAG_FAULT: u64 = 2;
@@ -110,6 +127,7 @@ impl Schedule {
         Schedule {
             seed,
             choices: Vec::new(),
+            fingerprint: None,
         }
     }
 
@@ -129,6 +147,9 @@ impl Schedule {
     pub fn encode(&self) -> String {
         let mut payload = Vec::with_capacity(16 + self.choices.len());
         write_varint(&mut payload, self.seed);
+        if let Some(fingerprint) = self.fingerprint {
+            write_varint(&mut payload, fingerprint);
+        }
         let mut idx = 0;
         while idx < self.choices.len() {
             let choice = self.choices[idx];
@@ -158,7 +179,10 @@ impl Schedule {
         let checksum = fnv1a64(&payload) as u32;
         payload.extend_from_slice(&checksum.to_le_bytes());
         let mut out = String::with_capacity(PREFIX.len() + payload.len() * 4 / 3 + 4);
-        out.push_str(PREFIX);
+        out.push_str(match self.fingerprint {
+            Some(_) => PREFIX_V2,
+            None => PREFIX,
+        });
         base64url_encode(&payload, &mut out);
         out
     }
@@ -178,11 +202,15 @@ impl Schedule {
             let found: String = text.chars().take(8).collect();
             return Err(ScheduleError::MissingVersion { found });
         }
-        if version != "v1" {
-            return Err(ScheduleError::UnsupportedVersion {
-                version: version.to_owned(),
-            });
-        }
+        let fingerprinted = match version {
+            "v1" => false,
+            "v2" => true,
+            _ => {
+                return Err(ScheduleError::UnsupportedVersion {
+                    version: version.to_owned(),
+                });
+            }
+        };
         let body_start = leading + version.len() + 1;
         let bytes = base64url_decode(body, body_start)?;
         if bytes.len() < 5 {
@@ -205,7 +233,7 @@ impl Schedule {
             pos: 0,
             body_start,
         }
-        .read()
+        .read(fingerprinted)
     }
 
     /// The version-1 file form (see the module documentation), with the string form in a
@@ -216,6 +244,9 @@ impl Schedule {
             self.encode()
         );
         out.push_str(&format!("seed {:#018x}\n", self.seed));
+        if let Some(fingerprint) = self.fingerprint {
+            out.push_str(&format!("scenario {fingerprint:#018x}\n"));
+        }
         let mut idx = 0;
         while idx < self.choices.len() {
             let choice = self.choices[idx];
@@ -269,6 +300,11 @@ impl Schedule {
             None => return Err(file_error(1, "no 'seed N' line".to_owned())),
         };
         for (number, line) in lines {
+            if let Some(fingerprint) = line.strip_prefix("scenario ") {
+                let fingerprint = parse_number(fingerprint).map_err(|p| file_error(number, p))?;
+                schedule.fingerprint = Some(fingerprint);
+                continue;
+            }
             parse_file_choice(line, &mut schedule.choices).map_err(|p| file_error(number, p))?;
         }
         Ok(schedule)
@@ -340,8 +376,11 @@ struct PayloadReader<'a> {
 }
 
 impl PayloadReader<'_> {
-    fn read(mut self) -> Result<Schedule, ScheduleError> {
+    fn read(mut self, fingerprinted: bool) -> Result<Schedule, ScheduleError> {
         let mut schedule = Schedule::new(self.varint()?);
+        if fingerprinted {
+            schedule.fingerprint = Some(self.varint()?);
+        }
         while self.pos < self.payload.len() {
             let record_start = self.pos;
             let header = self.varint()?;

@@ -693,6 +693,7 @@ pub(crate) fn shrink(
         schedule: Schedule {
             seed: schedule.seed,
             choices: shrinker.best.choices,
+            fingerprint: schedule.fingerprint,
         },
         runs: shrinker.runs,
         stopped_early: shrinker.stopped_early,

@@ -429,6 +429,7 @@ fn a_replay_that_cannot_follow_its_schedule_reports_a_divergence() {
     let schedule = Schedule {
         seed: 0,
         choices: vec![Choice::Task(TaskId(5))],
+        fingerprint: None,
     };
     let (outcome, _, _) = execute(&mut Replay::new(schedule), &mut [], || {
         let worker = thread::spawn("w", rt::yield_now);

@@ -190,6 +190,7 @@ fn config_of(scenario: &Scenario, overrides: &Overrides) -> Config {
         steps_max: scenario.strategy.steps_max,
         tasks_max: scenario.strategy.tasks_max,
         wall_time_max: scenario.strategy.wall_time_max,
+        fingerprint: Some(scenario.fingerprint()),
         ..Config::default()
     }
 }
@@ -239,7 +240,7 @@ pub fn run_scenario_with_progress(
         let mut run = run_with(
             &scenario,
             file,
-            replay_config(&config),
+            replay_config(&config, pinned),
             &mut replay,
             &options,
             Box::new(|_| {}),
@@ -262,6 +263,7 @@ pub fn run_scenario_with_progress(
             prefixes.push(Schedule {
                 seed: pinned.seed,
                 choices: pinned.choices[..fits].to_vec(),
+                fingerprint: pinned.fingerprint,
             });
         } else {
             notes.push(format!(
@@ -314,16 +316,19 @@ pub fn run_scenario_with_progress(
     run
 }
 
-fn replay_config(config: &Config) -> Config {
+/// A one-execution config whose seed is the schedule's, so a replayed failure names the seed
+/// its execution ran with, not the scenario file's.
+fn replay_config(config: &Config, schedule: &Schedule) -> Config {
     let mut config = config.clone();
     config.executions = 1;
+    config.seed = schedule.seed;
     config
 }
 
 /// Replays one recorded schedule of `scenario`.
 pub fn replay_scenario(scenario: &Scenario, file: &str, schedule: Schedule) -> ScenarioRun {
     let scenario = Arc::new(scenario.clone());
-    let config = replay_config(&config_of(&scenario, &Overrides::default()));
+    let config = replay_config(&config_of(&scenario, &Overrides::default()), &schedule);
     run_with(
         &scenario,
         file,
@@ -338,7 +343,7 @@ pub fn replay_scenario(scenario: &Scenario, file: &str, schedule: Schedule) -> S
 /// failure then carries [`Failure::shrunk`] and the shrunk schedule and trace).
 pub fn shrink_scenario(scenario: &Scenario, file: &str, schedule: Schedule) -> ScenarioRun {
     let scenario = Arc::new(scenario.clone());
-    let config = replay_config(&config_of(&scenario, &Overrides::default()));
+    let config = replay_config(&config_of(&scenario, &Overrides::default()), &schedule);
     run_with(
         &scenario,
         file,
@@ -557,7 +562,7 @@ fn shrink_generated(found: &FoundGenerated<'_>) -> Option<ScenarioRun> {
         let (runs, steps) = spent.get();
         let candidate = Arc::new(candidate.clone());
         let tally = Rc::new(RefCell::new(FaultTally::default()));
-        let config = replay_config(&config_of(&candidate, &Overrides::default()));
+        let config = replay_config(&config_of(&candidate, &Overrides::default()), schedule);
         let mut runner = runner_for(&candidate, &regression_file, config, &tally);
         let model = candidate.clone();
         let report = runner.replay_guided(move || workload::run(&model), schedule);
@@ -609,7 +614,7 @@ fn shrink_generated(found: &FoundGenerated<'_>) -> Option<ScenarioRun> {
         return None;
     }
     let mut saved = fixed.clone();
-    saved.pinned = vec![run.schedule.clone()?];
+    pin(&mut saved, run.schedule.clone()?);
     run.regression = Some(crate::scenario::render::scenario(&saved));
     run.notes.push(format!(
         "the generated workload was shrunk from {steps_before} to {steps_after} steps in {runs} \
@@ -662,7 +667,7 @@ pub fn regression_scenario(run: &ScenarioRun) -> Option<String> {
          failing schedule is pinned below.",
         run.scenario.name
     );
-    fixed.pinned = vec![schedule];
+    pin(&mut fixed, schedule);
     Some(crate::scenario::render::scenario(&fixed))
 }
 
@@ -689,8 +694,18 @@ pub fn pinned_regression(run: &ScenarioRun) -> Option<String> {
     fixed.expect = Expect::Fail { invariant };
     fixed.mutant = None;
     fixed.certify = None;
-    fixed.pinned = vec![run.schedule.clone()?];
+    pin(&mut fixed, run.schedule.clone()?);
     Some(crate::scenario::render::scenario(&fixed))
+}
+
+/// Pins `schedule` in `scenario`, stamped with the scenario's own fingerprint: the schedule
+/// fits it (a generated workload's, once its draw is dropped, fits the fixed steps it drew).
+fn pin(scenario: &mut Scenario, schedule: Schedule) {
+    let fingerprint = Some(scenario.fingerprint());
+    scenario.pinned = vec![Schedule {
+        fingerprint,
+        ..schedule
+    }];
 }
 
 /// Parts of the fault plan that never fired in the whole run.

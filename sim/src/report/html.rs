@@ -91,7 +91,7 @@ pub fn explorer_html(run: &ScenarioRun) -> String {
     if let Some(failure) = failure {
         let _ = write!(
             summary,
-            "seed {} · execution {} · {} steps",
+            "seed {:#x} · execution {} · {} steps",
             failure.seed, failure.execution_idx, failure.steps
         );
         if let Some(shrunk) = &failure.shrunk {

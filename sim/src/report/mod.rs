@@ -287,7 +287,7 @@ pub fn trace_text(run: &ScenarioRun) -> String {
     let _ = writeln!(out, "outcome:  {}", run.outcome());
     let _ = writeln!(out, "expected: {}", expect_label(&run.scenario.expect));
     if let Some(failure) = &run.failure {
-        let _ = writeln!(out, "seed:     {}", failure.seed);
+        let _ = writeln!(out, "seed:     {:#x}", failure.seed);
         let _ = writeln!(
             out,
             "execution: {} ({} steps)",

@@ -236,7 +236,7 @@ pub fn timeline_svg(run: &ScenarioRun) -> String {
                 .as_ref()
                 .map_or(String::new(), |shrunk| format!(" · {}", shrunk.describe()));
             format!(
-                "seed {} · execution {} · {} steps{shrunk} · the full replay command is below",
+                "seed {:#x} · execution {} · {} steps{shrunk} · the full replay command is below",
                 failure.seed, failure.execution_idx, failure.steps,
             )
         }

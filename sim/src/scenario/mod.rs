@@ -10,6 +10,7 @@ mod raw;
 pub mod render;
 mod validate;
 
+use crate::schedule::Schedule;
 use std::fmt;
 use std::path::Path;
 use std::time::Duration;
@@ -36,7 +37,7 @@ pub struct Scenario {
     pub generate: Option<GenerateSpec>,
     /// Schedules replayed before exploring (`[[expect.schedule]]`): failures kept as
     /// regressions, each expected to end as `expect` says.
-    pub pinned: Vec<crate::schedule::Schedule>,
+    pub pinned: Vec<Schedule>,
     pub faults: FaultPlan,
     pub invariants: Vec<Invariant>,
     pub expect: Expect,
@@ -44,6 +45,43 @@ pub struct Scenario {
     pub mutant: Option<MutantSpec>,
     /// The bounds a passing run must have searched exhaustively (`[expect] certify`).
     pub certify: Option<Certify>,
+}
+
+impl Scenario {
+    /// A number that changes whenever the scenario would run differently: a hash of its
+    /// namespace, fixed steps, workers, generated workload, fault plan, invariants and step
+    /// and task limits. Not of its name, description, seed, budget or expectations, so pinning
+    /// a schedule in the file, or renaming it, keeps the schedules recorded for it valid.
+    /// Stamped into every schedule a scenario run records (`v2:`), and checked on replay.
+    pub fn fingerprint(&self) -> u64 {
+        let described = format!(
+            "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{}|{}",
+            self.namespace,
+            self.tasks,
+            self.workers,
+            self.generate,
+            self.faults,
+            self.invariants,
+            self.strategy.steps_max,
+            self.strategy.tasks_max
+        );
+        crate::trace::fnv1a64(described.as_bytes())
+    }
+
+    /// `Err` with a message saying what to do when `schedule` was recorded for a scenario
+    /// with another fingerprint; schedules without one (v1) are accepted.
+    pub fn check_schedule(&self, schedule: &Schedule) -> Result<(), String> {
+        match schedule.fingerprint {
+            Some(recorded) if recorded != self.fingerprint() => Err(format!(
+                "the schedule was recorded for another scenario (fingerprint {recorded:#018x}; \
+                 scenario '{}' has {:#018x}): replay it against the scenario file that printed \
+                 it, or record a new one with `vigil run`",
+                self.name,
+                self.fingerprint()
+            )),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// Bounds a systematic search must exhaust for the scenario to pass.

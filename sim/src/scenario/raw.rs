@@ -10,7 +10,7 @@ pub(crate) struct RawScenario {
     pub(crate) name: Spanned<String>,
     #[serde(default)]
     pub(crate) description: String,
-    pub(crate) seed: Spanned<i64>,
+    pub(crate) seed: Spanned<RawSeed>,
     #[serde(default)]
     pub(crate) namespace: Option<Spanned<String>>,
     pub(crate) strategy: Spanned<RawStrategy>,
@@ -25,6 +25,15 @@ pub(crate) struct RawScenario {
     pub(crate) mutant: Option<Spanned<RawMutant>>,
     #[serde(default)]
     pub(crate) generate: Option<Spanned<RawGenerate>>,
+}
+
+/// A seed as written: a TOML integer (which stops at `i64::MAX`), or a string holding a
+/// decimal or `0x` hex u64, for the seeds above that.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum RawSeed {
+    Number(i64),
+    Text(String),
 }
 
 /// `[generate]`: ranges are a number or `[min, max]`.

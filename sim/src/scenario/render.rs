@@ -161,7 +161,12 @@ pub fn scenario(scenario: &Scenario) -> String {
     if !scenario.description.is_empty() {
         let _ = writeln!(out, "description = {}", quoted(&scenario.description));
     }
-    let _ = writeln!(out, "seed = {}", scenario.seed);
+    // A TOML integer stops at i64::MAX; larger seeds are written as a hex string.
+    match i64::try_from(scenario.seed) {
+        Ok(seed) => writeln!(out, "seed = {seed}"),
+        Err(_) => writeln!(out, "seed = \"{:#x}\"", scenario.seed),
+    }
+    .ok();
     let _ = writeln!(out, "namespace = {}", quoted(&scenario.namespace));
     let _ = writeln!(
         out,

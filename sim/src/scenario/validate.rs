@@ -8,7 +8,9 @@ use toml::Spanned;
 use vigil_core::pool::SITE_NAMES;
 use vigil_core::process::ExitReason;
 
-use super::raw::{RawFaults, RawGenerate, RawMutant, RawRange, RawScenario, RawStep, RawStrategy};
+use super::raw::{
+    RawFaults, RawGenerate, RawMutant, RawRange, RawScenario, RawSeed, RawStep, RawStrategy,
+};
 use super::{
     Certify, Delay, Expect, FaultKind, FaultPlan, GenerateSpec, Invariant, MutantSpec, OpKind,
     Scenario, ScenarioError, SiteFault, Step, StrategyKind, StrategySpec, TaskSpec, WorkerSpec,
@@ -114,6 +116,27 @@ impl Checker<'_> {
             .map_err(|_| self.error(value.span(), field, &format!("{number} is too large")))
     }
 
+    fn seed(&self, value: &Spanned<RawSeed>) -> Result<u64> {
+        let parsed = match value.get_ref() {
+            RawSeed::Number(number) => u64::try_from(*number).ok(),
+            RawSeed::Text(text) => crate::runner::parse_seed(text),
+        };
+        parsed.ok_or_else(|| {
+            let found = match value.get_ref() {
+                RawSeed::Number(number) => number.to_string(),
+                RawSeed::Text(text) => format!("{text:?}"),
+            };
+            self.error(
+                value.span(),
+                "seed",
+                &format!(
+                    "{found} is not a seed: use an integer from 0, or a string holding a decimal \
+                     or 0x-prefixed hex u64 (seed = \"0xffffffffffffffff\")"
+                ),
+            )
+        })
+    }
+
     fn name(&self, value: &Spanned<String>, field: &str) -> Result<String> {
         let text = value.get_ref().trim();
         if text.is_empty() {
@@ -124,7 +147,7 @@ impl Checker<'_> {
 
     fn scenario(&self, raw: RawScenario) -> Result<Scenario> {
         let name = self.name(&raw.name, "name")?;
-        let seed = self.count::<u64>(&raw.seed, "seed", 0)?;
+        let seed = self.seed(&raw.seed)?;
         let namespace = match &raw.namespace {
             Some(namespace) => {
                 let name = self.name(namespace, "namespace")?;

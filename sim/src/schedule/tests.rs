@@ -19,15 +19,24 @@ fn choice() -> impl Strategy<Value = Choice> {
 }
 
 fn schedule() -> impl Strategy<Value = Schedule> {
-    (any::<u64>(), prop::collection::vec(choice(), 0..300))
-        .prop_map(|(seed, choices)| Schedule { seed, choices })
+    let parts = (
+        any::<u64>(),
+        prop::collection::vec(choice(), 0..300),
+        prop::option::of(any::<u64>()),
+    );
+    parts.prop_map(|(seed, choices, fingerprint)| Schedule {
+        seed,
+        choices,
+        fingerprint,
+    })
 }
 
 proptest! {
     #[test]
     fn string_encoding_roundtrips(schedule in schedule()) {
         let text = schedule.encode();
-        prop_assert!(text.starts_with("v1:"));
+        let version = if schedule.fingerprint.is_some() { "v2:" } else { "v1:" };
+        prop_assert!(text.starts_with(version));
         prop_assert!(text[3..].bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
         prop_assert_eq!(Schedule::decode(&text), Ok(schedule));
     }
@@ -87,7 +96,7 @@ fn corrupt_strings_get_errors_that_say_what_and_where() {
     );
     check(
         "v7:AAAAAAAA",
-        "bad schedule string: version \"v7\" is not supported (this build reads v1)",
+        "bad schedule string: version \"v7\" is not supported (this build reads v1 and v2)",
     );
     check(
         "v1:AAAA!AAA",
@@ -117,6 +126,7 @@ fn truncated_and_edited_strings_fail_the_checksum() {
     let schedule = Schedule {
         seed: 42,
         choices: vec![task(0), task(1), task(1), Choice::Draw(7), task(0)],
+        fingerprint: None,
     };
     let text = schedule.encode();
     for cut in 1..text.len() - 3 {
@@ -173,6 +183,7 @@ fn runs_of_one_task_encode_compactly() {
     let schedule = Schedule {
         seed: 1,
         choices: vec![task(2); 1000],
+        fingerprint: None,
     };
     let text = schedule.encode();
     assert!(text.len() < 20, "{text}");
@@ -184,6 +195,7 @@ fn surrounding_whitespace_is_ignored() {
     let schedule = Schedule {
         seed: 3,
         choices: vec![task(1), Choice::Fault(0)],
+        fingerprint: None,
     };
     let text = format!("  {}\n", schedule.encode());
     assert_eq!(Schedule::decode(&text), Ok(schedule));
@@ -201,6 +213,7 @@ fn the_file_form_is_readable_and_its_errors_name_the_line() {
             Choice::Draw(0xdead_beef),
             Choice::Fault(2),
         ],
+        fingerprint: None,
     };
     let text = schedule.to_file_text();
     let body: Vec<&str> = text.lines().skip(1).collect();

@@ -72,7 +72,11 @@ fn random_picks_only_runnable_tasks_and_reaches_all_of_them() {
 }
 
 fn replay_of(choices: Vec<Choice>) -> Replay {
-    let mut replay = Replay::new(Schedule { seed: 9, choices });
+    let mut replay = Replay::new(Schedule {
+        seed: 9,
+        choices,
+        fingerprint: None,
+    });
     assert_eq!(replay.start(0), Some(Start { seed: 9 }));
     replay
 }
