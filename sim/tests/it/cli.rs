@@ -576,3 +576,84 @@ fn ctrl_c_stops_between_executions_and_reports_what_ran() {
     assert!(summary.contains("pass (interrupted)"), "{summary}");
     assert!(summary.contains("interrupted after"), "{summary}");
 }
+
+/// A scenario file's seed may be any u64: a TOML integer, or a string in decimal or 0x hex
+/// (TOML integers stop at i64::MAX). The notations of one seed run the same executions, and a
+/// seed that is not one is bad input naming the file, line and field.
+#[test]
+fn seeds_in_scenario_files_take_both_notations() {
+    let dir = scratch("cli-file-seeds");
+    let original = std::fs::read_to_string(fixtures().join("step-limit.toml")).unwrap();
+    let explore = |name: &str, seed: &str| {
+        let file = format!("{name}.toml");
+        std::fs::write(
+            dir.join(&file),
+            original.replace("seed = 7", &format!("seed = {seed}")),
+        )
+        .unwrap();
+        vigil(
+            &dir,
+            &["explore", &file, "--no-reports", "--json", "--no-shrink"],
+        )
+    };
+    let schedule = |output: Output| {
+        let json: serde_json::Value = serde_json::from_slice(&output.stdout)
+            .unwrap_or_else(|error| panic!("{error}: {}", text(&output.stderr)));
+        json["scenarios"][0]["failure"]["schedule"].clone()
+    };
+    let decimal = schedule(explore("decimal", "16"));
+    assert!(decimal.is_string());
+    assert_eq!(schedule(explore("hex", "\"0x10\"")), decimal);
+    assert_eq!(schedule(explore("text", "\"16\"")), decimal);
+    let top = explore("top", "\"18446744073709551615\"");
+    assert_eq!(
+        schedule(top),
+        schedule(explore("top-hex", "\"0xffffffffffffffff\""))
+    );
+    let mut errors = String::new();
+    for (name, seed) in [
+        ("negative", "-1"),
+        ("not-hex", "\"0xZZ\""),
+        ("too-big", "\"18446744073709551616\""),
+    ] {
+        let output = explore(name, seed);
+        assert_eq!(output.status.code(), Some(3), "{}", text(&output.stderr));
+        errors.push_str(&text(&output.stderr));
+    }
+    insta::assert_snapshot!("file_seed_errors", errors);
+}
+
+/// A schedule recorded for one scenario and replayed against another is refused, saying
+/// which; a v1 schedule (recorded before fingerprints) still replays.
+#[test]
+fn a_schedule_replayed_against_another_scenario_is_rejected() {
+    let dir = scratch("cli-cross-replay");
+    for name in ["step-limit", "step-limit-with-faults"] {
+        std::fs::copy(
+            fixtures().join(format!("{name}.toml")),
+            dir.join(format!("{name}.toml")),
+        )
+        .unwrap();
+    }
+    let run = run_fixture("step-limit");
+    let recorded = run.failure.as_ref().unwrap().schedule.clone();
+    assert!(recorded.starts_with("v2:"), "{recorded}");
+    let output = vigil(&dir, &["replay", "step-limit-with-faults.toml", &recorded]);
+    assert_eq!(output.status.code(), Some(3));
+    insta::assert_snapshot!("cross_scenario_replay", text(&output.stderr));
+    // The same schedule on its own scenario replays the failure.
+    let output = vigil(&dir, &["replay", "step-limit.toml", &recorded]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stdout).contains("seed 0x"),
+        "{}",
+        text(&output.stdout)
+    );
+    // Without its fingerprint (as v1) it is accepted anywhere, as old schedules were.
+    let mut old = vigil_sim::Schedule::decode(&recorded).unwrap();
+    old.fingerprint = None;
+    let old = old.encode();
+    assert!(old.starts_with("v1:"));
+    let output = vigil(&dir, &["replay", "step-limit-with-faults.toml", &old]);
+    assert_ne!(output.status.code(), Some(3), "{}", text(&output.stderr));
+}
