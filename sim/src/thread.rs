@@ -17,8 +17,8 @@
 //! - **Time.** [`sleep`] and [`park_timeout`] use the scheduler's clock: virtual time under
 //!   simulation, which passes only when every task is blocked.
 //! - **Names.** [`Thread::name`] is `None` for unnamed threads and for the main task.
-//! - **Not provided:** scoped threads and `thread_local!`. Simulated tasks share one OS thread,
-//!   so a std `thread_local!` is shared by all of them; keep per-task state in the closure.
+//! - **Not provided:** `thread_local!`. Simulated tasks share one OS thread, so a std
+//!   `thread_local!` is shared by all of them; keep per-task state in the closure.
 
 use std::any::Any;
 use std::fmt;
@@ -30,6 +30,10 @@ use std::time::Duration;
 use vigil_core::rt::{self, Op, RawLock, Scheduler, Site, TaskId};
 use vigil_core::sync::Mutex;
 use vigil_core::thread as core_thread;
+
+mod scoped;
+
+pub use scoped::{Scope, ScopedJoinHandle, scope};
 
 /// Per-run thread bookkeeping, kept in the scheduler's globals so that every simulated
 /// execution starts from `thread-1` with no names registered.
@@ -108,6 +112,30 @@ impl Builder {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
+        let (inner, thread) = self.spawn_task(body);
+        Ok(JoinHandle { inner, thread })
+    }
+
+    /// Spawns a thread of `scope` that may borrow what outlives the scope (see [`scope`]).
+    /// Never `Err`, as [`spawn`](Self::spawn).
+    pub fn spawn_scoped<'scope, 'env, F, T>(
+        self,
+        scope: &'scope Scope<'scope, 'env>,
+        body: F,
+    ) -> io::Result<ScopedJoinHandle<'scope, T>>
+    where
+        F: FnOnce() -> T + Send + 'scope,
+        T: Send + 'scope,
+    {
+        Ok(scoped::spawn(self, scope, body))
+    }
+
+    /// Names the task and spawns `body` as it; the name is registered for [`current`].
+    fn spawn_task<F, T>(self, body: F) -> (core_thread::JoinHandle<T>, Thread)
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
         let name: Option<Arc<str>> = self.name.map(Arc::from);
         let task_name = match &name {
             Some(name) => name.to_string(),
@@ -125,7 +153,7 @@ impl Builder {
             id: ThreadId(inner.id()),
             name,
         };
-        Ok(JoinHandle { inner, thread })
+        (inner, thread)
     }
 }
 

@@ -443,3 +443,43 @@ fn a_rendezvous_send_to_a_dropped_receiver_gets_its_value_back() {
         assert_eq!(result, Err(mpsc::SendError(5)));
     });
 }
+
+#[test]
+fn scoped_threads_borrow_the_stack_and_are_all_joined_before_scope_returns() {
+    let states = passes_everywhere(|| {
+        let mut numbers = vec![1u32, 2, 3];
+        let total = AtomicUsize::new(0);
+        let mut named = None;
+        let doubled = thread::scope(|scope| {
+            // Not joined: `scope` must still wait for it.
+            scope.spawn(|| {
+                total.fetch_add(numbers.len(), Ordering::SeqCst);
+            });
+            let handle = thread::Builder::new()
+                .name("summer".to_owned())
+                .stack_size(1 << 16)
+                .spawn_scoped(scope, || {
+                    named = thread::current().name().map(str::to_owned);
+                    numbers.iter().sum::<u32>()
+                })
+                .unwrap();
+            // A thread spawned from a scoped thread, through the scope it borrows.
+            scope
+                .spawn(|| scope.spawn(|| total.fetch_add(10, Ordering::SeqCst)).join())
+                .join()
+                .unwrap()
+                .unwrap();
+            handle.join().unwrap() * 2
+        });
+        // Every scoped thread is done: the unjoined one's addition is in.
+        assert_eq!(total.load(Ordering::SeqCst), 13);
+        assert_eq!(named.as_deref(), Some("summer"));
+        numbers.push(doubled);
+        record(format!("{numbers:?}"));
+    });
+    // std's answer for the same computation.
+    let numbers = [1u32, 2, 3];
+    let expected =
+        std::thread::scope(|scope| scope.spawn(|| numbers.iter().sum::<u32>()).join().unwrap() * 2);
+    assert_eq!(states, BTreeSet::from([format!("[1, 2, 3, {expected}]")]));
+}
