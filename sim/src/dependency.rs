@@ -14,7 +14,9 @@
 //! - a mutex's lock, `try_lock` and unlock, a channel's send and receive, a once-cell's `set`
 //!   and an atomic's store or read-modify-write *write* the object (see "Mutexes" for where
 //!   a race between an unlock and a later lock is reversed); an atomic load and a once-cell's
-//!   `get` *read* it. Object numbers come from `vigil_core::rt::ObjectId`, assigned in the
+//!   `get` *read* it, and so do a reader-writer lock's read lock and read unlock (`Op::Read`,
+//!   `Op::ReadUnlock`), so two readers commute while a write lock (`Op::Lock`) conflicts
+//!   with both. Object numbers come from `vigil_core::rt::ObjectId`, assigned in the
 //!   order objects are first touched in the execution.
 //! - a step that parks (or consumes a wake-up token) and a step that resumes a woken task
 //!   write the task's own object ([`ObjectKey::Task`]); a step that unparks it reads it. So a

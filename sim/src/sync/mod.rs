@@ -44,12 +44,16 @@
 //!   ([`TryLockError::WouldBlock`]). The std error types are re-exported so matching on them
 //!   compiles unchanged.
 //! - [`Condvar`] never wakes spuriously: a wait returns only after a notify or its timeout.
-//!   Code that loops on its predicate (as it must for std) behaves the same either way.
+//!   Code that loops on its predicate (as it must for std) behaves the same either way. Which
+//!   waiter a `notify_one` wakes is a scheduling choice, explored like any other.
 //! - Under simulation every execution is sequentially consistent: atomics accept any
 //!   [`atomic::Ordering`] but weak-memory reorderings are not explored.
-//! - `mpsc::sync_channel(0)` buffers one value instead of making a rendezvous (see [`mpsc`]).
 //! - [`Arc`] and [`Weak`] are std's own types: reference counting is not a scheduling point.
-//! - Not provided yet: `RwLock`, `Barrier`, `Once`, `OnceLock`, `LazyLock`.
+//! - A `static` [`Once`], [`OnceLock`] or [`LazyLock`] keeps its value from one simulated
+//!   execution to the next; create them inside the model to see them fresh.
+//! - Locking a [`Mutex`] the task already holds panics with "tried to lock a mutex it already
+//!   holds" (an [`RwLock`]: "tried to lock RwLock ... it already holds"), where std may
+//!   deadlock.
 
 pub mod atomic;
 mod barrier;
