@@ -225,8 +225,6 @@ struct SimHandle {
     generation: u32,
     /// The next object number of this execution; objects are numbered in order of first touch.
     objects: AtomicU32,
-    /// Tasks whose body has not returned yet. The last one to return clears the globals.
-    live: AtomicU32,
 }
 
 impl SimHandle {
@@ -236,7 +234,6 @@ impl SimHandle {
             globals: Globals::new(),
             generation,
             objects: AtomicU32::new(0),
-            live: AtomicU32::new(0),
         }
     }
 }
@@ -316,22 +313,6 @@ impl Scheduler for SimHandle {
 
     fn globals(&self) -> &Globals {
         &self.globals
-    }
-}
-
-/// Counts a task out of [`SimHandle::live`] when its body ends, returning or unwinding (an
-/// injected fault). The execution's globals (thread names, worker contexts) outlive the main
-/// task while other tasks still run: the last task to return drops them, inside a task, so
-/// drops that lock or join run as simulated code. One that ends by unwinding leaves them to
-/// the leak of an abandoned execution.
-struct LeaveExecution(Arc<SimHandle>);
-
-impl Drop for LeaveExecution {
-    fn drop(&mut self) {
-        let last = self.0.live.fetch_sub(1, Ordering::Relaxed) == 1;
-        if last && !std::thread::panicking() {
-            self.0.globals.clear();
-        }
     }
 }
 
@@ -602,7 +583,14 @@ impl Executor {
             _enter: enter,
         };
         let main = model.clone();
-        execution.add_task("main".to_owned(), Box::new(move || main()));
+        execution.add_task(
+            "main".to_owned(),
+            Box::new(move || {
+                main();
+                // Inside the main task, so drops that lock or join run as simulated code.
+                rt::current().globals().clear();
+            }),
+        );
         Some(execution)
     }
 
@@ -743,18 +731,12 @@ impl Execution<'_> {
 
     fn add_task(&mut self, name: String, body: Box<dyn FnOnce() + Send>) -> TaskId {
         let id = u32::try_from(self.world.tasks.len()).expect("[internal bug] 2^32 tasks");
-        let handle = self.handle.clone();
-        handle.live.fetch_add(1, Ordering::Relaxed);
-        let body = move || {
-            let _leave = LeaveExecution(handle);
-            body();
-        };
         let stack = self.stacks.pop().unwrap_or_else(|| {
             DefaultStack::new(STACK_SIZE)
                 .unwrap_or_else(|error| panic!("vigil-sim: cannot allocate a task stack: {error}"))
         });
         let coroutine = Coroutine::with_stack(stack, move |yielder: &TaskYielder, _: Reply| {
-            run_task_body(yielder, Box::new(body));
+            run_task_body(yielder, body);
         });
         self.world.tasks.push(Task {
             state: TaskState::Runnable,

@@ -483,20 +483,3 @@ fn scoped_threads_borrow_the_stack_and_are_all_joined_before_scope_returns() {
         std::thread::scope(|scope| scope.spawn(|| numbers.iter().sum::<u32>()).join().unwrap() * 2);
     assert_eq!(states, BTreeSet::from([format!("[1, 2, 3, {expected}]")]));
 }
-
-#[test]
-fn a_named_thread_keeps_its_name_after_the_main_task_returns() {
-    // Exhaustive DFS: the end of the main task is not an access DPOR orders against.
-    let (report, _) = search(&mut Dfs::new(u32::MAX), || {
-        // Detached: in most interleavings it asks for its name after main has returned.
-        thread::Builder::new()
-            .name("late".to_owned())
-            .spawn(|| {
-                thread::yield_now();
-                assert_eq!(thread::current().name(), Some("late"));
-            })
-            .unwrap();
-        thread::yield_now();
-    });
-    assert!(exhausted(&report) > 1);
-}
