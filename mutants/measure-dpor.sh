@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Measures the systematic search on each mutant: the smallest preemption bound (0, 1, 2) at
-# which `--strategy dpor --faults 1` finds it on its regression scenario, and the executions
-# it took (not run by CI; its figures go into closing notes).
+# Measures the systematic search on each mutant and prints a Markdown table: the smallest
+# preemption bound (0, 1, 2) at which `--strategy dpor --faults 1` finds it on its regression
+# scenario, and the executions it took (not run by CI; its figures go into closing notes).
 # Usage: mutants/measure-dpor.sh [PATCH_NAME...]
 source "$(dirname "$0")/common.sh"
 budget="${DPOR_EXECUTIONS:-20000}"
-printf '%-28s %-7s %-11s %s\n' mutant bound executions outcome
+printf '| mutant | bound needed | executions to find | outcome |\n|---|---:|---:|---|\n'
 for name in "${names[@]}"; do
   scenario="$(grep -l "^patch = \"$name\"" scenarios/*/*.toml | head -n 1)"
   build_mutant "$name"
@@ -16,12 +16,12 @@ for name in "${names[@]}"; do
     read -r outcome executions < <(printf '%s' "$json" | python3 -c \
       'import json,sys; d=json.load(sys.stdin)["scenarios"][0]; print(d["outcome"], d["executions"])')
     if [ "$outcome" != pass ] && [ "$outcome" != vacuous ]; then
-      printf '%-28s %-7s %-11s %s\n' "$name" "$bound" "$executions" "$outcome"
+      printf '| %s | %s | %s | %s |\n' "$name" "$bound" "$executions" "$outcome"
       found=1
       break
     fi
   done
   if [ -z "$found" ]; then
-    printf '%-28s %-7s %-11s %s\n' "$name" "-" "$executions" "not found at bound 2 ($outcome)"
+    printf '| %s | %s | %s | %s |\n' "$name" "-" "$executions" "not found at bound 2 ($outcome)"
   fi
 done

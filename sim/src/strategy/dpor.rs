@@ -20,7 +20,10 @@
 //! unlock would only make the later task wait inside the critical section.
 //!
 //! Sleep sets prune the rest: an actor explored at a node sleeps in the siblings explored
-//! after it, and stays asleep until an event dependent with its own event runs.
+//! after it, and stays asleep until an event dependent with its own event runs. Once an
+//! execution can only go on with sleeping actors it is redundant (every order it could still
+//! reach was reached from where those actors were explored), so its remaining events add no
+//! alternatives.
 //!
 //! # Bounds
 //!
@@ -29,7 +32,14 @@
 //! added there; as in bounded POR (Coons, Musuvathi, McKinley, OOPSLA 2013) it is also added
 //! at the last earlier node where the schedule switched tasks (from the task of the previous
 //! task event: a fault fired in between is no switch and does not hide one), where taking it
-//! may replace that switch rather than add one. Faults are actors of their own, named by their
+//! may replace that switch rather than add one.
+//!
+//! Under the bound a sleeping task is covered by the execution that runs its event back where
+//! it was explored, and that execution may need more preemptions than the one running it
+//! later: one when taking it there preempted and the sibling did not, one more when the task
+//! could have gone on after its event (the cover must switch back to the sibling). Tasks whose
+//! cover may cost more (`Sleeper::cost`) do not sleep under a bound; the others sleep as
+//! without one, across every switch. Faults are actors of their own, named by their
 //! description; at most `faults_max` fire per execution. A fault pending and awake at a node
 //! is fired first there (and the other choices of the node are scheduled after it), so it
 //! sleeps in those later siblings: the same fault is fired again later in an execution only
@@ -55,6 +65,17 @@ use super::{Coverage, Divergence, DrawView, PickView, Start, Strategy};
 use crate::dependency::{Access, Actor, Event, LockRole, ObjectKey, dependent};
 use crate::schedule::Choice;
 
+/// An actor asleep at a node, or explored there, with the accesses of its event there.
+#[derive(Clone, Debug)]
+struct Sleeper {
+    actor: Actor,
+    accesses: Vec<Access>,
+    /// In `Node::done`: the preemptions its exploration at the node spent on the way in and
+    /// out (0 to 2). In `Node::sleep`: whether covering it may cost more preemptions than
+    /// running it later does, so it cannot sleep under a preemption bound.
+    cost: u32,
+}
+
 /// One event of the current execution and the choices at the state before it.
 #[derive(Debug, Default)]
 struct Node {
@@ -66,9 +87,9 @@ struct Node {
     preemptions: u32,
     faults: u32,
     /// Asleep on entry, with the accesses of their event here.
-    sleep: Vec<(Actor, Vec<Access>)>,
+    sleep: Vec<Sleeper>,
     /// Explored here in earlier executions, with the accesses of their event.
-    done: Vec<(Actor, Vec<Access>)>,
+    done: Vec<Sleeper>,
     /// Still to explore here.
     backtrack: Vec<Actor>,
     chosen: Actor,
@@ -115,13 +136,14 @@ pub struct Dpor {
     /// Per actor index, its latest event in this execution.
     last_of_actor: Vec<Option<usize>>,
     /// The sleep set of the next new node.
-    next_sleep: Vec<(Actor, Vec<Access>)>,
+    next_sleep: Vec<Sleeper>,
     /// `pick` was asked for the event about to be reported.
     picked: bool,
     divergence: Option<Divergence>,
     executions: u64,
     exhausted: bool,
     redundant: u64,
+    blocked: bool,
     rng: ChaCha8Rng,
     seed: u64,
 }
@@ -145,6 +167,7 @@ impl Dpor {
             executions: 0,
             exhausted: false,
             redundant: 0,
+            blocked: false,
             rng: ChaCha8Rng::seed_from_u64(0),
             seed: splitmix64((u64::from(preemptions_max) << 32) | u64::from(faults_max)),
         }
@@ -167,13 +190,22 @@ impl Dpor {
 
     /// Moves to the deepest node with an alternative left; `false` when there is none.
     fn backtrack(&mut self) -> bool {
+        // The task that could go on after the popped node's event, unless it yielded.
+        let mut went_on: Option<TaskId> = None;
         while let Some(node) = self.nodes.last_mut() {
-            let chosen = std::mem::take(&mut node.chosen);
+            let actor = std::mem::take(&mut node.chosen);
             let accesses = std::mem::take(&mut node.accesses);
-            node.done.push((chosen, accesses));
+            let cost = u32::from(Self::preempts(node, &actor))
+                + u32::from(matches!(actor, Actor::Task(task) if went_on == Some(task)));
+            node.done.push(Sleeper {
+                actor,
+                accesses,
+                cost,
+            });
+            went_on = node.current.filter(|_| !node.current_yields);
             while let Some(next) = node.backtrack.pop() {
-                let asleep = node.sleep.iter().any(|(actor, _)| *actor == next);
-                let done = node.done.iter().any(|(actor, _)| *actor == next);
+                let asleep = node.sleep.iter().any(|sleeper| sleeper.actor == next);
+                let done = node.done.iter().any(|sleeper| sleeper.actor == next);
                 if !asleep && !done {
                     node.chosen = next;
                     self.replay_len = self.nodes.len();
@@ -226,7 +258,7 @@ impl Dpor {
 
     /// The default choice at a new node, and what else to explore there.
     fn choose_new(&self, node: &mut Node) -> Actor {
-        let awake = |actor: &Actor| !node.sleep.iter().any(|(asleep, _)| asleep == actor);
+        let awake = |actor: &Actor| !node.sleep.iter().any(|asleep| asleep.actor == *actor);
         let faults: Vec<Actor> = node
             .enabled
             .iter()
@@ -314,7 +346,7 @@ impl Dpor {
         let node = &self.nodes[idx];
         let known = node.chosen == *actor
             || node.backtrack.contains(actor)
-            || node.done.iter().any(|(done, _)| done == actor);
+            || node.done.iter().any(|done| done.actor == *actor);
         if known || !self.within_bounds(node, actor) {
             return;
         }
@@ -407,28 +439,29 @@ impl Dpor {
             Vec::new()
         } else {
             let bounded = self.preemptions_max != u32::MAX;
-            // A switch the bound does not charge for: the previous task blocked, finished
-            // or yielded.
-            let switched = idx > 0
-                && self.nodes[idx - 1].chosen != self.nodes[idx].chosen
-                && !Self::preempts(&self.nodes[idx], &self.nodes[idx].chosen);
             let node = &self.nodes[idx];
-            node.sleep
-                .iter()
-                .chain(node.done.iter())
-                .filter(|(actor, accesses)| {
-                    // Under a preemption bound, the order that would cover a sleeping task
-                    // may need more preemptions than the bound allows, so sleeping tasks wake
-                    // wherever the schedule switches tasks for free (faults, which cost no
-                    // preemption, keep sleeping).
-                    let bound_wakes = bounded && switched && matches!(actor, Actor::Task(_));
-                    *actor != node.chosen && !bound_wakes && !dependent(accesses, &node.accesses)
+            let spent = u32::from(Self::preempts(node, &node.chosen));
+            let sleeping = node.sleep.iter().cloned();
+            let explored = node.done.iter().map(|done| Sleeper {
+                cost: u32::from(done.cost > spent),
+                ..done.clone()
+            });
+            sleeping
+                .chain(explored)
+                .filter(|sleeper| {
+                    // Under a preemption bound, the execution that covers a sleeping task
+                    // (its event moved back to where it was explored) may need more
+                    // preemptions than running it here: such a task cannot sleep (faults
+                    // cost no preemption and always may).
+                    let bound_wakes = bounded && sleeper.cost > 0;
+                    sleeper.actor != node.chosen
+                        && !bound_wakes
+                        && !dependent(&sleeper.accesses, &node.accesses)
                 })
-                .cloned()
                 .collect()
         };
         // Races of a replayed event were handled by the execution that first ran it.
-        if idx + 1 >= self.replay_len {
+        if idx + 1 >= self.replay_len && !self.blocked {
             for earlier in races {
                 self.race(earlier, idx);
             }
@@ -499,7 +532,7 @@ impl Dpor {
         let present = |actor: &Actor| {
             node.chosen == *actor
                 || node.backtrack.contains(actor)
-                || node.done.iter().any(|(done, _)| done == actor)
+                || node.done.iter().any(|done| done.actor == *actor)
         };
         if initials.iter().any(present) {
             return;
@@ -552,6 +585,7 @@ impl Strategy for Dpor {
         self.last_of_actor.clear();
         self.next_sleep.clear();
         self.picked = false;
+        self.blocked = false;
         self.divergence = None;
         self.rng = ChaCha8Rng::seed_from_u64(self.seed);
         Some(Start { seed: self.seed })
@@ -586,8 +620,14 @@ impl Strategy for Dpor {
                 ..Node::default()
             };
             let chosen = self.choose_new(&mut node);
-            if node.sleep.iter().any(|(asleep, _)| *asleep == chosen) {
-                self.redundant += 1;
+            if node.sleep.iter().any(|asleep| asleep.actor == chosen) {
+                if !self.blocked {
+                    self.redundant += 1;
+                }
+                self.blocked = true;
+            }
+            if self.blocked {
+                node.backtrack.clear();
             }
             node.chosen = chosen.clone();
             self.nodes.push(node);

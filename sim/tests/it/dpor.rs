@@ -22,6 +22,8 @@ thread_local! {
     static STATES: RefCell<BTreeSet<String>> = const { RefCell::new(BTreeSet::new()) };
     /// What the reader of `writers_and_reader` saw.
     static SEEN: Cell<u32> = const { Cell::new(0) };
+    /// What each task of `store_ring` read from its neighbour.
+    static RING: Cell<[u32; 3]> = const { Cell::new([0; 3]) };
 }
 
 fn config(executions: u64) -> Config {
@@ -312,6 +314,53 @@ fn lockers_are_explored_per_order_of_their_critical_sections_without_waiting() {
     let reached = STATES.with(|states| std::mem::take(&mut *states.borrow_mut()));
     assert_eq!(reached.len(), 6, "{reached:?}");
     assert_eq!(waits, 0, "lock attempts explored while the mutex was held");
+}
+
+/// Three tasks in a ring, each storing to its own atomic twice and then reading its
+/// neighbour's: each task can go on after its first store, so moving that store back to
+/// where the task was first explored costs a switch back, and the terminal states (what each
+/// task read) differ at every preemption bound.
+fn store_ring() -> impl Fn() + Send + Sync + 'static {
+    || {
+        let cells: Arc<Vec<AtomicU32>> =
+            Arc::new((0..3).map(|_| AtomicU32::named("cell", 0)).collect());
+        let handles: Vec<_> = (0..3)
+            .map(|id| {
+                let cells = cells.clone();
+                thread::spawn("ringer", move || {
+                    cells[id].store(1, Ordering::SeqCst);
+                    cells[id].store(2, Ordering::SeqCst);
+                    let value = cells[(id + 1) % 3].load(Ordering::SeqCst);
+                    RING.with(|ring| {
+                        let mut seen = ring.get();
+                        seen[id] = value;
+                        ring.set(seen);
+                    });
+                })
+            })
+            .collect();
+        for handle in handles {
+            handle.join().unwrap();
+        }
+        record(format!("{:?}", RING.with(|ring| ring.replace([0; 3]))));
+    }
+}
+
+#[test]
+fn bounded_dpor_keeps_asleep_only_tasks_whose_cover_costs_no_more_preemptions() {
+    // A task explored at a switch it did not pay for, that could go on after its event, is
+    // covered only by executions that switch back from it: it must not sleep in its siblings
+    // under a bound, or the orders that run it later are lost.
+    for bound in 0..=2 {
+        let (dfs, within) = states(&mut Dfs::new(bound), store_ring());
+        let (dpor, reached) = states(&mut Dpor::new(bound, 0), store_ring());
+        let (dfs_runs, dpor_runs) = (exhausted(&dfs), exhausted(&dpor));
+        assert!(
+            reached.is_superset(&within),
+            "bound {bound}: DPOR missed {:?} ({dpor_runs} vs {dfs_runs} executions)",
+            within.difference(&reached).collect::<Vec<_>>()
+        );
+    }
 }
 
 #[test]
