@@ -80,7 +80,7 @@ pub(super) fn sequence(dispatch: usize, run: &DispatchRun) -> Result<(), String>
             _ => return fail("operations follow the worker's answer".into()),
         }
     }
-    outcome(run, answer).or_else(|what| fail(what))
+    outcome(run, answer).or_else(fail)
 }
 
 /// One attempt at the front of `ops`: Selected(w, Started), Sent(w), then WorkerExited or
