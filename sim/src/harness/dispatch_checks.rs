@@ -228,3 +228,6 @@ fn render(ops: &[DispatchOperation]) -> String {
         .collect();
     format!("[{}]", parts.join(", "))
 }
+
+#[cfg(test)]
+mod tests;
