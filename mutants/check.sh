@@ -27,7 +27,8 @@ for name in "${names[@]}"; do
   fi
   grep -E '"(outcome|depth)"' "$scratch/regression-1.json" || true
   found=""
-  for generated in scenarios/generated/small.toml scenarios/generated/medium.toml \
+  for generated in scenarios/generated/small.toml scenarios/generated/dispatch.toml \
+    scenarios/generated/medium.toml \
     scenarios/generated/churn-200.toml; do
     set +e
     (cd "$scratch/tree" && "$vigil" run "$generated" --no-reports --no-shrink >"$scratch/explore.out")

@@ -11,7 +11,10 @@ use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use vigil_core::process::ExitReason;
 
-use crate::scenario::{FaultKind, GenerateSpec, OpKind, Scenario, Step, TaskSpec, WorkerSpec};
+use crate::scenario::{
+    DispatchPolicy, FaultKind, GenerateSpec, OpKind, RoutingScript, Scenario, Step, TaskSpec,
+    WorkerSpec,
+};
 
 /// The steps one execution runs.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -53,6 +56,14 @@ impl Workload {
     /// The steps as `[[tasks]]` tables, as a person reads them and a scenario file holds them.
     pub fn to_toml(&self) -> String {
         crate::scenario::render::tasks(&self.tasks)
+    }
+
+    /// Whether any step dispatches.
+    pub fn dispatches(&self) -> bool {
+        self.tasks
+            .iter()
+            .flat_map(|task| &task.steps)
+            .any(|step| matches!(step, Step::Dispatch { .. }))
     }
 
     /// Every queue the registrations use, once each, in first-use order.
@@ -246,12 +257,19 @@ impl<'a> Generator<'a> {
             id: supplied.then(|| id.clone()),
             owns_participant: owns,
         });
+        // Dispatch workloads declare the activity type they send, so affinity routing has
+        // something to match; without dispatch the steps stay as they always were.
+        let tags = if self.workload.op_kinds.contains(&OpKind::Dispatch) {
+            vec!["activity".to_owned()]
+        } else {
+            Vec::new()
+        };
         Step::Register {
             worker: name,
             id,
             queue,
             capacity,
-            tags: Vec::new(),
+            tags,
             supplied,
             shares,
         }
@@ -288,9 +306,30 @@ impl<'a> Generator<'a> {
                     reason: reasons[self.index(reasons.len())],
                 }
             }
+            OpKind::Dispatch => self.dispatch(),
             _ => Step::Snapshot {
                 queue: self.queue(),
             },
+        }
+    }
+
+    /// A dispatch: one in five asks the worker to fail, one in four routes through a
+    /// misbehaving function instead of a policy.
+    fn dispatch(&mut self) -> Step {
+        let queue = self.queue();
+        let activity_type = if self.index(5) == 0 {
+            "fail"
+        } else {
+            "activity"
+        };
+        let policy = DispatchPolicy::ALL[self.index(DispatchPolicy::ALL.len())];
+        let routing =
+            (self.index(4) == 0).then(|| RoutingScript::ALL[self.index(RoutingScript::ALL.len())]);
+        Step::Dispatch {
+            queue,
+            activity_type: activity_type.to_owned(),
+            policy,
+            routing,
         }
     }
 }

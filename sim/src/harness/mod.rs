@@ -2,6 +2,8 @@
 //! the invariants as observers, and the expected outcome compared with what happened.
 
 mod checks;
+mod dispatch;
+mod dispatch_checks;
 mod faults;
 mod generate;
 mod workload;

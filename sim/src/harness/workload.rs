@@ -12,12 +12,12 @@ use std::time::Duration;
 use vigil_core::aion::{
     ActivityRequest, DispatchRequest, Payload, WorkerCapacity, dispatch_channel,
 };
-use vigil_core::pool::{WorkerContext, WorkerRegistration};
+use vigil_core::pool::WorkerContext;
 use vigil_core::process::{ExitReason, IdleWorkerProcess, Pid};
 use vigil_core::{rt, thread};
 
 use super::generate::Workload;
-use super::world::{self, Event, Status, World};
+use super::world::{self, Event, Held, Status, World};
 use crate::scenario::{Scenario, Step, TaskSpec};
 
 /// Virtual time the main task waits for the system to go quiet. `rt::sleep` returns only
@@ -132,6 +132,12 @@ fn run_step(context: &WorkerContext, namespace: &str, step: &Step) {
             queue,
             activity_type,
         } => publish(context, namespace, queue, activity_type),
+        Step::Dispatch {
+            queue,
+            activity_type,
+            policy,
+            routing,
+        } => super::dispatch::run(context, namespace, queue, activity_type, *policy, *routing),
         Step::Crash { worker, reason } => {
             let target = world::with(|world| {
                 let pid = world.registration_mut(worker)?.participant?;
@@ -200,15 +206,23 @@ fn register(
                     state.participant = Some(pid);
                 }
             });
-            context.register_worker_with_participant(
-                namespace,
-                registration.queue,
-                registration.id,
-                pid,
-                capacity,
-            )
+            context
+                .register_worker_with_participant(
+                    namespace,
+                    registration.queue,
+                    registration.id,
+                    pid,
+                    capacity,
+                )
+                .map(Held::Plain)
         }
-        None => context.register_worker(namespace, registration.queue, capacity),
+        None if world::with(|world| world.dispatching).unwrap_or(false) => {
+            super::dispatch::register(context, namespace, registration.queue, capacity)
+                .map(Held::Dispatch)
+        }
+        None => context
+            .register_worker(namespace, registration.queue, capacity)
+            .map(Held::Plain),
     };
     world::with(|world| {
         let Some(state) = world.registration_mut(name) else {
@@ -252,7 +266,7 @@ fn stop(name: &str, graceful_call: bool) {
     };
     let returned = match Arc::try_unwrap(handle) {
         Ok(handle) if graceful_call => {
-            let _ = handle.unregister();
+            handle.unregister();
             true
         }
         Ok(handle) => {
@@ -310,7 +324,7 @@ fn publish(context: &WorkerContext, namespace: &str, queue: &str, activity_type:
 }
 
 fn drop_remaining_registrations() {
-    let held: Vec<(usize, Arc<WorkerRegistration>)> = world::with(|world| {
+    let held: Vec<(usize, Arc<Held>)> = world::with(|world| {
         world
             .registrations
             .iter_mut()

@@ -194,10 +194,13 @@ pub enum OpKind {
     Snapshot,
     Publish,
     Crash,
+    /// `dispatch_activity_with_context` on the pool: a request, a policy, and sometimes a
+    /// scripted routing function that misbehaves. Off unless `[generate.mix]` weighs it.
+    Dispatch,
 }
 
 impl OpKind {
-    pub const ALL: [OpKind; 10] = [
+    pub const ALL: [OpKind; 11] = [
         OpKind::Register,
         OpKind::RegisterSupplied,
         OpKind::RegisterShared,
@@ -208,6 +211,7 @@ impl OpKind {
         OpKind::Snapshot,
         OpKind::Publish,
         OpKind::Crash,
+        OpKind::Dispatch,
     ];
 
     /// The key in `[generate.mix]`.
@@ -223,7 +227,14 @@ impl OpKind {
             OpKind::Snapshot => "snapshot",
             OpKind::Publish => "publish",
             OpKind::Crash => "crash",
+            OpKind::Dispatch => "dispatch",
         }
+    }
+
+    /// The weight a kind has when `[generate.mix]` is absent: 1, except dispatch (0), so
+    /// workloads written before dispatch existed draw the same steps they always did.
+    pub fn default_weight(self) -> u32 {
+        u32::from(self != OpKind::Dispatch)
     }
 
     /// Whether the kind makes a registration (the rest act on one, or on a queue).
@@ -275,6 +286,66 @@ pub enum Step {
         worker: String,
         reason: ExitReason,
     },
+    /// Dispatches one activity on `queue` and then replays it from the recorded outcome.
+    /// Activity type `fail` makes the worker answer `Failed`.
+    Dispatch {
+        queue: String,
+        activity_type: String,
+        policy: DispatchPolicy,
+        /// A misbehaving routing function used instead of the policy.
+        routing: Option<RoutingScript>,
+    },
+}
+
+/// The ready routing policies a dispatch step may use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum DispatchPolicy {
+    FirstWithCapacity,
+    LeastLoaded,
+    Affinity,
+}
+
+impl DispatchPolicy {
+    pub const ALL: [DispatchPolicy; 3] = [
+        DispatchPolicy::FirstWithCapacity,
+        DispatchPolicy::LeastLoaded,
+        DispatchPolicy::Affinity,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            DispatchPolicy::FirstWithCapacity => "first-with-capacity",
+            DispatchPolicy::LeastLoaded => "least-loaded",
+            DispatchPolicy::Affinity => "affinity",
+        }
+    }
+}
+
+/// A scripted routing function that misbehaves in one way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum RoutingScript {
+    /// Panics.
+    Panic,
+    /// Sleeps past the supervision timeout (virtual time), then selects the first worker.
+    Overrun,
+    /// Selects a worker id no candidate has.
+    Unknown,
+}
+
+impl RoutingScript {
+    pub const ALL: [RoutingScript; 3] = [
+        RoutingScript::Panic,
+        RoutingScript::Overrun,
+        RoutingScript::Unknown,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            RoutingScript::Panic => "panic",
+            RoutingScript::Overrun => "overrun",
+            RoutingScript::Unknown => "unknown",
+        }
+    }
 }
 
 /// What may go wrong, and how often.
@@ -383,10 +454,20 @@ pub enum Invariant {
     NoLeak,
     /// Every task finished without panicking.
     NoPanic,
+    /// Safety: each dispatch's recorded operations follow spec (e.1)'s table, an exited
+    /// worker is never selected again within it, its conversation is closed exactly once,
+    /// and it ends completed, failed by its worker, or failed with a named error.
+    DispatchSequence,
+    /// Safety: replaying a dispatch returns its recorded outcome with no pool, router or
+    /// conversation call and no recorded operation.
+    DispatchReplay,
+    /// Quiescence: once the system is quiet, no dispatch conversation is left and every
+    /// worker's in-flight count is back to zero (unless the workload set it).
+    DispatchIdle,
 }
 
 impl Invariant {
-    pub const ALL: [Invariant; 12] = [
+    pub const ALL: [Invariant; 15] = [
         Invariant::SnapshotMonitored,
         Invariant::SnapshotActive,
         Invariant::RegistrationVisible,
@@ -399,6 +480,9 @@ impl Invariant {
         Invariant::ShutdownBounded,
         Invariant::NoLeak,
         Invariant::NoPanic,
+        Invariant::DispatchSequence,
+        Invariant::DispatchReplay,
+        Invariant::DispatchIdle,
     ];
 
     pub fn name(self) -> &'static str {
@@ -415,6 +499,9 @@ impl Invariant {
             Invariant::ShutdownBounded => "shutdown-bounded",
             Invariant::NoLeak => "no-leak",
             Invariant::NoPanic => "no-panic",
+            Invariant::DispatchSequence => "dispatch-sequence",
+            Invariant::DispatchReplay => "dispatch-replay",
+            Invariant::DispatchIdle => "dispatch-idle",
         }
     }
 

@@ -117,6 +117,12 @@ pub(crate) struct RawStep {
     /// The registration's own name, when several registrations share a worker id.
     #[serde(default, rename = "as")]
     pub(crate) as_name: Option<Spanned<String>>,
+    /// A dispatch step's routing policy.
+    #[serde(default)]
+    pub(crate) policy: Option<Spanned<String>>,
+    /// A dispatch step's misbehaving routing function.
+    #[serde(default)]
+    pub(crate) routing: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -65,6 +65,23 @@ pub fn step(step: &Step) -> String {
             quoted(queue),
             quoted(activity_type)
         ),
+        Step::Dispatch {
+            queue,
+            activity_type,
+            policy,
+            routing,
+        } => {
+            let mut out = format!(
+                "{{ op = \"dispatch\", queue = {}, activity_type = {}, policy = \"{}\"",
+                quoted(queue),
+                quoted(activity_type),
+                policy.name()
+            );
+            if let Some(routing) = routing {
+                let _ = write!(out, ", routing = \"{}\"", routing.name());
+            }
+            out + " }"
+        }
         Step::Crash { worker, reason } => format!(
             "{{ op = \"crash\", worker = {}, reason = \"{}\" }}",
             quoted(worker),

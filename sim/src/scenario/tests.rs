@@ -392,3 +392,82 @@ fn a_pinned_schedule_must_decode() {
         "not a recorded schedule",
     );
 }
+
+/// VALID with one more step at the end of the owner's list.
+fn with_step(step: &str) -> String {
+    replace(
+        "  { op = \"unregister\", worker = \"a\" },\n",
+        &format!("  {{ op = \"unregister\", worker = \"a\" }},\n  {step},\n"),
+    )
+}
+
+#[test]
+fn dispatch_steps_parse_with_defaults_and_render_back() {
+    let text = with_step(
+        "{ op = \"dispatch\", activity_type = \"fail\", policy = \"least-loaded\", routing = \"overrun\" }",
+    );
+    let scenario = parse("valid.toml", &text).unwrap();
+    let step = scenario.tasks[0].steps.last().unwrap();
+    assert_eq!(
+        *step,
+        Step::Dispatch {
+            queue: "q".into(),
+            activity_type: "fail".into(),
+            policy: DispatchPolicy::LeastLoaded,
+            routing: Some(RoutingScript::Overrun),
+        }
+    );
+    let plain = parse("valid.toml", &with_step("{ op = \"dispatch\" }")).unwrap();
+    assert_eq!(
+        *plain.tasks[0].steps.last().unwrap(),
+        Step::Dispatch {
+            queue: "q".into(),
+            activity_type: "activity".into(),
+            policy: DispatchPolicy::FirstWithCapacity,
+            routing: None,
+        }
+    );
+    let rendered = render::step(step);
+    let again = parse("valid.toml", &with_step(&rendered)).unwrap();
+    assert_eq!(again.tasks[0].steps.last(), Some(step));
+}
+
+#[test]
+fn malformed_dispatch_steps_say_what_and_where() {
+    let bad_policy = with_step("{ op = \"dispatch\", policy = \"round-robin\" }");
+    check(
+        &bad_policy,
+        "round-robin",
+        "tasks.steps.policy",
+        "unknown policy 'round-robin'; expected one of: first-with-capacity, least-loaded, affinity",
+    );
+    let bad_routing = with_step("{ op = \"dispatch\", routing = \"hang\" }");
+    check(
+        &bad_routing,
+        "\"hang\"",
+        "tasks.steps.routing",
+        "unknown routing 'hang'; expected one of: panic, overrun, unknown",
+    );
+    let misplaced = with_step("{ op = \"snapshot\", policy = \"least-loaded\" }");
+    check(
+        &misplaced,
+        "op = \"snapshot\", policy",
+        "tasks.steps.policy",
+        "only a dispatch step takes `policy`",
+    );
+    let dotted = with_step("{ op = \"dispatch\", queue = \"a.b\" }");
+    check(&dotted, "a.b", "tasks.steps.queue", "must not contain dots");
+}
+
+#[test]
+fn dispatch_is_off_in_a_default_mix_and_named_in_a_mix() {
+    let text = replace("[faults]", "[generate]\nowners = 1\n\n[faults]");
+    let spec = parse("valid.toml", &text).unwrap().generate.unwrap();
+    assert!(spec.mix.contains(&(OpKind::Dispatch, 0)));
+    let text = replace(
+        "[faults]",
+        "[generate]\n\n[generate.mix]\nregister = 1\ndispatch = 3\n\n[faults]",
+    );
+    let spec = parse("valid.toml", &text).unwrap().generate.unwrap();
+    assert!(spec.mix.contains(&(OpKind::Dispatch, 3)));
+}

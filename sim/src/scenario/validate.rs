@@ -12,8 +12,9 @@ use super::raw::{
     RawFaults, RawGenerate, RawMutant, RawRange, RawScenario, RawSeed, RawStep, RawStrategy,
 };
 use super::{
-    Certify, Delay, Expect, FaultKind, FaultPlan, GenerateSpec, Invariant, MutantSpec, OpKind,
-    Scenario, ScenarioError, SiteFault, Step, StrategyKind, StrategySpec, TaskSpec, WorkerSpec,
+    Certify, Delay, DispatchPolicy, Expect, FaultKind, FaultPlan, GenerateSpec, Invariant,
+    MutantSpec, OpKind, RoutingScript, Scenario, ScenarioError, SiteFault, Step, StrategyKind,
+    StrategySpec, TaskSpec, WorkerSpec,
 };
 use crate::schedule::Schedule;
 
@@ -264,7 +265,10 @@ impl Checker<'_> {
         let workers = self.range(raw.workers.as_ref(), "generate.workers", (2, 8))?;
         let steps = self.range(raw.steps.as_ref(), "generate.steps", (4, 16))?;
         let mix = match &raw.mix {
-            None => OpKind::ALL.iter().map(|kind| (*kind, 1)).collect(),
+            None => OpKind::ALL
+                .iter()
+                .map(|kind| (*kind, kind.default_weight()))
+                .collect(),
             Some(table) => {
                 let mut mix = Vec::new();
                 for (key, weight) in table.get_ref() {
@@ -548,6 +552,20 @@ impl Checker<'_> {
                      it in `worker`",
                 ));
             }
+            "dispatch" => self.dispatch(step)?,
+            _ if step.policy.is_some() || step.routing.is_some() => {
+                let field = step.policy.as_ref().or(step.routing.as_ref());
+                let name = if step.policy.is_some() {
+                    "policy"
+                } else {
+                    "routing"
+                };
+                return Err(self.error(
+                    field.map_or(step.op.span(), Spanned::span),
+                    &format!("tasks.steps.{name}"),
+                    &format!("only a dispatch step takes `{name}`"),
+                ));
+            }
             "unregister" => Step::Unregister {
                 worker: self.known_worker(step, workers)?,
             },
@@ -586,11 +604,67 @@ impl Checker<'_> {
                     step.op.span(),
                     "tasks.steps.op",
                     &format!(
-                        "unknown step '{other}'; expected one of: register, register_with_participant, unregister, drop, set_in_flight, snapshot, publish, crash"
+                        "unknown step '{other}'; expected one of: register, register_with_participant, unregister, drop, set_in_flight, snapshot, publish, crash, dispatch"
                     ),
                 ));
             }
         })
+    }
+
+    fn dispatch(&self, step: &RawStep) -> Result<Step> {
+        let policy = match &step.policy {
+            None => DispatchPolicy::FirstWithCapacity,
+            Some(policy) => self.named(
+                policy,
+                "tasks.steps.policy",
+                &DispatchPolicy::ALL,
+                DispatchPolicy::name,
+            )?,
+        };
+        let routing = match &step.routing {
+            None => None,
+            Some(routing) => Some(self.named(
+                routing,
+                "tasks.steps.routing",
+                &RoutingScript::ALL,
+                RoutingScript::name,
+            )?),
+        };
+        Ok(Step::Dispatch {
+            queue: self.queue(step)?,
+            activity_type: step
+                .activity_type
+                .clone()
+                .unwrap_or_else(|| "activity".into()),
+            policy,
+            routing,
+        })
+    }
+
+    /// One of `all`, by the name `name_of` gives it; an unknown name lists the known ones.
+    fn named<T: Copy>(
+        &self,
+        value: &Spanned<String>,
+        field: &str,
+        all: &[T],
+        name_of: fn(T) -> &'static str,
+    ) -> Result<T> {
+        all.iter()
+            .copied()
+            .find(|candidate| name_of(*candidate) == value.get_ref())
+            .ok_or_else(|| {
+                let known: Vec<_> = all.iter().map(|candidate| name_of(*candidate)).collect();
+                self.error(
+                    value.span(),
+                    field,
+                    &format!(
+                        "unknown {} '{}'; expected one of: {}",
+                        field.rsplit('.').next().unwrap_or(field),
+                        value.get_ref(),
+                        known.join(", ")
+                    ),
+                )
+            })
     }
 
     fn fault_kind(&self, kind: &Spanned<String>, field: &str) -> Result<FaultKind> {
