@@ -123,8 +123,32 @@ impl Node {
     }
 
     /// Spawns a process; with `trap_exit` it receives exits as messages from the start.
+    ///
+    /// The process belongs to the caller's owner (`rt::owner`): a simulator that kills that
+    /// owner ends it.
     pub fn spawn(
         &self,
+        name: &'static str,
+        behaviour: Box<dyn Behaviour>,
+        trap_exit: bool,
+    ) -> Result<Pid, ProcessError> {
+        self.spawn_for(rt::owner(), name, behaviour, trap_exit)
+    }
+
+    /// Spawns a process that serves the whole node (a channel's actor) rather than whoever
+    /// happened to need it first, so no owner's death ends it.
+    pub fn spawn_shared(
+        &self,
+        name: &'static str,
+        behaviour: Box<dyn Behaviour>,
+        trap_exit: bool,
+    ) -> Result<Pid, ProcessError> {
+        self.spawn_for(0, name, behaviour, trap_exit)
+    }
+
+    fn spawn_for(
+        &self,
+        owner: u64,
         name: &'static str,
         behaviour: Box<dyn Behaviour>,
         trap_exit: bool,
@@ -139,7 +163,7 @@ impl Node {
             pid,
             Process {
                 name,
-                owner: rt::owner(),
+                owner,
                 trap_exit,
                 links: BTreeSet::new(),
                 mailbox: VecDeque::new(),
