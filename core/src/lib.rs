@@ -27,6 +27,7 @@ pub mod aion;
 pub mod census;
 pub mod channel;
 pub mod conversation;
+pub mod dispatch;
 mod liminal_error;
 pub mod pool;
 pub mod process;

@@ -56,6 +56,13 @@ pub const SITE_NAMES: &[&str] = &[
     "channel.subscribers",
     "channel.reply",
     "subscription.inbox",
+    "routing.slot",
+    "conversation.inbox",
+    "worker.inbox",
+    "dispatch.doorbell",
+    "recorder.operations",
+    "recorder.outcomes",
+    "recorder.replaying",
     "thread",
     "sleep",
 ];
@@ -230,6 +237,36 @@ impl WorkerContext {
     ) -> Result<WorkerRegistration, AionSurfaceError> {
         let channel = dispatch_channel(namespace, task_queue)?;
         self.register_worker_on_channel(channel, worker_id.into(), participant, capacity, None)
+    }
+
+    /// Registers a worker backed by a new process running `behaviour`, owned by this context
+    /// and ended on unregister, as [`register_worker`](Self::register_worker) does with an idle
+    /// process. Dispatch workers use it for the process that takes their requests.
+    pub(crate) fn register_worker_running(
+        &self,
+        namespace: &str,
+        task_queue: &str,
+        capacity: WorkerCapacity,
+        behaviour: Box<dyn crate::process::Behaviour>,
+    ) -> Result<WorkerRegistration, AionSurfaceError> {
+        let channel = dispatch_channel(namespace, task_queue)?;
+        let seq = self.inner.next_worker.fetch_add(1, Ordering::Relaxed) + 1;
+        let supervisor = self.supervisor_for(&channel)?;
+        let participant = supervisor
+            .node()
+            .spawn("dispatch-worker", behaviour, false)
+            .map_err(|error| lifecycle_error(&channel, error))?;
+        let registered = self.register_worker_on_channel(
+            channel,
+            format!("worker-{seq}"),
+            participant,
+            capacity,
+            Some(participant),
+        );
+        if registered.is_err() {
+            supervisor.node().terminate(participant, ExitReason::Normal);
+        }
+        registered
     }
 
     /// The shared registration path: session, subscribe, arm the monitor, then insert.
@@ -524,6 +561,13 @@ impl WorkerRegistration {
         Ok(subscription.as_ref().and_then(SubscriptionHandle::try_next))
     }
 
+    /// A handle on this worker's in-flight count for the loop that serves its requests.
+    pub(crate) fn in_flight_counter(&self) -> InFlightCounter {
+        InFlightCounter {
+            entry: self.entry.clone(),
+        }
+    }
+
     /// Whether the link monitor still considers the worker live (for observers).
     pub fn is_active(&self) -> bool {
         self.entry.view.active().peek()
@@ -542,6 +586,37 @@ impl WorkerRegistration {
         self.entry.drop_subscription();
         if let Some(mut monitor) = self.link_monitor.take() {
             monitor.shutdown();
+        }
+    }
+}
+
+/// Counts the requests a worker loop has accepted and not yet answered, on the same cell
+/// snapshots read. Holding it keeps the entry (not the registration) alive.
+pub(crate) struct InFlightCounter {
+    entry: Arc<WorkerEntry>,
+}
+
+impl InFlightCounter {
+    /// One more request accepted.
+    pub(crate) fn accept(&self) {
+        self.entry.view.in_flight().fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// One request answered. Saturates at 0: `set_in_flight` may have stored a lower value
+    /// meanwhile, and the count must not wrap.
+    pub(crate) fn answer(&self) {
+        let counter = self.entry.view.in_flight();
+        let mut current = counter.load(Ordering::Acquire);
+        while current > 0 {
+            match counter.compare_exchange(
+                current,
+                current - 1,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return,
+                Err(actual) => current = actual,
+            }
         }
     }
 }
