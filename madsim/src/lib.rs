@@ -23,6 +23,9 @@ mod scheduler;
 mod world;
 
 #[cfg(madsim)]
-pub use scheduler::MadsimScheduler;
+pub mod service;
+
+#[cfg(madsim)]
+pub use scheduler::{MadsimScheduler, Moment};
 #[cfg(madsim)]
 pub use world::{Call, Handle};

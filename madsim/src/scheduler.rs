@@ -75,6 +75,21 @@ struct TaskState {
     token: bool,
     /// The host's waker while the task is parked.
     waker: Option<Waker>,
+    /// Whether the task can run without waiting for a timer: false from a park until an
+    /// unpark (or its timer) lets it go on.
+    runnable: bool,
+}
+
+/// A check run after every step of every pool task (see [`crate::Handle::check_every_step`]).
+pub(crate) type StepCheck = Box<dyn Fn(&Moment) -> Result<(), String> + Send + Sync>;
+
+/// When a step check runs.
+#[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
+pub struct Moment {
+    /// No pool task can run until a timer fires or something outside the pool acts: every
+    /// exit notice has been handled, every reaper has finished.
+    pub quiescent: bool,
 }
 
 /// One owner number per incarnation of a madsim node: a restarted node acts for a fresh
@@ -92,8 +107,11 @@ struct State {
     tasks: BTreeMap<TaskId, TaskState>,
     owners: Owners,
     panics: Vec<(String, String)>,
+    checks: Vec<(String, Arc<StepCheck>)>,
     /// The pools of this world, whose processes a node's death ends.
     contexts: Vec<WorkerContext>,
+    /// The first violation a step check reported, with the check's name.
+    violation: Option<(String, String)>,
 }
 
 /// The scheduler: madsim's executor decides, this type keeps the bookkeeping.
@@ -191,6 +209,46 @@ impl MadsimScheduler {
         self.spawn_owned("node-reaper", 0, Box::new(body));
     }
 
+    /// Adds a check run after every step of every pool task.
+    pub(crate) fn add_check(&self, name: &str, check: StepCheck) {
+        let name = name.to_owned();
+        self.state.with(|state| state.checks.push((name, Arc::new(check))));
+    }
+
+    /// The first violation any step check reported: (check name, message).
+    pub(crate) fn violation(&self) -> Option<(String, String)> {
+        self.state.with(|state| state.violation.clone())
+    }
+
+    /// Runs the step checks (outside the state lock: a check peeks at the pool, which may
+    /// read the clock), keeping the first violation.
+    fn after_step(&self) {
+        let (checks, quiescent) = self.state.with(|state| {
+            let quiescent = state.tasks.values().all(|task| !task.runnable);
+            (state.checks.clone(), quiescent)
+        });
+        if checks.is_empty() {
+            return;
+        }
+        let moment = Moment { quiescent };
+        for (name, check) in &checks {
+            if let Err(message) = check(&moment) {
+                self.state.with(|state| {
+                    state.violation.get_or_insert_with(|| (name.clone(), message));
+                });
+                return;
+            }
+        }
+    }
+
+    fn set_runnable(&self, task: TaskId, runnable: bool) {
+        self.state.with(|state| {
+            if let Some(entry) = state.tasks.get_mut(&task) {
+                entry.runnable = runnable || entry.token;
+            }
+        });
+    }
+
     /// Panics reported by core's spawn wrapper: (task name, message), in order.
     pub(crate) fn panics(&self) -> Vec<(String, String)> {
         self.state.with(|state| state.panics.clone())
@@ -213,6 +271,7 @@ impl MadsimScheduler {
                     owner,
                     token: false,
                     waker: None,
+                    runnable: true,
                 },
             );
             task
@@ -285,6 +344,7 @@ impl Scheduler for MadsimScheduler {
         let waker = self.state.with(|state| {
             let entry = state.tasks.get_mut(&task)?;
             entry.token = true;
+            entry.runnable = true;
             entry.waker.take()
         });
         if let Some(waker) = waker {
@@ -369,6 +429,7 @@ impl Future for Host {
         if !self.ready(cx) {
             return Poll::Pending;
         }
+        self.scheduler.set_runnable(self.task, true);
         let result = {
             let _installed = rt::enter(self.scheduler.clone());
             let coroutine = self.coroutine.as_mut().expect("[internal bug] host polled after end");
@@ -376,11 +437,14 @@ impl Future for Host {
         };
         match result {
             CoroutineResult::Yield(Request::Yield) => {
+                self.scheduler.after_step();
                 self.waiting = Waiting::Yielded;
                 cx.waker().wake_by_ref();
                 Poll::Pending
             }
             CoroutineResult::Yield(Request::Park(deadline)) => {
+                self.scheduler.set_runnable(self.task, false);
+                self.scheduler.after_step();
                 let timer = deadline.map(|deadline| {
                     let at = self.scheduler.deadline_instant(deadline);
                     Box::pin(madsim::time::sleep_until(at))
@@ -402,6 +466,7 @@ impl Future for Host {
                 if self.scheduler.is_retired(owner) {
                     self.scheduler.reap(owner);
                 }
+                self.scheduler.after_step();
                 Poll::Ready(())
             }
         }

@@ -9,7 +9,7 @@ use madsim::task::NodeId;
 use vigil_core::pool::WorkerContext;
 use vigil_core::rt::{self, RawLock};
 
-use crate::scheduler::MadsimScheduler;
+use crate::scheduler::{MadsimScheduler, Moment};
 
 /// One world's pools and the node that hosts their tasks. Cheap to clone.
 ///
@@ -104,6 +104,21 @@ impl Handle {
         if let Some(owner) = self.scheduler.retire(node) {
             self.scheduler.reap(owner);
         }
+    }
+
+    /// Runs `check` after every step of every pool task (every scheduling point, park and
+    /// task end), as `vigil-sim`'s observers do. A check only looks (`peek_*` methods, no
+    /// locks); the first violation is kept for [`Handle::violation`].
+    pub fn check_every_step<F>(&self, name: &str, check: F)
+    where
+        F: Fn(&Moment) -> Result<(), String> + Send + Sync + 'static,
+    {
+        self.scheduler.add_check(name, Box::new(check));
+    }
+
+    /// The first violation a step check reported: (check name, message).
+    pub fn violation(&self) -> Option<(String, String)> {
+        self.scheduler.violation()
     }
 
     /// Panics inside pool tasks, as (task name, message), in the order they happened.
