@@ -18,8 +18,8 @@
 use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::fmt;
-use std::mem::ManuallyDrop;
 use std::future::Future;
+use std::mem::ManuallyDrop;
 use std::pin::Pin;
 use std::sync::{Arc, Weak};
 use std::task::{Context, Poll, Waker};
@@ -179,9 +179,13 @@ impl MadsimScheduler {
     /// Whether `owner` belongs to a node incarnation that has ended.
     fn is_retired(&self, owner: u64) -> bool {
         owner != 0
-            && self
-                .state
-                .with(|state| !state.owners.current.values().any(|current| *current == owner))
+            && self.state.with(|state| {
+                !state
+                    .owners
+                    .current
+                    .values()
+                    .any(|current| *current == owner)
+            })
     }
 
     /// Tracks `context` so a node's death ends its processes in that pool too.
@@ -212,7 +216,8 @@ impl MadsimScheduler {
     /// Adds a check run after every step of every pool task.
     pub(crate) fn add_check(&self, name: &str, check: StepCheck) {
         let name = name.to_owned();
-        self.state.with(|state| state.checks.push((name, Arc::new(check))));
+        self.state
+            .with(|state| state.checks.push((name, Arc::new(check))));
     }
 
     /// The first violation any step check reported: (check name, message).
@@ -234,7 +239,9 @@ impl MadsimScheduler {
         for (name, check) in &checks {
             if let Err(message) = check(&moment) {
                 self.state.with(|state| {
-                    state.violation.get_or_insert_with(|| (name.clone(), message));
+                    state
+                        .violation
+                        .get_or_insert_with(|| (name.clone(), message));
                 });
                 return;
             }
@@ -432,7 +439,10 @@ impl Future for Host {
         self.scheduler.set_runnable(self.task, true);
         let result = {
             let _installed = rt::enter(self.scheduler.clone());
-            let coroutine = self.coroutine.as_mut().expect("[internal bug] host polled after end");
+            let coroutine = self
+                .coroutine
+                .as_mut()
+                .expect("[internal bug] host polled after end");
             coroutine.resume(())
         };
         match result {
@@ -458,9 +468,10 @@ impl Future for Host {
             CoroutineResult::Return(()) => {
                 self.coroutine = None;
                 let task = self.task;
-                let owner = self.scheduler.state.with(|state| {
-                    state.tasks.remove(&task).map_or(0, |entry| entry.owner)
-                });
+                let owner = self
+                    .scheduler
+                    .state
+                    .with(|state| state.tasks.remove(&task).map_or(0, |entry| entry.owner));
                 // A call still running when its node died may have spawned processes after
                 // the reaper ran; they die with the node's incarnation all the same.
                 if self.scheduler.is_retired(owner) {

@@ -16,8 +16,8 @@ use madsim::runtime::{Handle as Madsim, NodeHandle};
 use madsim::time::{sleep, timeout};
 use vigil_core::aion::{ActivityRequest, ActivityResult, Payload, WorkerCapacity};
 use vigil_core::dispatch::{
-    ActivityHandler, DispatchContext, RoutingFunctionDispatchRouter, dispatch_activity_with_context,
-    policy, register_dispatch_worker,
+    ActivityHandler, DispatchContext, RoutingFunctionDispatchRouter,
+    dispatch_activity_with_context, policy, register_dispatch_worker,
 };
 use vigil_core::pool::WorkerContext;
 use vigil_core::rt::{self, RawLock};
@@ -325,14 +325,11 @@ fn client_node(index: usize) -> NodeHandle {
 }
 
 /// Sends requests one after another, each waiting for its reply or the timeout.
-async fn client(
-    index: usize,
-    config: ServiceConfig,
-    report: Shared<Report>,
-    log: impl Fn(String),
-) {
+async fn client(index: usize, config: ServiceConfig, report: Shared<Report>, log: impl Fn(String)) {
     let ip = IpAddr::V4(Ipv4Addr::new(10, 0, 2, index as u8 + 1));
-    let endpoint = Endpoint::bind(SocketAddr::new(ip, 7000)).await.expect("bind");
+    let endpoint = Endpoint::bind(SocketAddr::new(ip, 7000))
+        .await
+        .expect("bind");
     let mut buffer = [0u8; 1024];
     for request in 0..config.requests_per_client {
         let id = ((index as u64) << 32) | request as u64;
@@ -409,7 +406,10 @@ fn decode_id(bytes: &[u8]) -> Option<u64> {
     Some(u64::from_le_bytes(bytes.get(..8)?.try_into().ok()?))
 }
 
-fn encode_reply(id: u64, result: &Result<ActivityResult, vigil_core::aion::AionSurfaceError>) -> Vec<u8> {
+fn encode_reply(
+    id: u64,
+    result: &Result<ActivityResult, vigil_core::aion::AionSurfaceError>,
+) -> Vec<u8> {
     let mut bytes = id.to_le_bytes().to_vec();
     match result {
         Ok(ActivityResult::Completed { .. }) => bytes.push(0),

@@ -29,7 +29,10 @@ async fn look(context: &WorkerContext) -> Seen {
 
 fn try_look(context: &WorkerContext) -> Option<Seen> {
     let Some(supervisor) = context.peek_supervisor() else {
-        return Some(Seen { visible: 0, dead_visible: 0 });
+        return Some(Seen {
+            visible: 0,
+            dead_visible: 0,
+        });
     };
     let node = supervisor.node();
     let participants: Vec<_> = context.peek_channels(|channels| {
@@ -46,16 +49,26 @@ fn try_look(context: &WorkerContext) -> Option<Seen> {
             dead_visible += 1;
         }
     }
-    Some(Seen { visible: participants.len(), dead_visible })
+    Some(Seen {
+        visible: participants.len(),
+        dead_visible,
+    })
 }
 
 /// A worker that holds its registration until its process dies, checking every 10 ms.
 fn serve(context: WorkerContext) {
-    let capacity = WorkerCapacity { max_concurrent: 1, activity_types: vec!["echo".into()] };
+    let capacity = WorkerCapacity {
+        max_concurrent: 1,
+        activity_types: vec!["echo".into()],
+    };
     let registration = context
         .register_worker("shop", "orders", capacity)
         .expect("the channel name is valid");
-    let node = context.peek_supervisor().expect("registration made one").node().clone();
+    let node = context
+        .peek_supervisor()
+        .expect("registration made one")
+        .node()
+        .clone();
     while node.is_alive(registration.participant()) {
         rt::sleep(Duration::from_millis(10));
     }
@@ -86,11 +99,23 @@ async fn a_killed_node_takes_its_workers_out_of_the_pool() {
     let doomed = worker_node(&world, &context, "doomed", 3);
     let _spared = worker_node(&world, &context, "spared", 2);
     sleep(Duration::from_secs(1)).await;
-    assert_eq!(look(&context).await, Seen { visible: 5, dead_visible: 0 });
+    assert_eq!(
+        look(&context).await,
+        Seen {
+            visible: 5,
+            dead_visible: 0
+        }
+    );
 
     world.kill(doomed.id());
     sleep(Duration::from_secs(1)).await;
-    assert_eq!(look(&context).await, Seen { visible: 2, dead_visible: 0 });
+    assert_eq!(
+        look(&context).await,
+        Seen {
+            visible: 2,
+            dead_visible: 0
+        }
+    );
     assert_eq!(world.panics(), Vec::new());
 }
 
@@ -100,11 +125,23 @@ async fn a_restarted_node_brings_its_workers_back() {
     let context = world.context();
     let node = worker_node(&world, &context, "flaky", 2);
     sleep(Duration::from_secs(1)).await;
-    assert_eq!(look(&context).await, Seen { visible: 2, dead_visible: 0 });
+    assert_eq!(
+        look(&context).await,
+        Seen {
+            visible: 2,
+            dead_visible: 0
+        }
+    );
 
     world.restart(node.id());
     sleep(Duration::from_secs(1)).await;
-    assert_eq!(look(&context).await, Seen { visible: 2, dead_visible: 0 });
+    assert_eq!(
+        look(&context).await,
+        Seen {
+            visible: 2,
+            dead_visible: 0
+        }
+    );
     // The workers are new registrations, not the old ones kept alive.
     let channel = dispatch_channel("shop", "orders").unwrap();
     let workers = world

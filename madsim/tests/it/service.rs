@@ -8,7 +8,12 @@ fn total(config: &ServiceConfig) -> usize {
 }
 
 fn assert_clean(report: &Report) {
-    assert_eq!(report.violation, None, "trace:\n{}", report.trace.join("\n"));
+    assert_eq!(
+        report.violation,
+        None,
+        "trace:\n{}",
+        report.trace.join("\n")
+    );
     assert_eq!(report.panics, Vec::new());
 }
 
@@ -25,7 +30,10 @@ async fn every_request_completes_when_nothing_fails() {
         .filter(|(_, _, outcome)| *outcome == RequestOutcome::Completed)
         .count();
     assert_eq!(completed, total(&config));
-    assert_eq!((report.received, report.resolved), (total(&config), total(&config)));
+    assert_eq!(
+        (report.received, report.resolved),
+        (total(&config), total(&config))
+    );
 }
 
 #[madsim::test]
