@@ -56,7 +56,7 @@ fn suspend(request: Request) {
     let Some((task, yielder)) = RUNNING.take() else {
         panic!(
             "vigil-core blocked outside a vigil-madsim task: call the pool from inside \
-             `vigil_madsim::World::call` (or a task it spawned), never directly from async code"
+             `vigil_madsim::Handle::call` or `Handle::spawn` (or a task they started), never directly from async code"
         );
     };
     // SAFETY: the pointer was stored by this coroutine from the `&Yielder` its body received,
@@ -65,6 +65,15 @@ fn suspend(request: Request) {
     // that is executing).
     unsafe { &*yielder }.suspend(request);
     RUNNING.set(Some((task, yielder)));
+}
+
+/// Clears [`RUNNING`] when a coroutine's body ends, however it ends.
+struct ClearRunning;
+
+impl Drop for ClearRunning {
+    fn drop(&mut self) {
+        RUNNING.set(None);
+    }
 }
 
 /// Per-task state the host and `unpark` share.
@@ -285,8 +294,10 @@ impl MadsimScheduler {
         });
         let coroutine = Coroutine::new(move |yielder: &TaskYielder, ()| {
             RUNNING.set(Some((task, yielder as *const TaskYielder)));
+            // Cleared on return and on unwind alike: a body that panics (a user's call) must
+            // not leave RUNNING pointing into a stack that is gone.
+            let _clear = ClearRunning;
             body();
-            RUNNING.set(None);
         });
         let host = Host {
             scheduler: self.clone(),

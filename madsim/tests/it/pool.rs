@@ -153,3 +153,19 @@ async fn a_restarted_node_brings_its_workers_back() {
     assert_eq!(workers.len(), 2);
     assert_eq!(world.panics(), Vec::new());
 }
+
+#[madsim::test]
+async fn pool_code_called_from_async_code_fails_with_advice() {
+    let world = Handle::new();
+    let context = world.context();
+    let capacity = WorkerCapacity {
+        max_concurrent: 1,
+        activity_types: Vec::new(),
+    };
+    let misuse = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        context.register_worker("shop", "orders", capacity)
+    }));
+    let payload = misuse.expect_err("a registration blocks, which async code cannot");
+    let message = vigil_core::thread::panic_message(payload.as_ref());
+    assert!(message.contains("vigil_madsim::Handle::call"), "{message}");
+}
