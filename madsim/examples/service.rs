@@ -20,12 +20,13 @@ async fn main() {
     };
     println!(
         "requests: {} completed, {} failed with a named error, {} timed out; dispatcher \
-         received {} and resolved {}",
+         received {} and resolved {}; {} dispatches saw their worker exit and selected again",
         count(|outcome| *outcome == RequestOutcome::Completed),
         count(|outcome| matches!(outcome, RequestOutcome::Failed(_))),
         count(|outcome| *outcome == RequestOutcome::TimedOut),
         report.received,
         report.resolved,
+        report.worker_exits,
     );
     match &report.violation {
         Some((check, message)) => println!("violation of {check}: {message}"),

@@ -16,8 +16,9 @@ use madsim::runtime::{Handle as Madsim, NodeHandle};
 use madsim::time::{sleep, timeout};
 use vigil_core::aion::{ActivityRequest, ActivityResult, Payload, WorkerCapacity};
 use vigil_core::dispatch::{
-    ActivityHandler, DispatchContext, RoutingFunctionDispatchRouter,
-    dispatch_activity_with_context, policy, register_dispatch_worker,
+    ActivityHandler, DispatchContext, DispatchOperationKind, MemoryRecorder,
+    RoutingFunctionDispatchRouter, dispatch_activity_with_context, policy,
+    register_dispatch_worker,
 };
 use vigil_core::pool::WorkerContext;
 use vigil_core::rt::{self, RawLock};
@@ -56,7 +57,7 @@ impl Default for ServiceConfig {
             requests_per_client: 20,
             chaos: true,
             reply_timeout: Duration::from_secs(2),
-            activity_time: Duration::from_millis(5),
+            activity_time: Duration::from_millis(20),
         }
     }
 }
@@ -83,6 +84,9 @@ pub struct Report {
     /// Requests the dispatcher received and requests it answered (or failed).
     pub received: usize,
     pub resolved: usize,
+    /// Times a dispatch saw its selected worker exit and selected again (recorded
+    /// `WorkerExited` operations).
+    pub worker_exits: usize,
     /// The first violation of a step check: (check, message).
     pub violation: Option<(String, String)>,
     /// Panics inside pool tasks: (task, message).
@@ -108,7 +112,8 @@ pub async fn run(config: &ServiceConfig) -> Report {
         }
     };
 
-    let dispatcher = dispatcher_node(&world, &pool, &report);
+    let recorder = Arc::new(MemoryRecorder::new());
+    let dispatcher = dispatcher_node(&world, &pool, &recorder, &report);
     let workers: Vec<NodeHandle> = (0..config.worker_nodes)
         .map(|index| worker_node(&world, &pool, config, index))
         .collect();
@@ -140,7 +145,13 @@ pub async fn run(config: &ServiceConfig) -> Report {
     }
     // Let in-flight dispatches, exit notices and restarts settle before the last look.
     sleep(Duration::from_secs(1)).await;
+    let operations = world.call(move || recorder.operations()).await;
+    let worker_exits = operations
+        .iter()
+        .filter(|operation| operation.kind == DispatchOperationKind::WorkerExited)
+        .count();
     report.with(|report| {
+        report.worker_exits = worker_exits;
         report.violation = world.violation();
         report.panics = world.panics();
         std::mem::take(report)
@@ -219,9 +230,15 @@ fn dispatcher_address() -> SocketAddr {
 }
 
 /// The dispatcher: one task per request, each dispatching through the pool and replying.
-fn dispatcher_node(world: &Handle, pool: &WorkerContext, report: &Shared<Report>) -> NodeHandle {
+fn dispatcher_node(
+    world: &Handle,
+    pool: &WorkerContext,
+    recorder: &Arc<MemoryRecorder>,
+    report: &Shared<Report>,
+) -> NodeHandle {
     let router = RoutingFunctionDispatchRouter::new(policy::least_loaded());
-    let context = DispatchContext::for_pool(pool, Arc::new(router));
+    let mut context = DispatchContext::for_pool(pool, Arc::new(router));
+    context.recorder = recorder.clone();
     let (world, report) = (world.clone(), report.clone());
     let node = Madsim::current()
         .create_node()

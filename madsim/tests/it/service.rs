@@ -76,3 +76,25 @@ fn the_same_seed_gives_the_same_trace() {
     assert_eq!(first, traced_run(11));
     assert_ne!(first, traced_run(12));
 }
+
+/// The chaos is not idle: over a handful of seeds, some kills land while a dispatch waits on
+/// the victim's worker, and dispatch selects another worker instead of failing.
+#[test]
+fn kills_land_on_dispatches_in_flight_and_dispatch_selects_again() {
+    let mut worker_exits = 0;
+    for seed in 1..=8 {
+        let runtime = Runtime::with_seed_and_config(seed, madsim::Config::default());
+        let report = runtime.block_on(async { service::run(&ServiceConfig::default()).await });
+        assert_clean(&report);
+        assert!(
+            report
+                .outcomes
+                .iter()
+                .all(|(_, _, outcome)| !matches!(outcome, RequestOutcome::Failed(_))),
+            "with live workers left, a dead worker is re-selected, not failed: {:?}",
+            report.outcomes
+        );
+        worker_exits += report.worker_exits;
+    }
+    assert!(worker_exits > 0);
+}
