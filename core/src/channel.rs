@@ -258,7 +258,7 @@ impl ChannelHandle {
         let pid = self
             .inner
             .node
-            .spawn("channel-actor", Box::new(behaviour), true)
+            .spawn_shared("channel-actor", Box::new(behaviour), true)
             .map_err(|error| LiminalError::ChannelClosed(error.to_string()))?;
         let node = &self.inner.node;
         self.inner

@@ -43,6 +43,8 @@ struct Table {
 
 struct Process {
     name: &'static str,
+    /// The part of a simulated system this process belongs to (`rt::owner` at spawn).
+    owner: u64,
     trap_exit: bool,
     links: BTreeSet<Pid>,
     mailbox: VecDeque<Message>,
@@ -121,8 +123,32 @@ impl Node {
     }
 
     /// Spawns a process; with `trap_exit` it receives exits as messages from the start.
+    ///
+    /// The process belongs to the caller's owner (`rt::owner`): a simulator that kills that
+    /// owner ends it.
     pub fn spawn(
         &self,
+        name: &'static str,
+        behaviour: Box<dyn Behaviour>,
+        trap_exit: bool,
+    ) -> Result<Pid, ProcessError> {
+        self.spawn_for(rt::owner(), name, behaviour, trap_exit)
+    }
+
+    /// Spawns a process that serves the whole node (a channel's actor) rather than whoever
+    /// happened to need it first, so no owner's death ends it.
+    pub fn spawn_shared(
+        &self,
+        name: &'static str,
+        behaviour: Box<dyn Behaviour>,
+        trap_exit: bool,
+    ) -> Result<Pid, ProcessError> {
+        self.spawn_for(0, name, behaviour, trap_exit)
+    }
+
+    fn spawn_for(
+        &self,
+        owner: u64,
         name: &'static str,
         behaviour: Box<dyn Behaviour>,
         trap_exit: bool,
@@ -137,6 +163,7 @@ impl Node {
             pid,
             Process {
                 name,
+                owner,
                 trap_exit,
                 links: BTreeSet::new(),
                 mailbox: VecDeque::new(),
@@ -163,6 +190,28 @@ impl Node {
     /// Does nothing (returns `false`) when the pid has already exited or is unknown.
     pub fn terminate(&self, pid: Pid, reason: ExitReason) -> bool {
         self.shared.terminate(pid, reason)
+    }
+
+    /// Ends every live process spawned for `owner` (see `rt::Scheduler::owner`) with
+    /// `reason`, each through [`Node::terminate`], and returns how many it ended. Owner 0
+    /// means "no owner" and ends nothing: a simulator kills one part of a system, never all.
+    pub fn terminate_owned(&self, owner: u64, reason: ExitReason) -> usize {
+        if owner == 0 {
+            return 0;
+        }
+        let owned: Vec<Pid> = self
+            .shared
+            .table
+            .lock()
+            .processes
+            .iter()
+            .filter(|(_, process)| process.owner == owner)
+            .map(|(pid, _)| *pid)
+            .collect();
+        owned
+            .into_iter()
+            .filter(|pid| self.terminate(*pid, reason))
+            .count()
     }
 
     pub fn is_alive(&self, pid: Pid) -> bool {

@@ -93,6 +93,81 @@ fn linking_to_an_exited_or_unknown_pid_is_noproc_and_self_link_is_a_no_op() {
     assert_eq!(node.exit_reason(b), Some(ExitReason::Error));
 }
 
+/// The production scheduler, except that every task on the installing thread acts for
+/// `owner` (as a madsim node's tasks do under `vigil-madsim`).
+struct ActingFor {
+    inner: Arc<dyn crate::rt::Scheduler>,
+    owner: u64,
+}
+
+impl crate::rt::Scheduler for ActingFor {
+    fn spawn(&self, name: &str, body: Box<dyn FnOnce() + Send + 'static>) -> crate::rt::TaskId {
+        self.inner.spawn(name, body)
+    }
+    fn current(&self) -> crate::rt::TaskId {
+        self.inner.current()
+    }
+    fn point(&self, site: crate::rt::Site) {
+        self.inner.point(site);
+    }
+    fn park(&self, site: crate::rt::Site, deadline: Option<crate::rt::Instant>) {
+        self.inner.park(site, deadline);
+    }
+    fn unpark(&self, task: crate::rt::TaskId) {
+        self.inner.unpark(task);
+    }
+    fn now(&self) -> crate::rt::Instant {
+        self.inner.now()
+    }
+    fn random_u64(&self) -> u64 {
+        self.inner.random_u64()
+    }
+    fn owner(&self) -> u64 {
+        self.owner
+    }
+    fn globals(&self) -> &crate::rt::Globals {
+        self.inner.globals()
+    }
+}
+
+#[test]
+fn terminate_owned_ends_exactly_the_owners_processes_and_their_links_fire() {
+    let node = Node::new("test");
+    let (watcher, exits) = recorder(&node);
+    let unowned = node
+        .spawn("before", Box::new(IdleWorkerProcess), false)
+        .unwrap();
+    let acting = ActingFor {
+        inner: crate::rt::current(),
+        owner: 7,
+    };
+    let (owned, shared) = {
+        let _guard = crate::rt::enter(Arc::new(acting));
+        let owned = node
+            .spawn("owned", Box::new(IdleWorkerProcess), false)
+            .unwrap();
+        let shared = node
+            .spawn_shared("shared", Box::new(IdleWorkerProcess), false)
+            .unwrap();
+        (owned, shared)
+    };
+    node.link(watcher, owned).unwrap();
+
+    assert_eq!(
+        node.terminate_owned(0, ExitReason::Killed),
+        0,
+        "owner 0 ends nothing"
+    );
+    assert_eq!(node.terminate_owned(8, ExitReason::Killed), 0);
+    assert_eq!(node.terminate_owned(7, ExitReason::Killed), 1);
+    assert_eq!(
+        exits.recv_timeout(SIGNAL_BOUND),
+        Ok((owned, ExitReason::Killed))
+    );
+    assert_eq!(node.exit_reason(owned), Some(ExitReason::Killed));
+    assert!(node.is_alive(unowned) && node.is_alive(shared) && node.is_alive(watcher));
+}
+
 #[test]
 fn pids_are_never_reused_and_sends_to_dead_pids_are_dropped() {
     let node = Node::new("test");

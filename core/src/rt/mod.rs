@@ -234,6 +234,13 @@ pub trait Scheduler: Send + Sync + 'static {
     fn now(&self) -> Instant;
     /// A random number from the scheduler's source.
     fn random_u64(&self) -> u64;
+    /// Which part of a simulated system the calling task acts for (a madsim node, for
+    /// example), or 0 for none. Processes remember it when they are spawned, so a simulator
+    /// that kills a part can end every process that part owned (`Node::terminate_owned`).
+    /// Production has one part, so the default is always 0.
+    fn owner(&self) -> u64 {
+        0
+    }
     /// Called by `core`'s spawn wrapper when a task's body panicked.
     fn task_panicked(&self, _task: TaskId, _message: &str) {}
     /// Storage for what would otherwise be process-global statics (the default worker
@@ -408,6 +415,16 @@ pub fn access(site: Site, object: Object<'_>) {
     if let Some(scheduler) = CURRENT.with(|slot| slot.borrow().clone()) {
         scheduler.access(site, object);
     }
+}
+
+/// The owner of the calling task (see [`Scheduler::owner`]); 0 when no scheduler is installed.
+pub fn owner() -> u64 {
+    if !INSTALLED.with(Cell::get) {
+        return 0;
+    }
+    CURRENT
+        .with(|slot| slot.borrow().clone())
+        .map_or(0, |scheduler| scheduler.owner())
 }
 
 /// A scheduling point at a named pool step.
