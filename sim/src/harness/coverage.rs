@@ -11,6 +11,8 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use vigil_core::pool::RegistrationId;
+
 use super::checks::{peek_channels_at, watched};
 use super::world::{self, Status, World};
 use crate::observer::{Observer, StepView};
@@ -143,6 +145,14 @@ fn state_hash(world: &World, step: u64) -> u64 {
         // No pool yet, or its lock is held: the registrations alone, marked as such.
         return fnv1a64_extend(hash, &[0xff]);
     };
+    // The workload's index of each registration the pool has named, by the pool's id.
+    let mut indices: Vec<(RegistrationId, u32)> = world
+        .registrations
+        .iter()
+        .enumerate()
+        .filter_map(|(index, state)| Some((state.id?, index as u32)))
+        .collect();
+    indices.sort_unstable();
     let pool = node.peek_view(|view| {
         let mut hash = hash;
         for channel in channels.iter() {
@@ -155,11 +165,9 @@ fn state_hash(world: &World, step: u64) -> u64 {
                 };
                 // The workload's index of the registration, not the pool's id, so the same
                 // situation reached in two executions hashes alike.
-                let index = world
-                    .registrations
-                    .iter()
-                    .position(|state| state.id == Some(entry.registration))
-                    .map_or(u32::MAX, |index| index as u32);
+                let index = indices
+                    .binary_search_by_key(&entry.registration, |(id, _)| *id)
+                    .map_or(u32::MAX, |found| indices[found].1);
                 hash = fnv1a64_extend(hash, &index.to_le_bytes());
                 let flags = [
                     u8::from(entry.active),

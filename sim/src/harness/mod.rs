@@ -368,7 +368,11 @@ fn search_scenario(
         }
         Search::Run(progress) if shard.owns_unit(shard::unit_of(&scenario)) => {
             let mut strategy = explore::strategy_of(kind, config.seed);
-            let log = explore::run_part(part, &mut *strategy, progress);
+            let whole = PartRun {
+                part: Part::WHOLE,
+                ..part
+            };
+            let log = explore::run_part(whole, &mut *strategy, progress);
             (log, Some(ShardMode::Whole))
         }
         Search::Run(_) => (explore::Log::default(), Some(ShardMode::Elsewhere)),
