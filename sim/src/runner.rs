@@ -210,6 +210,10 @@ where
     Runner::new(config.clone()).run(strategy, model)
 }
 
+/// The per-execution hook of [`Runner::after_execution`]: the index and schedule of an
+/// execution once examined.
+type AfterExecution = dyn FnMut(u64, &Schedule);
+
 /// A run's configuration plus its observers and the form of the replay command.
 pub struct Runner {
     config: Config,
@@ -220,7 +224,7 @@ pub struct Runner {
     replay_template: Option<String>,
     part: Part,
     lowest_failure: Option<Arc<AtomicU64>>,
-    after_execution: Option<Box<dyn FnMut(u64, &Schedule)>>,
+    after_execution: Option<Box<AfterExecution>>,
 }
 
 impl std::fmt::Debug for Runner {

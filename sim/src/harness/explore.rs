@@ -115,11 +115,12 @@ pub(crate) fn splittable(kind: StrategyKind) -> bool {
     matches!(kind, StrategyKind::Random | StrategyKind::Portfolio)
 }
 
-/// The strategy of `kind` for a run with root seed `seed`.
-pub(crate) fn strategy_of(kind: StrategyKind, seed: u64) -> Box<dyn Strategy> {
+/// The strategy of `kind` for a run with root seed `seed`; the splittable ones with their
+/// fault timers calibrated to `fault_horizon` (see [`fault_horizon`]).
+pub(crate) fn strategy_of(kind: StrategyKind, seed: u64, fault_horizon: u64) -> Box<dyn Strategy> {
     match kind {
-        StrategyKind::Random => Box::new(Random::new(seed)),
-        StrategyKind::Portfolio => Box::new(Portfolio::new(seed)),
+        StrategyKind::Random => Box::new(Random::calibrated(seed, fault_horizon)),
+        StrategyKind::Portfolio => Box::new(Portfolio::new(seed, fault_horizon)),
         StrategyKind::Pct { depth } => Box::new(Pct::new(seed, depth)),
         StrategyKind::Dfs { preemptions_max } => Box::new(Dfs::new(preemptions_max)),
         StrategyKind::Dpor {
@@ -127,6 +128,24 @@ pub(crate) fn strategy_of(kind: StrategyKind, seed: u64) -> Box<dyn Strategy> {
             faults_max,
         } => Box::new(Dpor::new(preemptions_max, faults_max)),
     }
+}
+
+/// The fault horizon every execution of a splittable search starts from: the one a random
+/// walk learns in the run's first execution. A random walk that learned from all earlier
+/// executions would make execution `i` depend on which executions ran before it on the same
+/// thread; this pilot is the same for every part, thread and machine.
+pub(crate) fn fault_horizon(scenario: &Arc<Scenario>, file: &str, config: &Config) -> u64 {
+    let mut config = config.clone();
+    config.executions = 1;
+    config.shrink = None;
+    let tally = Rc::new(RefCell::new(FaultTally::default()));
+    let mut runner = runner_for(scenario, file, config.clone(), &tally);
+    let mut pilot = Random::new(config.seed);
+    let model = scenario.clone();
+    checks::take_tally();
+    runner.run(&mut pilot, move || workload::run(&model));
+    checks::take_tally();
+    pilot.fault_horizon()
 }
 
 /// How one part runs besides its strategy.
@@ -187,6 +206,7 @@ pub(crate) fn run_jobs(
     jobs: u64,
     mut progress: Box<dyn FnMut(u64)>,
 ) -> Log {
+    let horizon = fault_horizon(run.scenario, run.file, &run.config);
     let done = Arc::new(AtomicU64::new(0));
     let part_of = |job_idx| PartRun {
         scenario: run.scenario,
@@ -204,13 +224,21 @@ pub(crate) fn run_jobs(
             let count = Box::new(move |_| {
                 done.fetch_add(1, Ordering::Relaxed);
             });
-            run_part(part_of(job_idx), &mut *strategy_of(kind, seed), count)
+            run_part(
+                part_of(job_idx),
+                &mut *strategy_of(kind, seed, horizon),
+                count,
+            )
         },
         |job_idx| {
             // This thread runs its own job and shows the progress of all of them.
             let done = done.clone();
             let count = Box::new(move |_| progress(done.fetch_add(1, Ordering::Relaxed) + 1));
-            run_part(part_of(job_idx), &mut *strategy_of(kind, seed), count)
+            run_part(
+                part_of(job_idx),
+                &mut *strategy_of(kind, seed, horizon),
+                count,
+            )
         },
     );
     let mut logs = logs.into_iter();

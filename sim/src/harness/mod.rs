@@ -367,7 +367,8 @@ fn search_scenario(
             (log, Some(ShardMode::Split))
         }
         Search::Run(progress) if shard.owns_unit(shard::unit_of(&scenario)) => {
-            let mut strategy = explore::strategy_of(kind, config.seed);
+            // Not splittable: the fault horizon is not used.
+            let mut strategy = explore::strategy_of(kind, config.seed, 0);
             let whole = PartRun {
                 part: Part::WHOLE,
                 ..part

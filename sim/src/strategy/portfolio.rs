@@ -10,11 +10,12 @@ const PCT_DEPTHS: [u32; 3] = [2, 3, 5];
 
 /// Execution `i` runs member `i % 4`: the random walk, then PCT at depths 2, 3 and 5. Every
 /// member starts afresh for each execution (PCT with its initial horizon, not one learned
-/// from earlier executions), so an execution depends on the root seed and its index alone and
+/// from earlier executions, and every fault timer from the same calibrated horizon), so an execution depends on the root seed and its index alone and
 /// any thread or machine can run it (see [`crate::Part`]).
 #[derive(Debug)]
 pub struct Portfolio {
     root_seed: u64,
+    fault_horizon: u64,
     member: Member,
 }
 
@@ -25,10 +26,13 @@ enum Member {
 }
 
 impl Portfolio {
-    pub fn new(root_seed: u64) -> Self {
+    /// A portfolio whose members' fault timers start every execution from `fault_horizon`
+    /// steps (see [`Random::calibrated`]).
+    pub fn new(root_seed: u64, fault_horizon: u64) -> Self {
         Portfolio {
             root_seed,
-            member: Member::Random(Random::new(root_seed)),
+            fault_horizon,
+            member: Member::Random(Random::calibrated(root_seed, fault_horizon)),
         }
     }
 
@@ -61,8 +65,8 @@ impl Portfolio {
 impl Strategy for Portfolio {
     fn start(&mut self, execution_idx: u64) -> Option<Start> {
         self.member = match Self::depth_of(execution_idx) {
-            None => Member::Random(Random::new(self.root_seed)),
-            Some(depth) => Member::Pct(Pct::new(self.root_seed, depth)),
+            None => Member::Random(Random::calibrated(self.root_seed, self.fault_horizon)),
+            Some(depth) => Member::Pct(Pct::calibrated(self.root_seed, depth, self.fault_horizon)),
         };
         self.strategy().start(execution_idx)
     }
