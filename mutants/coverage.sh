@@ -8,7 +8,7 @@
 source "$(dirname "$0")/common.sh"
 
 scenario=mutants/coverage/insert-before-arm.toml
-states() { sed -n 's/^ *"states": \([0-9]*\),$/\1/p' "$1" | head -n 1; }
+states() { sed -n 's/^ *"states": \([0-9]*\),\{0,1\}$/\1/p' "$1" | head -n 1; }
 
 cargo build --quiet --release -p vigil-sim
 "${CARGO_TARGET_DIR:-$root/target}/release/vigil" run "$scenario" --no-reports --json \

@@ -352,7 +352,15 @@ fn run(cli: Cli) -> Result<u8> {
                 no_reports: false,
                 no_shrink: false,
             };
-            run_and_report(&scenarios, &Overrides::default(), &output)
+            let overrides = Overrides {
+                jobs: Spread {
+                    jobs: None,
+                    shard: None,
+                }
+                .jobs(),
+                ..Overrides::default()
+            };
+            run_and_report(&scenarios, &overrides, &output)
         }
     }
 }
