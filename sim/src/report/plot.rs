@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use super::xml_escape;
 use crate::harness::ScenarioRun;
 
-const WIDTH: f64 = 480.0;
+const WIDTH: f64 = 620.0;
 const HEIGHT: f64 = 240.0;
 const LEFT: f64 = 56.0;
 const RIGHT: f64 = 16.0;
