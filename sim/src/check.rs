@@ -14,10 +14,22 @@
 //! | `VIGIL_PCT_DEPTH` | PCT's depth in `check_pct` |
 //! | `VIGIL_FAILURE_FILE` | also write each failing schedule to this file (schedule file format) |
 //! | `VIGIL_NO_SHRINK` | set to anything but `0` to report failures as found |
+//! | `VIGIL_SHARD` | `K/N`: `check_random` runs only shard `K` of `N` of its executions |
+//!
+//! Sharding follows nextest's partition conventions: `K/N` counts from one like
+//! `cargo nextest run --partition count:K/N`, and the same `K/N` on every machine of a CI
+//! matrix splits the work without overlap. nextest partitions whole tests, which suits the
+//! systematic helpers (a DPOR search cannot be split by execution, so `check_dfs`,
+//! `check_dpor`, `model` and PCT, which learns from earlier executions, ignore
+//! `VIGIL_SHARD` and run whole wherever nextest puts them). A single long `check_random` is
+//! the test nextest cannot split: with `VIGIL_SHARD=K/N` it runs the executions `i` with
+//! `i % N == K - 1`, so the N machines together run exactly the unsharded test, and a
+//! failure found on one replays anywhere with its `VIGIL_REPLAY` schedule.
 
 use std::env;
 
 use crate::failure::Failure;
+use crate::part::{Part, Shard};
 use crate::runner::{Config, EnvError, Runner, replay_from_env};
 use crate::schedule::Schedule;
 use crate::strategy::{Dfs, Dpor, Pct, Random, Replay, Strategy};
@@ -32,6 +44,18 @@ pub const PCT_DEPTH_ENV: &str = "VIGIL_PCT_DEPTH";
 pub const FAILURE_FILE_ENV: &str = "VIGIL_FAILURE_FILE";
 /// Turns shrinking off.
 pub const NO_SHRINK_ENV: &str = "VIGIL_NO_SHRINK";
+/// Runs one shard (`K/N`) of a random exploration.
+pub const SHARD_ENV: &str = "VIGIL_SHARD";
+
+/// The shard of [`SHARD_ENV`], or the whole run.
+fn shard_from_env() -> Part {
+    match env::var(SHARD_ENV) {
+        Ok(text) => Shard::parse(&text)
+            .unwrap_or_else(|error| panic!("{SHARD_ENV}: {error}"))
+            .part(),
+        Err(_) => Part::WHOLE,
+    }
+}
 
 /// How many executions the systematic helpers may run before giving up on exhausting their
 /// bound (then they fail: a systematic check that did not finish proves nothing).
@@ -102,7 +126,7 @@ where
 }
 
 #[track_caller]
-fn explore<F>(model: F, config: Config, strategy: &mut dyn Strategy, systematic: bool)
+fn explore<F>(model: F, config: Config, strategy: &mut dyn Strategy, part: Option<Part>)
 where
     F: Fn() + Send + Sync + 'static,
 {
@@ -110,7 +134,10 @@ where
     if let Some(schedule) = replay {
         return replay_or_panic(model, schedule);
     }
-    let report = Runner::new(config).run(strategy, model);
+    let systematic = part.is_none();
+    let report = Runner::new(config)
+        .part(part.unwrap_or(Part::WHOLE))
+        .run(strategy, model);
     if let Some(failure) = report.failure() {
         fail(failure);
     }
@@ -136,7 +163,7 @@ where
 {
     let config = config(executions);
     let mut strategy = Random::new(config.seed);
-    explore(model, config, &mut strategy, false);
+    explore(model, config, &mut strategy, Some(shard_from_env()));
 }
 
 /// Explores `model` with PCT of `depth` (`VIGIL_PCT_DEPTH` overrides) for `executions`
@@ -149,7 +176,7 @@ where
     let config = config(executions);
     let depth = env_u32(PCT_DEPTH_ENV).unwrap_or(depth);
     let mut strategy = Pct::new(config.seed, depth);
-    explore(model, config, &mut strategy, false);
+    explore(model, config, &mut strategy, Some(Part::WHOLE));
 }
 
 /// Explores every schedule of `model` within `preemptions_max` preemptions (`None`: no bound;
@@ -163,7 +190,7 @@ where
     let config = config(SYSTEMATIC_EXECUTIONS_MAX);
     let bound = preemption_bound(preemptions_max);
     let mut strategy = Dfs::new(bound);
-    explore(model, config, &mut strategy, true);
+    explore(model, config, &mut strategy, None);
 }
 
 /// Explores `model` with partial-order reduction within `preemptions_max` preemptions
@@ -178,7 +205,7 @@ where
     let config = config(SYSTEMATIC_EXECUTIONS_MAX);
     let bound = preemption_bound(preemptions_max);
     let mut strategy = Dpor::new(bound, 0);
-    explore(model, config, &mut strategy, true);
+    explore(model, config, &mut strategy, None);
 }
 
 /// loom's entry point: every interleaving of `model` (up to equivalence), without a preemption

@@ -50,6 +50,7 @@ mod failure;
 mod fault;
 mod harness;
 mod observer;
+mod part;
 pub mod rand;
 pub mod report;
 mod runner;
@@ -61,6 +62,7 @@ pub mod sync;
 pub mod thread;
 mod trace;
 mod wall_clock;
+mod workers;
 
 pub use check::{check_dfs, check_dpor, check_pct, check_random, check_replay, model};
 pub use dependency::{Access, Actor, Event, LockRole, ObjectKey, dependent};
@@ -68,19 +70,20 @@ pub use executor::{Execution, Executor, INJECTED_FAULT_MARKER, Model, Outcome, S
 pub use failure::{BlockedTask, Failure, FailureKind, REPLAY_ENV, TRACE_TAIL_LINES};
 pub use fault::{FaultAction, FaultView, Faults, NoFaults};
 pub use harness::{
-    Observed, Overrides, ScenarioRun, Workload, expect_label, invariant_of, pinned_regression,
-    regression_scenario, replay_scenario, run_scenario, run_scenario_with_progress,
-    shrink_scenario,
+    Log, Observed, Overrides, Reach, ScenarioRun, ShardLog, ShardMode, Workload, expect_label,
+    invariant_of, merge_scenario, pinned_regression, regression_scenario, replay_scenario,
+    run_scenario, run_scenario_with_progress, shrink_scenario,
 };
 pub use observer::{Observer, StepView};
+pub use part::{Part, Shard};
 pub use runner::{
     Config, DEFAULT_SEED, EnvError, Report, Runner, SEED_ENV, Stats, StopReason, parse_seed,
     replay_from_env, run,
 };
 pub use schedule::{CHOICES_MAX, Choice, Schedule, ScheduleError};
 pub use strategy::{
-    Coverage, Dfs, Divergence, Dpor, DrawView, Pct, PickView, Prefixed, Random, Replay, Start,
-    Strategy,
+    Coverage, Dfs, Divergence, Dpor, DrawView, Pct, PickView, Portfolio, Prefixed, Random, Replay,
+    Start, Strategy,
 };
 pub use trace::Trace;
 pub use wall_clock::stopwatch;

@@ -10,6 +10,8 @@ use std::time::Duration;
 use anyhow::{Context as _, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+mod merge;
 use vigil_sim::report::{self, Row};
 use vigil_sim::scenario::{self, Scenario, StrategyKind};
 use vigil_sim::{
@@ -56,6 +58,8 @@ enum Command {
         #[arg(long, value_name = "PATCH")]
         mutant: Option<String>,
         #[command(flatten)]
+        spread: Spread,
+        #[command(flatten)]
         output: Output,
     },
     /// Explore one scenario with another strategy, seed or budget.
@@ -81,7 +85,29 @@ enum Command {
         #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
         executions: Option<u64>,
         #[command(flatten)]
+        spread: Spread,
+        #[command(flatten)]
         output: Output,
+    },
+    /// Merge the JSON reports of `--shard K/N` runs (all N shards of the same command) into
+    /// the summary, verdicts and reports of the unsharded run. Run it from the folder the
+    /// shards ran in: the scenario files are read again to reproduce and shrink failures.
+    Merge {
+        /// The shards' JSON reports (`--json` output), in any order.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Print the merged results as JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Also write JUnit XML to this file.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
+        /// Where to write the summary and failure artefacts (default: target/vigil-reports).
+        #[arg(long)]
+        reports: Option<PathBuf>,
+        /// Do not write reports.
+        #[arg(long)]
+        no_reports: bool,
     },
     /// Replay one schedule (a `v1:` string or a schedule file) of a scenario.
     Replay {
@@ -116,6 +142,28 @@ enum Command {
         #[arg(long, default_value = "reports")]
         reports: PathBuf,
     },
+}
+
+/// How the search is spread over threads and machines.
+#[derive(clap::Args, Debug)]
+struct Spread {
+    /// OS threads to explore on (one executor each); default: the machine's cores. Splits
+    /// random and portfolio searches; systematic searches and PCT run on one thread. The
+    /// results are the same for every value; only times differ.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024))]
+    jobs: Option<u64>,
+    /// Run only shard K of N (1 <= K <= N) of every search, for a CI matrix; merge the
+    /// shards' `--json` reports with `vigil merge`. A shard's own verdicts cover its part.
+    #[arg(long, value_name = "K/N", value_parser = vigil_sim::Shard::parse)]
+    shard: Option<vigil_sim::Shard>,
+}
+
+impl Spread {
+    fn jobs(&self) -> u64 {
+        self.jobs.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, |cores| cores.get() as u64)
+        })
+    }
 }
 
 #[derive(clap::Args, Debug)]
@@ -161,6 +209,8 @@ enum StrategyArg {
     Dfs,
     /// Partial-order reduction within `--preemptions` and `--faults`, with a certificate.
     Dpor,
+    /// Random walk and PCT at depths 2, 3 and 5 by turns (split over `--jobs` and shards).
+    Portfolio,
 }
 
 fn main() -> ExitCode {
@@ -190,6 +240,7 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Run {
             paths,
             mutant,
+            spread,
             output,
         } => {
             let mut scenarios = load_all(&paths)?;
@@ -198,6 +249,8 @@ fn run(cli: Cli) -> Result<u8> {
             }
             let overrides = Overrides {
                 no_shrink: output.no_shrink,
+                jobs: spread.jobs(),
+                shard: spread.shard,
                 ..Overrides::default()
             };
             let corpus = paths.len() == 1
@@ -215,6 +268,7 @@ fn run(cli: Cli) -> Result<u8> {
             preemptions,
             faults,
             executions,
+            spread,
             output,
         } => {
             let pct = matches!(strategy, Some(StrategyArg::Pct));
@@ -244,13 +298,16 @@ fn run(cli: Cli) -> Result<u8> {
                     preemptions_max: preemptions,
                     faults_max: faults.unwrap_or(1),
                 },
+                StrategyArg::Portfolio => StrategyKind::Portfolio,
             });
             let overrides = Overrides {
                 seed,
                 strategy,
                 executions,
                 no_shrink: output.no_shrink,
-                interrupt: None,
+                jobs: spread.jobs(),
+                shard: spread.shard,
+                ..Overrides::default()
             };
             let output = output.resolved(false);
             run_and_report(&scenarios, &overrides, &output)
@@ -266,6 +323,26 @@ fn run(cli: Cli) -> Result<u8> {
             save,
             trace,
         } => shrink(&file, &schedule, save.as_deref(), trace),
+        Command::Merge {
+            files,
+            json,
+            junit,
+            reports,
+            no_reports,
+        } => {
+            let output = Output {
+                json,
+                junit,
+                reports,
+                no_reports,
+                no_shrink: false,
+            }
+            .resolved(false);
+            let runs = merge::merge(&files)?;
+            let runs: Vec<(vigil_sim::ScenarioRun, Option<Duration>)> =
+                runs.into_iter().map(|run| (run, None)).collect();
+            report_runs(&runs, &output, false)
+        }
         Command::Report { paths, reports } => {
             let scenarios = load_all(&paths)?;
             let output = Output {
@@ -275,7 +352,15 @@ fn run(cli: Cli) -> Result<u8> {
                 no_reports: false,
                 no_shrink: false,
             };
-            run_and_report(&scenarios, &Overrides::default(), &output)
+            let overrides = Overrides {
+                jobs: Spread {
+                    jobs: None,
+                    shard: None,
+                }
+                .jobs(),
+                ..Overrides::default()
+            };
+            run_and_report(&scenarios, &overrides, &output)
         }
     }
 }
@@ -479,11 +564,24 @@ fn run_and_report(
         );
     }
     bar.finish_and_clear();
+    let runs: Vec<(ScenarioRun, Option<Duration>)> = runs
+        .into_iter()
+        .map(|(run, elapsed)| (run, Some(elapsed)))
+        .collect();
+    report_runs(&runs, output, interrupted)
+}
+
+/// Prints and writes what `runs` found, and the exit code that says so.
+fn report_runs(
+    runs: &[(ScenarioRun, Option<Duration>)],
+    output: &Output,
+    interrupted: bool,
+) -> Result<u8> {
     let rows: Vec<Row<'_>> = runs
         .iter()
         .map(|(run, elapsed)| Row {
             run,
-            elapsed: Some(*elapsed),
+            elapsed: *elapsed,
         })
         .collect();
     if output.json {
@@ -567,10 +665,36 @@ fn write_reports(dir: &Path, rows: &[Row<'_>]) -> Result<()> {
                 .with_context(|| format!("cannot write {}", target.display()))?;
         }
     }
+    replace_folder(&staging.join("coverage"), &dir.join("coverage"))?;
     let summary = dir.join("summary.md");
     std::fs::rename(staging.join("summary.md"), &summary)
         .with_context(|| format!("cannot write {}", summary.display()))?;
     let _ = std::fs::remove_dir_all(&staging);
+    Ok(())
+}
+
+/// Replaces the plots in `target` with the staged ones in `staged` (none left when none were
+/// staged), so the folder describes the last run only.
+fn replace_folder(staged: &Path, target: &Path) -> Result<()> {
+    if target.is_dir() {
+        for entry in std::fs::read_dir(target)? {
+            let path = entry?.path();
+            if path.extension().is_some_and(|ext| ext == "svg") {
+                std::fs::remove_file(&path)
+                    .with_context(|| format!("cannot remove {}", path.display()))?;
+            }
+        }
+    }
+    if staged.is_dir() {
+        std::fs::create_dir_all(target)
+            .with_context(|| format!("cannot create {}", target.display()))?;
+        for entry in std::fs::read_dir(staged)? {
+            let path = entry?.path();
+            let destination = target.join(path.file_name().unwrap_or_default());
+            std::fs::rename(&path, &destination)
+                .with_context(|| format!("cannot write {}", destination.display()))?;
+        }
+    }
     Ok(())
 }
 
@@ -583,6 +707,12 @@ fn stage_reports(staging: &Path, rows: &[Row<'_>]) -> Result<()> {
     write_atomically(&staging.join("summary.md"), &report::summary_markdown(rows))?;
     let stems = report::artefact_stems(rows);
     for (row, stem) in rows.iter().zip(&stems) {
+        if row.run.reach.states() > 0 {
+            write_atomically(
+                &staging.join(report::coverage_plot_path(stem)),
+                &report::coverage_svg(row.run),
+            )?;
+        }
         if row.run.failure.is_none() {
             continue;
         }

@@ -11,12 +11,14 @@
 
 use std::env;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::executor::{Executor, Model, Outcome, Verdict};
 use crate::failure::{Failure, FailureKind, REPLAY_ENV};
 use crate::fault::{Faults, NoFaults};
 use crate::observer::Observer;
+use crate::part::Part;
 use crate::schedule::{Schedule, ScheduleError};
 use crate::shrink::{Bench, ShrinkLimits, Shrunk, Signature};
 use crate::strategy::{Coverage, Replay, Strategy};
@@ -213,6 +215,10 @@ where
     Runner::new(config.clone()).run(strategy, model)
 }
 
+/// The per-execution hook of [`Runner::after_execution`]: the index and schedule of an
+/// execution once examined.
+type AfterExecution = dyn FnMut(u64, &Schedule);
+
 /// A run's configuration plus its observers and the form of the replay command.
 pub struct Runner {
     config: Config,
@@ -221,6 +227,9 @@ pub struct Runner {
     on_execution: Option<Box<dyn FnMut(u64)>>,
     stop_when: Option<Box<dyn Fn() -> bool>>,
     replay_template: Option<String>,
+    part: Part,
+    lowest_failure: Option<Arc<AtomicU64>>,
+    after_execution: Option<Box<AfterExecution>>,
 }
 
 impl std::fmt::Debug for Runner {
@@ -242,7 +251,31 @@ impl Runner {
             on_execution: None,
             stop_when: None,
             replay_template: None,
+            part: Part::WHOLE,
+            lowest_failure: None,
+            after_execution: None,
         }
+    }
+
+    /// Runs only the executions of `part` (the others belong to other threads or machines).
+    pub fn part(mut self, part: Part) -> Self {
+        self.part = part;
+        self
+    }
+
+    /// Shares the lowest failing execution index with the runners of the other parts: each
+    /// lowers it when it finds a failure and skips every execution above it, so the parts
+    /// together stop at the first failure in the global order, having run everything below.
+    pub fn lowest_failure(mut self, lowest: Arc<AtomicU64>) -> Self {
+        self.lowest_failure = Some(lowest);
+        self
+    }
+
+    /// Calls `done` with the index and schedule of each execution once it has been examined
+    /// (for per-execution bookkeeping; it must not influence the run).
+    pub fn after_execution(mut self, done: impl FnMut(u64, &Schedule) + 'static) -> Self {
+        self.after_execution = Some(Box::new(done));
+        self
     }
 
     /// Adds an observer (invariant checker) called after every step of every execution.
@@ -285,7 +318,29 @@ impl Runner {
     where
         F: Fn() + Send + Sync + 'static,
     {
-        let model: Model = Arc::new(model);
+        let part = self.part;
+        let indices = (0..self.config.executions).filter(move |&idx| part.owns(idx));
+        self.run_indices(strategy, Arc::new(model), indices)
+    }
+
+    /// Replays `schedule` as execution `execution_idx` of a run, confirming a failure as
+    /// [`Runner::run`] does (a failure found by another thread or machine, reproduced here
+    /// with the same index, seed and replay command).
+    pub fn reproduce<F>(&mut self, model: F, schedule: &Schedule, execution_idx: u64) -> Report
+    where
+        F: Fn() + Send + Sync + 'static,
+    {
+        let mut replay = Replay::new(schedule.clone());
+        let indices = std::iter::once(execution_idx);
+        self.run_indices(&mut replay, Arc::new(model), indices)
+    }
+
+    fn run_indices(
+        &mut self,
+        strategy: &mut dyn Strategy,
+        model: Model,
+        indices: impl Iterator<Item = u64>,
+    ) -> Report {
         crate::executor::quiet_injected_panics();
         let mut executor = Executor::new(&self.config);
         let mut first_trace = Trace::default();
@@ -299,9 +354,13 @@ impl Runner {
             coverage: None,
         };
         let mut seen_schedules = std::collections::BTreeSet::new();
-        for execution_idx in 0..self.config.executions {
+        for execution_idx in indices {
+            let lowest = self.lowest_failure.as_ref();
+            if lowest.is_some_and(|lowest| execution_idx > lowest.load(Ordering::Acquire)) {
+                break;
+            }
             let over_time = elapsed.as_ref().zip(self.config.wall_time_max);
-            if over_time.is_some_and(|(elapsed, max)| execution_idx > 0 && elapsed() >= max) {
+            if over_time.is_some_and(|(elapsed, max)| stats.executions > 0 && elapsed() >= max) {
                 stats.stop = StopReason::WallTime;
                 break;
             }
@@ -329,7 +388,13 @@ impl Runner {
             }
             let examined = (execution_idx, &outcome, &schedule);
             let failure = self.examine(&mut executor, &model, &mut first_trace, examined);
+            if let Some(done) = &mut self.after_execution {
+                done(execution_idx, &schedule);
+            }
             if let Some(failure) = failure {
+                if let Some(lowest) = &self.lowest_failure {
+                    lowest.fetch_min(execution_idx, Ordering::AcqRel);
+                }
                 stats.coverage = strategy.coverage();
                 let (failure, schedule) = match self.config.shrink {
                     Some(limits) => {

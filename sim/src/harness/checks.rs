@@ -211,6 +211,13 @@ thread_local! {
     static STEP: Cell<u64> = const { Cell::new(0) };
 }
 
+/// The pool's channels after step `step`, shared with the invariants' observers of that step
+/// (for the state-coverage probe, which may be the only observer).
+pub(crate) fn peek_channels_at(world: &World, step: u64) -> Peeked {
+    STEP.with(|current| current.set(step));
+    peek_channels(world)
+}
+
 /// The pool's channels now, peeked once per step; `None` while the pool's lock is held.
 fn peek_channels(world: &World) -> Peeked {
     let step = STEP.with(Cell::get);
@@ -537,7 +544,7 @@ fn no_leak(world: &World) -> Result<(), String> {
 
 /// A live process is watched when it is linked to a live monitor actor; a dead one's exit
 /// is on its way to the monitor (`crash-removed` checks it arrives).
-fn watched(view: &NodeView<'_>, pid: Pid) -> bool {
+pub(crate) fn watched(view: &NodeView<'_>, pid: Pid) -> bool {
     !view.alive(pid)
         || view
             .links(pid)

@@ -30,6 +30,23 @@ pub(crate) struct FaultTally {
     pub(crate) delays: Vec<u64>,
 }
 
+impl FaultTally {
+    /// Adds another part's counts (of other executions of the same plan) to these.
+    pub(crate) fn absorb(&mut self, other: &FaultTally) {
+        self.chosen += other.chosen;
+        let add = |mine: &mut Vec<u64>, theirs: &[u64]| {
+            if mine.len() < theirs.len() {
+                mine.resize(theirs.len(), 0);
+            }
+            for (mine, theirs) in mine.iter_mut().zip(theirs) {
+                *mine += theirs;
+            }
+        };
+        add(&mut self.at, &other.at);
+        add(&mut self.delays, &other.delays);
+    }
+}
+
 /// One fault that could fire now.
 #[derive(Clone, Debug)]
 struct Candidate {

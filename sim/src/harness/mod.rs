@@ -2,26 +2,36 @@
 //! the invariants as observers, and the expected outcome compared with what happened.
 
 mod checks;
+mod coverage;
 mod dispatch;
 mod dispatch_checks;
+mod explore;
 mod faults;
 mod generate;
+mod shard;
 mod workload;
 mod world;
 
+pub use coverage::Reach;
+pub use explore::Log;
 pub use generate::Workload;
+pub use shard::{ShardLog, ShardMode};
 
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+
+use explore::PartRun;
 
 use faults::{FaultTally, PlanFaults};
 
 use crate::failure::{Failure, FailureKind};
+use crate::part::{Part, Shard};
 use crate::runner::{Config, Runner, StopReason};
 use crate::scenario::{Expect, Invariant, Scenario, StrategyKind};
 use crate::schedule::{Choice, Schedule};
-use crate::strategy::{Coverage, Dpor, Pct, Prefixed, Random, Replay, Strategy};
+use crate::strategy::{Coverage, Prefixed, Random, Replay, Strategy};
 use crate::trace::Trace;
 
 /// Changes to a scenario's own settings for one run (`vigil explore`).
@@ -34,6 +44,10 @@ pub struct Overrides {
     pub no_shrink: bool,
     /// Set (by a Ctrl-C handler) to stop exploring between executions.
     pub interrupt: Option<Arc<std::sync::atomic::AtomicBool>>,
+    /// OS threads for a search that can be split by execution (0 or 1: this thread only).
+    pub jobs: u64,
+    /// Run only this shard of the search (see [`Shard`]); `None` runs all of it.
+    pub shard: Option<Shard>,
 }
 
 /// What a scenario run observed.
@@ -78,6 +92,10 @@ pub struct ScenarioRun {
     pub regression: Option<String>,
     /// Why a run without failures stopped (`None` when one failed).
     pub stop: Option<StopReason>,
+    /// The distinct abstract pool states the search reached, and when.
+    pub reach: Reach,
+    /// What this machine's shard of the search ran, for `vigil merge` (sharded runs only).
+    pub shard_log: Option<ShardLog>,
 }
 
 impl ScenarioRun {
@@ -134,6 +152,13 @@ impl ScenarioRun {
 
     /// Whether what happened is what the scenario expects.
     pub fn as_expected(&self) -> bool {
+        if self
+            .shard_log
+            .as_ref()
+            .is_some_and(|log| log.mode == ShardMode::Elsewhere)
+        {
+            return true;
+        }
         if matches!(self.observed, Observed::Pass) && !self.certified() {
             return false;
         }
@@ -225,6 +250,40 @@ pub fn run_scenario_with_progress(
     overrides: &Overrides,
     progress: impl FnMut(u64) + 'static,
 ) -> ScenarioRun {
+    search_scenario(scenario, file, overrides, Search::Run(Box::new(progress)))
+}
+
+/// The run of `scenario` that the shards in `logs` did together (`vigil merge`): the same
+/// pinned replays, then their searches combined, the first failure reproduced and shrunk
+/// here, exactly as one unsharded run would have.
+pub fn merge_scenario(
+    scenario: &Scenario,
+    file: &str,
+    logs: Vec<ShardLog>,
+) -> Result<ScenarioRun, String> {
+    let (overrides, log) = shard::combine(scenario, logs)?;
+    Ok(search_scenario(
+        scenario,
+        file,
+        &overrides,
+        Search::Merged(log),
+    ))
+}
+
+/// Where the main search's log comes from.
+enum Search {
+    /// Run it here (all of it, or this machine's shard), reporting progress.
+    Run(Box<dyn FnMut(u64)>),
+    /// The shards' logs, combined.
+    Merged(explore::Log),
+}
+
+fn search_scenario(
+    scenario: &Scenario,
+    file: &str,
+    overrides: &Overrides,
+    search: Search,
+) -> ScenarioRun {
     let scenario = Arc::new(scenario.clone());
     let config = config_of(&scenario, overrides);
     let options = RunOptions {
@@ -276,6 +335,7 @@ pub fn run_scenario_with_progress(
         }
     }
     let kind = overrides.strategy.unwrap_or(scenario.strategy.kind);
+    // The searches from pinned prefixes are short and run whole on every machine.
     for prefix in prefixes {
         let mut config = config.clone();
         config.executions = (config.executions / 2).max(1);
@@ -294,25 +354,56 @@ pub fn run_scenario_with_progress(
             return run;
         }
     }
-    let mut strategy: Box<dyn Strategy> = match kind {
-        StrategyKind::Random => Box::new(Random::new(config.seed)),
-        StrategyKind::Pct { depth } => Box::new(Pct::new(config.seed, depth)),
-        StrategyKind::Dfs { preemptions_max } => {
-            Box::new(crate::strategy::Dfs::new(preemptions_max))
-        }
-        StrategyKind::Dpor {
-            preemptions_max,
-            faults_max,
-        } => Box::new(Dpor::new(preemptions_max, faults_max)),
-    };
-    let mut run = run_with(
-        &scenario,
+    let shard = overrides.shard.unwrap_or(Shard::WHOLE);
+    let part = PartRun {
+        scenario: &scenario,
         file,
-        config,
-        &mut *strategy,
-        &options,
-        Box::new(progress),
-    );
+        config: config.clone(),
+        part: shard.part(),
+        lowest: Arc::new(AtomicU64::new(u64::MAX)),
+        interrupt: options.interrupt.clone(),
+    };
+    let (log, mode) = match search {
+        Search::Merged(log) => (log, None),
+        Search::Run(progress) if explore::splittable(kind) => {
+            let jobs = overrides.jobs.max(1);
+            let log = explore::run_jobs(part, kind, jobs, progress);
+            (log, Some(ShardMode::Split))
+        }
+        Search::Run(progress) if shard.owns_unit(shard::unit_of(&scenario)) => {
+            // Not splittable: the fault horizon is not used.
+            let mut strategy = explore::strategy_of(kind, config.seed, 0);
+            let whole = PartRun {
+                part: Part::WHOLE,
+                ..part
+            };
+            let log = explore::run_part(whole, &mut *strategy, progress);
+            (log, Some(ShardMode::Whole))
+        }
+        Search::Run(_) => (explore::Log::default(), Some(ShardMode::Elsewhere)),
+    };
+    let mut run = match mode {
+        Some(ShardMode::Elsewhere) => shard::elsewhere(&scenario, file, shard),
+        _ => finish(&scenario, file, config.clone(), &options, &log, shard),
+    };
+    if let Some(mode) = mode.filter(|_| shard.count > 1) {
+        run.shard_log = Some(ShardLog {
+            shard,
+            mode,
+            settings: shard::Settings::of(&config, kind, options.shrink),
+            log,
+        });
+    }
+    if let (StrategyKind::Portfolio, Some(failure)) = (kind, &run.failure) {
+        let seed = crate::strategy::Portfolio::execution_seed(config.seed, failure.execution_idx);
+        run.notes.push(format!(
+            "found by the portfolio's {} at execution {} (execution seed {seed:#x}, root seed \
+             {:#x})",
+            crate::strategy::Portfolio::member_name(failure.execution_idx),
+            failure.execution_idx,
+            config.seed
+        ));
+    }
     notes.append(&mut run.notes);
     run.notes = notes;
     run
@@ -366,45 +457,101 @@ struct RunOptions {
     interrupt: Option<Arc<std::sync::atomic::AtomicBool>>,
 }
 
+/// Runs all of a search with `strategy` on this thread.
 fn run_with(
     scenario: &Arc<Scenario>,
     file: &str,
-    mut config: Config,
+    config: Config,
     strategy: &mut dyn Strategy,
     options: &RunOptions,
     progress: Box<dyn FnMut(u64)>,
 ) -> ScenarioRun {
+    let part = PartRun {
+        scenario,
+        file,
+        config: config.clone(),
+        part: Part::WHOLE,
+        lowest: Arc::new(AtomicU64::new(u64::MAX)),
+        interrupt: options.interrupt.clone(),
+    };
+    let log = explore::run_part(part, strategy, progress);
+    finish(scenario, file, config, options, &log, Shard::WHOLE)
+}
+
+/// Turns a search's log into the scenario's run: the figures up to the first failure, and
+/// that failure reproduced here (the same execution, index and replay command), its
+/// generated workload or schedule shrunk.
+fn finish(
+    scenario: &Arc<Scenario>,
+    file: &str,
+    mut config: Config,
+    options: &RunOptions,
+    log: &explore::Log,
+    shard: Shard,
+) -> ScenarioRun {
     let shrink = options.shrink;
-    let scenario = scenario.clone();
-    let tally = Rc::new(RefCell::new(FaultTally::default()));
-    // Shrinking happens below, after the checks' tally is taken, so the tally describes the
-    // exploration alone.
-    config.shrink = None;
     let budget = config.executions;
-    let mut runner = runner_for(&scenario, file, config, &tally).on_execution(progress);
-    if let Some(flag) = options.interrupt.clone() {
-        runner = runner.stop_when(move || flag.load(std::sync::atomic::Ordering::Relaxed));
-    }
+    let cut = log.cut();
+    let Some((found_idx, found_schedule)) = &log.found else {
+        // A shard sees only some executions; whether every fault fired is judged on merging.
+        let unfired = match shard.count {
+            1 => unfired_faults(scenario, &log.tally),
+            _ => Vec::new(),
+        };
+        let observed = if unfired.is_empty() {
+            Observed::Pass
+        } else {
+            Observed::Vacuous { unfired }
+        };
+        return ScenarioRun {
+            scenario: scenario.clone(),
+            file: file.to_owned(),
+            observed,
+            executions: cut.executions,
+            distinct_schedules: cut.distinct_schedules,
+            failure: None,
+            trace: Trace::default(),
+            schedule: None,
+            checks_read: cut.checks.0,
+            checks_skipped: cut.checks.1,
+            workload: None,
+            coverage: log.coverage,
+            notes: Vec::new(),
+            regression: None,
+            stop: Some(log.stop.unwrap_or(StopReason::ExecutionsDone)),
+            reach: cut.reach,
+            shard_log: None,
+        }
+        .with_stop_note(budget);
+    };
+    let tally = Rc::new(RefCell::new(FaultTally::default()));
+    // Shrinking happens below, after the exploration's figures are taken.
+    config.shrink = None;
+    let root_seed = config.seed;
+    let mut runner = runner_for(scenario, file, config, &tally);
     let model_scenario = scenario.clone();
+    let mut report = runner.reproduce(
+        move || workload::run(&model_scenario),
+        found_schedule,
+        *found_idx,
+    );
     checks::take_tally();
-    let mut report = runner.run(strategy, move || workload::run(&model_scenario));
-    let (checks_read, checks_skipped) = checks::take_tally();
-    let progress = *report.progress();
     let workload = world::last_workload().filter(|workload| workload.generated);
     if shrink
         && let (Some(found), Some(generated)) = (report.failure(), &workload)
         && let Some(invariant) = invariant_of(&found.kind)
     {
         let found = FoundGenerated {
-            scenario: &scenario,
+            scenario,
             file,
             schedule: report.schedule(),
             workload: generated,
             invariant,
-            executions: (progress.executions, progress.distinct_schedules),
-            checks: (checks_read, checks_skipped),
+            executions: (cut.executions, cut.distinct_schedules),
+            checks: cut.checks,
         };
-        if let Some(run) = shrink_generated(&found) {
+        if let Some(mut run) = shrink_generated(&found) {
+            run.reach = cut.reach;
             return run;
         }
     }
@@ -425,60 +572,49 @@ fn run_with(
     };
     let trace = report.trace().clone();
     let schedule = report.schedule().clone();
-    match report.into_result() {
-        Ok(stats) => {
-            let unfired = unfired_faults(&scenario, &tally.borrow());
-            let observed = if unfired.is_empty() {
-                Observed::Pass
-            } else {
-                Observed::Vacuous { unfired }
-            };
-            ScenarioRun {
-                scenario,
-                file: file.to_owned(),
-                observed,
-                executions: stats.executions,
-                distinct_schedules: stats.distinct_schedules,
-                failure: None,
-                trace: Trace::default(),
-                schedule: None,
-                checks_read,
-                checks_skipped,
-                workload: None,
-                coverage: stats.coverage,
-                notes: Vec::new(),
-                regression: None,
-                stop: Some(stats.stop),
-            }
-            .with_stop_note(budget)
-        }
-        Err(failure) => {
-            let observed = match invariant_of(&failure.kind) {
-                Some(invariant) => Observed::Fail {
-                    invariant: Some(invariant),
-                },
-                None => Observed::Error {
-                    message: failure.message.clone(),
-                },
-            };
-            ScenarioRun {
-                scenario,
-                file: file.to_owned(),
-                observed,
-                executions: progress.executions,
-                distinct_schedules: progress.distinct_schedules,
-                failure: Some(failure),
-                trace,
-                schedule: Some(schedule),
-                checks_read,
-                checks_skipped,
-                workload,
-                coverage: progress.coverage,
-                notes: Vec::new(),
-                regression: None,
-                stop: None,
-            }
-        }
+    let failure = match report.into_result() {
+        Ok(_) => Failure {
+            kind: FailureKind::Nondeterminism { step: 0 },
+            seed: root_seed,
+            execution_idx: *found_idx,
+            steps: 0,
+            schedule: found_schedule.encode(),
+            trace_tail: Vec::new(),
+            message: format!(
+                "execution {found_idx} failed while exploring but passed when replayed to \
+                 report it. Is the model fully deterministic?"
+            ),
+            replay_command: format!("vigil replay {file} {}", found_schedule.encode()),
+            shrunk: None,
+        },
+        Err(failure) => failure,
+    };
+    let observed = match invariant_of(&failure.kind) {
+        Some(invariant) => Observed::Fail {
+            invariant: Some(invariant),
+        },
+        None => Observed::Error {
+            message: failure.message.clone(),
+        },
+    };
+    ScenarioRun {
+        scenario: scenario.clone(),
+        file: file.to_owned(),
+        observed,
+        executions: cut.executions,
+        distinct_schedules: cut.distinct_schedules,
+        failure: Some(failure),
+        trace,
+        schedule: Some(schedule),
+        checks_read: cut.checks.0,
+        checks_skipped: cut.checks.1,
+        workload,
+        coverage: log.coverage,
+        notes: Vec::new(),
+        regression: None,
+        stop: None,
+        reach: cut.reach,
+        shard_log: None,
     }
 }
 

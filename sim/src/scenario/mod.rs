@@ -127,6 +127,8 @@ pub enum StrategyKind {
         preemptions_max: u32,
         faults_max: u32,
     },
+    /// Random walk and PCT at several depths by turns (see [`crate::Portfolio`]).
+    Portfolio,
 }
 
 impl StrategyKind {
@@ -136,6 +138,7 @@ impl StrategyKind {
             StrategyKind::Pct { .. } => "pct",
             StrategyKind::Dfs { .. } => "dfs",
             StrategyKind::Dpor { .. } => "dpor",
+            StrategyKind::Portfolio => "portfolio",
         }
     }
 }

@@ -128,7 +128,7 @@ fn strategy(scenario: &Scenario) -> String {
                 "preemptions_max = {preemptions_max}\nfaults_max = {faults_max}"
             );
         }
-        StrategyKind::Random => {}
+        StrategyKind::Random | StrategyKind::Portfolio => {}
     }
     if let Some(wall) = spec.wall_time_max {
         let _ = writeln!(out, "wall_time_max_secs = {}", wall.as_secs());

@@ -316,6 +316,7 @@ impl Checker<'_> {
     fn strategy(&self, raw: &RawStrategy, generated: bool) -> Result<StrategySpec> {
         let kind = match raw.kind.get_ref().as_str() {
             "random" => StrategyKind::Random,
+            "portfolio" => StrategyKind::Portfolio,
             "pct" => StrategyKind::Pct {
                 depth: match &raw.depth {
                     Some(depth) => self.count(depth, "strategy.depth", 1)?,
@@ -342,7 +343,7 @@ impl Checker<'_> {
                 return Err(self.error(
                     raw.kind.span(),
                     "strategy.kind",
-                    &format!("unknown strategy '{other}'; expected one of: random, pct, dfs, dpor"),
+                    &format!("unknown strategy '{other}'; expected one of: random, pct, dfs, dpor, portfolio"),
                 ));
             }
         };

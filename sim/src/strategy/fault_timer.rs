@@ -20,6 +20,10 @@ const HORIZON_MIN: u64 = 64;
 pub(crate) struct FaultTimer {
     horizon: u64,
     due: u64,
+    /// A calibrated timer starts every execution from this horizon instead of the one
+    /// learned from earlier executions, so each execution depends on its own seed alone and
+    /// can run on any thread or machine (see [`crate::Part`]).
+    calibrated: Option<u64>,
 }
 
 impl FaultTimer {
@@ -27,12 +31,32 @@ impl FaultTimer {
         FaultTimer {
             horizon: HORIZON_MIN,
             due: 0,
+            calibrated: None,
         }
     }
 
+    /// A timer that starts every execution from `horizon` (at least the minimum).
+    pub(crate) fn calibrated(horizon: u64) -> Self {
+        let horizon = horizon.max(HORIZON_MIN);
+        FaultTimer {
+            horizon,
+            due: 0,
+            calibrated: Some(horizon),
+        }
+    }
+
+    /// The horizon learned so far (for calibrating other timers from a first execution).
+    pub(crate) fn horizon(&self) -> u64 {
+        self.horizon
+    }
+
     /// Draws the first due step of an execution. The horizon depends only on earlier
-    /// executions; replaying one execution uses its recorded choices, not this timer.
+    /// executions (or is the calibrated one); replaying one execution uses its recorded
+    /// choices, not this timer.
     pub(crate) fn start(&mut self, rng: &mut ChaCha8Rng) {
+        if let Some(horizon) = self.calibrated {
+            self.horizon = horizon;
+        }
         self.due = below(rng, self.horizon);
     }
 

@@ -12,12 +12,14 @@ mod dfs;
 mod dpor;
 mod fault_timer;
 mod pct;
+mod portfolio;
 mod random;
 mod replay;
 
 pub use dfs::Dfs;
 pub use dpor::Dpor;
 pub use pct::Pct;
+pub use portfolio::Portfolio;
 pub use random::Random;
 pub use replay::{Prefixed, Replay};
 

@@ -46,6 +46,15 @@ const HORIZON_FIRST: u64 = 64;
 const INITIAL_MIN: u64 = 1 << 63;
 
 impl Pct {
+    /// PCT whose fault timer starts every execution from `fault_horizon` steps (see
+    /// [`crate::Random::calibrated`]); its priority-change horizon still learns.
+    pub fn calibrated(root_seed: u64, depth: u32, fault_horizon: u64) -> Self {
+        Pct {
+            faults: FaultTimer::calibrated(fault_horizon),
+            ..Pct::new(root_seed, depth)
+        }
+    }
+
     pub fn new(root_seed: u64, depth: u32) -> Self {
         Pct {
             root_seed,

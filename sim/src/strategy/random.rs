@@ -30,6 +30,21 @@ impl Random {
         }
     }
 
+    /// A random walk whose fault timer starts every execution from `fault_horizon` steps
+    /// instead of learning from earlier executions: execution `i` then depends on the root
+    /// seed and `i` alone, so a search can be split over threads and machines.
+    pub fn calibrated(root_seed: u64, fault_horizon: u64) -> Self {
+        Random {
+            faults: FaultTimer::calibrated(fault_horizon),
+            ..Random::new(root_seed)
+        }
+    }
+
+    /// The fault horizon learned from the executions run so far (see [`Random::calibrated`]).
+    pub fn fault_horizon(&self) -> u64 {
+        self.faults.horizon()
+    }
+
     /// The seed of execution `execution_idx` of a run with `root_seed`.
     pub fn execution_seed(root_seed: u64, execution_idx: u64) -> u64 {
         execution_seed(root_seed, execution_idx)

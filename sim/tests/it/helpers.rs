@@ -145,3 +145,45 @@ fn a_failing_schedule_is_persisted_when_asked() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains(&schedule.encode()), "{stderr}");
 }
+
+/// The execution index a helper's failure names ("panic in execution N").
+fn failing_execution(text: &str) -> u64 {
+    let after = text
+        .split("panic in execution ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no failing execution in:\n{text}"));
+    let digits: String = after.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().unwrap()
+}
+
+#[test]
+fn check_random_runs_only_its_shard_of_the_executions() {
+    for (shard, residue) in [("1/2", 0), ("2/2", 1), ("2/3", 1), ("3/3", 2)] {
+        let output = run_child(
+            "helpers::child_runs_a_helper",
+            "helper-random",
+            &[
+                (vigil_sim::check::SHARD_ENV, shard),
+                ("VIGIL_NO_SHRINK", "1"),
+            ],
+        );
+        let text = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert!(
+            !output.status.success(),
+            "{shard}: the bug is found\n{text}"
+        );
+        let count: u64 = shard[2..].parse().unwrap();
+        let found = failing_execution(&text);
+        assert_eq!(found % count, residue, "{shard} ran execution {found}");
+    }
+    let output = run_child(
+        "helpers::child_runs_a_helper",
+        "helper-random",
+        &[(vigil_sim::check::SHARD_ENV, "3/2")],
+    );
+    let text = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(
+        text.contains("VIGIL_SHARD: \"3/2\" is not a shard"),
+        "{text}"
+    );
+}

@@ -1,0 +1,250 @@
+//! The search of a scenario spread over threads (`--jobs`) and machines (`--shard`).
+//!
+//! Each part of a run (see [`Part`]) runs its executions with its own executor, observers and
+//! fault source on its own OS thread, and logs per execution index what the reports count:
+//! lock-dependent checks read and skipped, the schedule's digest and the abstract states
+//! reached. The parts share the lowest failing index found so far and skip everything above
+//! it, so together they stop at the first failure in the global order with everything below
+//! it run. [`Log::cut`] then counts only the executions up to that failure: the figures, the
+//! failure and every report are the same however many threads or machines ran the parts and
+//! whichever finished first.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use super::checks;
+use super::coverage::{Reach, StateProbe};
+use super::faults::FaultTally;
+use super::{runner_for, workload};
+use crate::part::Part;
+use crate::runner::{Config, StopReason};
+use crate::scenario::{Scenario, StrategyKind};
+use crate::schedule::Schedule;
+use crate::strategy::{Coverage, Dfs, Dpor, Pct, Portfolio, Random, Strategy};
+
+/// What one part (or several, absorbed) of a search ran and found, per execution index.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Log {
+    /// Per execution index run: lock-dependent checks `(read, skipped)`.
+    pub(crate) executions: BTreeMap<u64, (u64, u64)>,
+    /// Schedule digest to the first execution index that made it.
+    pub(crate) schedules: BTreeMap<u64, u64>,
+    /// Abstract state hash to the first execution index that reached it.
+    pub(crate) states: BTreeMap<u64, u64>,
+    /// How often each part of the fault plan fired, summed over the parts.
+    pub(crate) tally: FaultTally,
+    /// The lowest failing execution index found and its schedule.
+    pub(crate) found: Option<(u64, Schedule)>,
+    /// Why the search stopped, when nothing failed.
+    pub(crate) stop: Option<StopReason>,
+    /// A systematic search's coverage (whole searches only).
+    pub(crate) coverage: Option<Coverage>,
+}
+
+/// The figures of a search up to its first failure (or of all of it).
+#[derive(Clone, Debug)]
+pub(crate) struct Cut {
+    pub(crate) executions: u64,
+    pub(crate) distinct_schedules: u64,
+    pub(crate) checks: (u64, u64),
+    pub(crate) reach: Reach,
+}
+
+impl Log {
+    /// Adds another part's log to this one: the union of what they ran, the lower failure.
+    pub fn absorb(&mut self, other: Log) {
+        self.executions.extend(other.executions);
+        for (digest, idx) in other.schedules {
+            let first = self.schedules.entry(digest).or_insert(idx);
+            *first = (*first).min(idx);
+        }
+        for (state, idx) in other.states {
+            let first = self.states.entry(state).or_insert(idx);
+            *first = (*first).min(idx);
+        }
+        self.tally.absorb(&other.tally);
+        self.found = match (self.found.take(), other.found) {
+            (Some(a), Some(b)) => Some(if b.0 < a.0 { b } else { a }),
+            (a, b) => a.or(b),
+        };
+        self.stop = match (self.stop, other.stop) {
+            (Some(a), Some(b)) => Some(later_stop(a, b)),
+            (a, b) => a.or(b),
+        };
+        self.coverage = self.coverage.or(other.coverage);
+    }
+
+    /// The figures counting only the executions up to and including the first failure.
+    pub(crate) fn cut(&self) -> Cut {
+        let limit = self.found.as_ref().map_or(u64::MAX, |(idx, _)| *idx);
+        let within = |idx: &u64| *idx <= limit;
+        let ran = self.executions.range(..=limit);
+        let checks = ran.clone().fold((0, 0), |(read, skipped), (_, (r, s))| {
+            (read + r, skipped + s)
+        });
+        let executions = ran.count() as u64;
+        let firsts = self.states.values().copied().filter(within).collect();
+        Cut {
+            executions,
+            distinct_schedules: self.schedules.values().filter(|idx| within(idx)).count() as u64,
+            checks,
+            reach: Reach::new(firsts, executions),
+        }
+    }
+}
+
+/// Of two parts' stop reasons, the one that describes the whole: an interrupt or a wall-time
+/// stop in any part cuts the search short.
+fn later_stop(a: StopReason, b: StopReason) -> StopReason {
+    let rank = |stop| match stop {
+        StopReason::Interrupted => 3,
+        StopReason::WallTime => 2,
+        StopReason::StrategyExhausted => 1,
+        StopReason::ExecutionsDone => 0,
+    };
+    if rank(b) > rank(a) { b } else { a }
+}
+
+/// Whether every execution of `kind` depends on the root seed and its index alone, so the
+/// search can be split by index across threads and machines. The systematic searches (and
+/// PCT, which learns its horizon from earlier executions) run whole.
+pub(crate) fn splittable(kind: StrategyKind) -> bool {
+    matches!(kind, StrategyKind::Random | StrategyKind::Portfolio)
+}
+
+/// The strategy of `kind` for a run with root seed `seed`; the splittable ones with their
+/// fault timers calibrated to `fault_horizon` (see [`fault_horizon`]).
+pub(crate) fn strategy_of(kind: StrategyKind, seed: u64, fault_horizon: u64) -> Box<dyn Strategy> {
+    match kind {
+        StrategyKind::Random => Box::new(Random::calibrated(seed, fault_horizon)),
+        StrategyKind::Portfolio => Box::new(Portfolio::new(seed, fault_horizon)),
+        StrategyKind::Pct { depth } => Box::new(Pct::new(seed, depth)),
+        StrategyKind::Dfs { preemptions_max } => Box::new(Dfs::new(preemptions_max)),
+        StrategyKind::Dpor {
+            preemptions_max,
+            faults_max,
+        } => Box::new(Dpor::new(preemptions_max, faults_max)),
+    }
+}
+
+/// The fault horizon every execution of a splittable search starts from: the one a random
+/// walk learns in the run's first execution. A random walk that learned from all earlier
+/// executions would make execution `i` depend on which executions ran before it on the same
+/// thread; this pilot is the same for every part, thread and machine.
+pub(crate) fn fault_horizon(scenario: &Arc<Scenario>, file: &str, config: &Config) -> u64 {
+    let mut config = config.clone();
+    config.executions = 1;
+    config.shrink = None;
+    let tally = Rc::new(RefCell::new(FaultTally::default()));
+    let mut runner = runner_for(scenario, file, config.clone(), &tally);
+    let mut pilot = Random::new(config.seed);
+    let model = scenario.clone();
+    checks::take_tally();
+    runner.run(&mut pilot, move || workload::run(&model));
+    checks::take_tally();
+    pilot.fault_horizon()
+}
+
+/// How one part runs besides its strategy.
+pub(crate) struct PartRun<'a> {
+    pub(crate) scenario: &'a Arc<Scenario>,
+    pub(crate) file: &'a str,
+    pub(crate) config: Config,
+    pub(crate) part: Part,
+    pub(crate) lowest: Arc<AtomicU64>,
+    pub(crate) interrupt: Option<Arc<AtomicBool>>,
+}
+
+/// Runs one part of a search on this thread and logs it.
+pub(crate) fn run_part(
+    run: PartRun<'_>,
+    strategy: &mut dyn Strategy,
+    progress: Box<dyn FnMut(u64)>,
+) -> Log {
+    let tally = Rc::new(RefCell::new(FaultTally::default()));
+    let seen = Rc::new(RefCell::new(Vec::new()));
+    let log = Rc::new(RefCell::new(Log::default()));
+    let (probe_seen, hook_log) = (seen.clone(), log.clone());
+    let mut runner = runner_for(run.scenario, run.file, run.config, &tally)
+        .observer(StateProbe::new(seen))
+        .part(run.part)
+        .lowest_failure(run.lowest)
+        .on_execution(progress)
+        .after_execution(move |idx, schedule| {
+            let mut log = hook_log.borrow_mut();
+            log.executions.insert(idx, checks::take_tally());
+            log.schedules.entry(schedule.digest()).or_insert(idx);
+            for state in probe_seen.borrow_mut().drain(..) {
+                log.states.entry(state).or_insert(idx);
+            }
+        });
+    if let Some(flag) = run.interrupt {
+        runner = runner.stop_when(move || flag.load(Ordering::Relaxed));
+    }
+    let scenario = run.scenario.clone();
+    checks::take_tally();
+    let report = runner.run(strategy, move || workload::run(&scenario));
+    checks::take_tally();
+    let mut log = log.take();
+    log.found = report
+        .failure()
+        .map(|failure| (failure.execution_idx, report.schedule().clone()));
+    log.stop = report.stats().map(|stats| stats.stop);
+    log.coverage = report.progress().coverage;
+    log.tally = tally.borrow().clone();
+    log
+}
+
+/// Runs a splittable search's `part` (a shard, or the whole run) as `jobs` parts on as many
+/// OS threads, this one included, and returns their logs absorbed into one.
+pub(crate) fn run_jobs(
+    run: PartRun<'_>,
+    kind: StrategyKind,
+    jobs: u64,
+    mut progress: Box<dyn FnMut(u64)>,
+) -> Log {
+    let horizon = fault_horizon(run.scenario, run.file, &run.config);
+    let done = Arc::new(AtomicU64::new(0));
+    let part_of = |job_idx| PartRun {
+        scenario: run.scenario,
+        file: run.file,
+        config: run.config.clone(),
+        part: run.part.job(job_idx, jobs),
+        lowest: run.lowest.clone(),
+        interrupt: run.interrupt.clone(),
+    };
+    let seed = run.config.seed;
+    let logs = crate::workers::on_threads(
+        jobs,
+        |job_idx| {
+            let done = done.clone();
+            let count = Box::new(move |_| {
+                done.fetch_add(1, Ordering::Relaxed);
+            });
+            run_part(
+                part_of(job_idx),
+                &mut *strategy_of(kind, seed, horizon),
+                count,
+            )
+        },
+        |job_idx| {
+            // This thread runs its own job and shows the progress of all of them.
+            let done = done.clone();
+            let count = Box::new(move |_| progress(done.fetch_add(1, Ordering::Relaxed) + 1));
+            run_part(
+                part_of(job_idx),
+                &mut *strategy_of(kind, seed, horizon),
+                count,
+            )
+        },
+    );
+    let mut logs = logs.into_iter();
+    let mut log = logs.next().unwrap_or_default();
+    for other in logs {
+        log.absorb(other);
+    }
+    log
+}
