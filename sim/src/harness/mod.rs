@@ -266,7 +266,7 @@ pub fn merge_scenario(
         scenario,
         file,
         &overrides,
-        Search::Merged(log),
+        Search::Merged(Box::new(log)),
     ))
 }
 
@@ -275,7 +275,7 @@ enum Search {
     /// Run it here (all of it, or this machine's shard), reporting progress.
     Run(Box<dyn FnMut(u64)>),
     /// The shards' logs, combined.
-    Merged(explore::Log),
+    Merged(Box<explore::Log>),
 }
 
 fn search_scenario(
@@ -364,7 +364,7 @@ fn search_scenario(
         interrupt: options.interrupt.clone(),
     };
     let (log, mode) = match search {
-        Search::Merged(log) => (log, None),
+        Search::Merged(log) => (*log, None),
         Search::Run(progress) if explore::splittable(kind) => {
             let jobs = overrides.jobs.max(1);
             let log = explore::run_jobs(part, kind, jobs, progress);
