@@ -199,30 +199,13 @@ impl WorkerContext {
         task_queue: &str,
         capacity: WorkerCapacity,
     ) -> Result<WorkerRegistration, AionSurfaceError> {
-        let channel = dispatch_channel(namespace, task_queue)?;
-        let seq = self
-            .inner
-            .next_worker
-            .fetch_add(1, Ordering::Relaxed)
-            .saturating_add(1);
-        let supervisor = self.supervisor_for(&channel)?;
-        let participant = supervisor
-            .node()
-            .spawn("idle-worker", Box::new(IdleWorkerProcess), false)
-            .map_err(|error| lifecycle_error(&channel, error))?;
-        let registered = self.register_worker_on_channel(
-            channel,
-            format!("worker-{seq}"),
-            participant,
+        self.register_owned_worker(
+            namespace,
+            task_queue,
             capacity,
-            Some(participant),
-        );
-        if registered.is_err() {
-            // Closes a gap of the original: a registration that failed before its monitor
-            // existed leaked the process it had spawned.
-            supervisor.node().terminate(participant, ExitReason::Normal);
-        }
-        registered
+            "idle-worker",
+            Box::new(IdleWorkerProcess),
+        )
     }
 
     /// Registers a worker backed by a caller-supplied process, which must live on this
@@ -249,12 +232,29 @@ impl WorkerContext {
         capacity: WorkerCapacity,
         behaviour: Box<dyn crate::process::Behaviour>,
     ) -> Result<WorkerRegistration, AionSurfaceError> {
+        self.register_owned_worker(namespace, task_queue, capacity, "dispatch-worker", behaviour)
+    }
+
+    /// Spawns the worker's process (named `process_name`), registers it, and ends the process
+    /// again if the registration fails.
+    fn register_owned_worker(
+        &self,
+        namespace: &str,
+        task_queue: &str,
+        capacity: WorkerCapacity,
+        process_name: &'static str,
+        behaviour: Box<dyn crate::process::Behaviour>,
+    ) -> Result<WorkerRegistration, AionSurfaceError> {
         let channel = dispatch_channel(namespace, task_queue)?;
-        let seq = self.inner.next_worker.fetch_add(1, Ordering::Relaxed) + 1;
+        let seq = self
+            .inner
+            .next_worker
+            .fetch_add(1, Ordering::Relaxed)
+            .saturating_add(1);
         let supervisor = self.supervisor_for(&channel)?;
         let participant = supervisor
             .node()
-            .spawn("dispatch-worker", behaviour, false)
+            .spawn(process_name, behaviour, false)
             .map_err(|error| lifecycle_error(&channel, error))?;
         let registered = self.register_worker_on_channel(
             channel,
@@ -264,6 +264,8 @@ impl WorkerContext {
             Some(participant),
         );
         if registered.is_err() {
+            // Closes a gap of the original: a registration that failed before its monitor
+            // existed leaked the process it had spawned.
             supervisor.node().terminate(participant, ExitReason::Normal);
         }
         registered

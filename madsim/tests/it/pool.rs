@@ -16,6 +16,14 @@ struct Seen {
     dead_visible: usize,
 }
 
+/// `visible` workers, none of them dead.
+fn live(visible: usize) -> Seen {
+    Seen {
+        visible,
+        dead_visible: 0,
+    }
+}
+
 /// Looks at the pool once no task holds the locks the look needs: under madsim a pool task
 /// can be suspended inside a critical section while the test's own task runs.
 async fn look(context: &WorkerContext) -> Seen {
@@ -99,23 +107,11 @@ async fn a_killed_node_takes_its_workers_out_of_the_pool() {
     let doomed = worker_node(&world, &context, "doomed", 3);
     let _spared = worker_node(&world, &context, "spared", 2);
     sleep(Duration::from_secs(1)).await;
-    assert_eq!(
-        look(&context).await,
-        Seen {
-            visible: 5,
-            dead_visible: 0
-        }
-    );
+    assert_eq!(look(&context).await, live(5));
 
     world.kill(doomed.id());
     sleep(Duration::from_secs(1)).await;
-    assert_eq!(
-        look(&context).await,
-        Seen {
-            visible: 2,
-            dead_visible: 0
-        }
-    );
+    assert_eq!(look(&context).await, live(2));
     assert_eq!(world.panics(), Vec::new());
 }
 
@@ -125,23 +121,11 @@ async fn a_restarted_node_brings_its_workers_back() {
     let context = world.context();
     let node = worker_node(&world, &context, "flaky", 2);
     sleep(Duration::from_secs(1)).await;
-    assert_eq!(
-        look(&context).await,
-        Seen {
-            visible: 2,
-            dead_visible: 0
-        }
-    );
+    assert_eq!(look(&context).await, live(2));
 
     world.restart(node.id());
     sleep(Duration::from_secs(1)).await;
-    assert_eq!(
-        look(&context).await,
-        Seen {
-            visible: 2,
-            dead_visible: 0
-        }
-    );
+    assert_eq!(look(&context).await, live(2));
     // The workers are new registrations, not the old ones kept alive.
     let channel = dispatch_channel("shop", "orders").unwrap();
     let workers = world
