@@ -232,7 +232,13 @@ impl WorkerContext {
         capacity: WorkerCapacity,
         behaviour: Box<dyn crate::process::Behaviour>,
     ) -> Result<WorkerRegistration, AionSurfaceError> {
-        self.register_owned_worker(namespace, task_queue, capacity, "dispatch-worker", behaviour)
+        self.register_owned_worker(
+            namespace,
+            task_queue,
+            capacity,
+            "dispatch-worker",
+            behaviour,
+        )
     }
 
     /// Spawns the worker's process (named `process_name`), registers it, and ends the process
