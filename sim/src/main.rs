@@ -96,18 +96,8 @@ enum Command {
         /// The shards' JSON reports (`--json` output), in any order.
         #[arg(required = true)]
         files: Vec<PathBuf>,
-        /// Print the merged results as JSON instead of a table.
-        #[arg(long)]
-        json: bool,
-        /// Also write JUnit XML to this file.
-        #[arg(long, value_name = "FILE")]
-        junit: Option<PathBuf>,
-        /// Where to write the summary and failure artefacts (default: target/vigil-reports).
-        #[arg(long)]
-        reports: Option<PathBuf>,
-        /// Do not write reports.
-        #[arg(long)]
-        no_reports: bool,
+        #[command(flatten)]
+        to: Destinations,
     },
     /// Replay one schedule (a `v1:` string or a schedule file) of a scenario.
     Replay {
@@ -166,8 +156,9 @@ impl Spread {
     }
 }
 
+/// Where results go: shared by the commands that report runs (`run`, `explore`, `merge`).
 #[derive(clap::Args, Debug)]
-struct Output {
+struct Destinations {
     /// Print the results as JSON instead of a table.
     #[arg(long)]
     json: bool,
@@ -175,13 +166,19 @@ struct Output {
     #[arg(long, value_name = "FILE")]
     junit: Option<PathBuf>,
     /// Where to write the summary and failure artefacts. Default: `reports` when running the
-    /// corpus (`vigil run scenarios`), otherwise `target/vigil-reports`, so a partial run or
-    /// an exploration never overwrites the corpus's committed summary.
+    /// corpus (`vigil run scenarios`), otherwise `target/vigil-reports`, so a partial run, an
+    /// exploration or a merge never overwrites the corpus's committed summary.
     #[arg(long)]
     reports: Option<PathBuf>,
     /// Do not write reports.
     #[arg(long)]
     no_reports: bool,
+}
+
+#[derive(clap::Args, Debug)]
+struct Output {
+    #[command(flatten)]
+    to: Destinations,
     /// Report failures as found instead of shrinking them first.
     #[arg(long)]
     no_shrink: bool,
@@ -190,13 +187,13 @@ struct Output {
 impl Output {
     /// Fills in the default reports folder: `reports` for the corpus, else a folder of its own.
     fn resolved(mut self, corpus: bool) -> Output {
-        if self.reports.is_none() {
+        if self.to.reports.is_none() {
             let default = if corpus {
                 "reports"
             } else {
                 "target/vigil-reports"
             };
-            self.reports = Some(PathBuf::from(default));
+            self.to.reports = Some(PathBuf::from(default));
         }
         self
     }
@@ -323,18 +320,10 @@ fn run(cli: Cli) -> Result<u8> {
             save,
             trace,
         } => shrink(&file, &schedule, save.as_deref(), trace),
-        Command::Merge {
-            files,
-            json,
-            junit,
-            reports,
-            no_reports,
-        } => {
+        Command::Merge { files, to } => {
+            // The shards recorded whether they shrink; the merge follows them.
             let output = Output {
-                json,
-                junit,
-                reports,
-                no_reports,
+                to,
                 no_shrink: false,
             }
             .resolved(false);
@@ -346,10 +335,12 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Report { paths, reports } => {
             let scenarios = load_all(&paths)?;
             let output = Output {
-                json: false,
-                junit: None,
-                reports: Some(reports),
-                no_reports: false,
+                to: Destinations {
+                    json: false,
+                    junit: None,
+                    reports: Some(reports),
+                    no_reports: false,
+                },
                 no_shrink: false,
             };
             let overrides = Overrides {
@@ -584,7 +575,7 @@ fn report_runs(
             elapsed: *elapsed,
         })
         .collect();
-    if output.json {
+    if output.to.json {
         print!("{}", report::json(&rows));
     } else {
         print!("{}", report::summary_table(&rows));
@@ -593,11 +584,11 @@ fn report_runs(
             print!("\n{details}");
         }
     }
-    if let Some(junit) = &output.junit {
+    if let Some(junit) = &output.to.junit {
         write_atomically(junit, &report::junit(&rows))?;
     }
-    if !output.no_reports
-        && let Some(dir) = &output.reports
+    if !output.to.no_reports
+        && let Some(dir) = &output.to.reports
     {
         write_reports(dir, &rows)?;
         eprintln!("vigil: reports written to {}", dir.display());
