@@ -43,12 +43,15 @@
 #[doc = include_str!("../../README.md")]
 struct ReadmeExamples;
 
+pub mod cell;
 pub mod check;
 mod dependency;
 mod executor;
 mod failure;
 mod fault;
+pub mod future;
 mod harness;
+pub mod hint;
 mod observer;
 mod part;
 pub mod rand;

@@ -11,6 +11,7 @@ mod dpor;
 mod explorer;
 mod facade;
 mod facade_choices;
+mod facade_loom;
 mod facade_std;
 mod faults;
 mod generated;
