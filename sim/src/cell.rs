@@ -22,15 +22,23 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use vigil_core::rt::{self, Object, ObjectId, Op, Site, TaskId};
 
 /// A cell of shared mutable data whose accesses are checked for overlap (see the module
-/// documentation). Like std's, it is `Send` when `T` is and never `Sync`: a type that shares
-/// one between tasks states why that is sound with its own `unsafe impl Sync`, as it would
-/// around std's cell.
+/// documentation). It is `Send` when `T` is, and, unlike std's, `Sync` when `T` is `Send` and
+/// `Sync`, so models can share it through an `Arc` the way loom's (whose `spawn` does not
+/// need `Send`) are shared.
 pub struct UnsafeCell<T: ?Sized> {
     name: &'static str,
     id: ObjectId,
     windows: Windows,
     data: StdUnsafeCell<T>,
 }
+
+// SAFETY: sharing the cell hands out no reference to the value in safe code: `with`,
+// `with_mut` and the pointer guards give raw pointers, and the only ways to turn them into
+// references (`*ptr`, `ConstPtr::deref`, `MutPtr::deref`) are `unsafe`, with the caller
+// promising that no access overlaps (the promise the windows check under simulation). The
+// window books are atomics. `T: Send + Sync` because, as with `RwLock`, tasks on other
+// threads may read the value in turn or at once and may move it out through a write pointer.
+unsafe impl<T: ?Sized + Send + Sync> Sync for UnsafeCell<T> {}
 
 /// The open access windows of one cell. The counters are plain std atomics (never scheduling
 /// points): they only keep the books for the overlap check. Task ids are stored plus one, so

@@ -79,14 +79,14 @@ fn env_u32(name: &str) -> Option<u32> {
 }
 
 /// The systematic helpers' preemption bound: the knob, else the call's, else none.
-fn preemption_bound(preemptions_max: Option<u32>) -> u32 {
+pub(crate) fn preemption_bound(preemptions_max: Option<u32>) -> u32 {
     env_u32(PREEMPTIONS_ENV)
         .or(preemptions_max)
         .unwrap_or(u32::MAX)
 }
 
 /// The run's configuration: defaults, then the knobs.
-fn config(executions: u64) -> Config {
+pub(crate) fn config(executions: u64) -> Config {
     let mut config = Config::from_env().unwrap_or_else(|error: EnvError| panic!("{error}"));
     config.executions = env_number(EXECUTIONS_ENV).unwrap_or(executions).max(1);
     if env::var(NO_SHRINK_ENV).is_ok_and(|value| value != "0") {
@@ -126,7 +126,7 @@ where
 }
 
 #[track_caller]
-fn explore<F>(model: F, config: Config, strategy: &mut dyn Strategy, part: Option<Part>)
+pub(crate) fn explore<F>(model: F, config: Config, strategy: &mut dyn Strategy, part: Option<Part>)
 where
     F: Fn() + Send + Sync + 'static,
 {

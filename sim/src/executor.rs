@@ -420,6 +420,8 @@ struct World {
     barrier: bool,
     /// Descriptions of the pending faults, when tracking.
     fault_names: Vec<String>,
+    /// The runnable tasks waiting at a `yield_now` point, for the pick view.
+    yielding: Vec<TaskId>,
 }
 
 impl World {
@@ -444,6 +446,7 @@ impl World {
         self.spawned.clear();
         self.barrier = false;
         self.fault_names.clear();
+        self.yielding.clear();
     }
 
     /// Notes that the running event touches `object` (when the strategy tracks events).
@@ -797,6 +800,19 @@ impl Execution<'_> {
                 let names = (0..faults_pending).map(|k| self.faults.describe(k));
                 self.world.fault_names.extend(names);
             }
+            let yields = |task: &TaskId| {
+                let state = &self.world.tasks[task.0 as usize];
+                matches!(state.state, TaskState::Runnable)
+                    && matches!(state.next, Resume::Point(site) if site.op == Op::Yield)
+            };
+            let yielding = self.world.runnable.iter().copied().filter(yields);
+            let yielding: Vec<TaskId> = {
+                let mut buffer = std::mem::take(&mut self.world.yielding);
+                buffer.clear();
+                buffer.extend(yielding);
+                buffer
+            };
+            self.world.yielding = yielding;
             let view = PickView {
                 step: self.world.step,
                 current: self.world.last,
@@ -804,11 +820,8 @@ impl Execution<'_> {
                 faults_pending,
                 faults_window: self.faults_enabled && self.faults.window_open(),
                 fault_names: &self.world.fault_names,
-                current_yields: self.world.last.is_some_and(|last| {
-                    let state = &self.world.tasks[last.0 as usize];
-                    matches!(state.state, TaskState::Runnable)
-                        && matches!(state.next, Resume::Point(site) if site.op == Op::Yield)
-                }),
+                current_yields: self.world.last.is_some_and(|last| yields(&last)),
+                yielding: &self.world.yielding,
                 current_shared: self.world.last.is_some_and(|last| {
                     let state = &self.world.tasks[last.0 as usize];
                     matches!(state.state, TaskState::Runnable)

@@ -52,6 +52,8 @@ mod fault;
 pub mod future;
 mod harness;
 pub mod hint;
+mod lazy;
+pub mod model;
 mod observer;
 mod part;
 pub mod rand;

@@ -73,8 +73,9 @@ impl Dfs {
             .current
             .filter(|_| current.is_none() && view.current_yields);
         if current.is_none() || self.preemptions < self.preemptions_max {
-            let others = (view.runnable.iter())
-                .filter(|task| Some(**task) != current && Some(**task) != yielder);
+            let others = (view.runnable.iter()).filter(|task| {
+                Some(**task) != current && Some(**task) != yielder && !view.spins(**task)
+            });
             options.extend(others.map(|task| Choice::Task(*task)));
         }
         options.extend((0..view.faults_pending).map(Choice::Fault));

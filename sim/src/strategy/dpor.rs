@@ -84,6 +84,8 @@ struct Node {
     /// The task that ran before, if it could go on here.
     current: Option<TaskId>,
     current_yields: bool,
+    /// Runnable tasks waiting at `yield_now` here (see `PickView::yielding`).
+    yielding: Vec<TaskId>,
     preemptions: u32,
     faults: u32,
     /// Asleep on entry, with the accesses of their event here.
@@ -245,15 +247,17 @@ impl Dpor {
             && !Self::spins(node, actor)
     }
 
-    /// Whether `actor` is the current task waiting at `yield_now` while another task could
-    /// run: the search never lets it go first there, so spin loops end (as loom does).
+    /// Whether `actor` waits at `yield_now` while a task that does not yield could run: the
+    /// search never lets it go first there, so spin loops end (as loom does).
     fn spins(node: &Node, actor: &Actor) -> bool {
-        node.current_yields
-            && node.current.map(Actor::Task).as_ref() == Some(actor)
+        let Actor::Task(task) = actor else {
+            return false;
+        };
+        node.yielding.contains(task)
             && node
                 .enabled
                 .iter()
-                .any(|other| other != actor && matches!(other, Actor::Task(_)))
+                .any(|other| matches!(other, Actor::Task(other) if !node.yielding.contains(other)))
     }
 
     /// The default choice at a new node, and what else to explore there.
@@ -274,7 +278,9 @@ impl Dpor {
             Some(current) => Some(current),
             None => tasks
                 .clone()
-                .find(|actor| awake(actor) && Some(*actor) != current.as_ref())
+                .find(|actor| {
+                    awake(actor) && Some(*actor) != current.as_ref() && !Self::spins(node, actor)
+                })
                 .or_else(|| current.as_ref().filter(|c| awake(c)))
                 .cloned(),
         };
@@ -290,7 +296,7 @@ impl Dpor {
         // never keep a task spinning on `yield_now` while another could run.
         let other = tasks
             .clone()
-            .find(|actor| Some(*actor) != current.as_ref())
+            .find(|actor| Some(*actor) != current.as_ref() && !Self::spins(node, actor))
             .cloned();
         let spins = node.current_yields && other.is_some();
         let fallback = match (&current, spins) {
@@ -614,6 +620,7 @@ impl Strategy for Dpor {
                 enabled,
                 current,
                 current_yields: view.current_yields,
+                yielding: view.yielding.to_vec(),
                 preemptions,
                 faults,
                 sleep: std::mem::take(&mut self.next_sleep),

@@ -131,6 +131,11 @@ pub struct PickView<'a> {
     /// Whether `current` is runnable and waiting at a `yield_now` point: switching away from
     /// it then is not a preemption, and a systematic search prefers the others (spin loops).
     pub current_yields: bool,
+    /// The runnable tasks waiting at a `yield_now` point, in id order (`current` among them
+    /// when `current_yields`). The systematic searches run none of them while a task that
+    /// does not yield can run, as loom does, so two tasks spinning on each other's flags
+    /// cannot starve the task that would set them.
+    pub yielding: &'a [TaskId],
     /// Whether `current` is runnable and waiting at a point on a shared object (a lock, an
     /// atomic, a channel, a condition variable): where preempting it can change what another
     /// task observes. PCT places its priority changes only at such points.
@@ -157,6 +162,14 @@ pub struct Divergence {
     pub step: u64,
     pub expected: String,
     pub found: String,
+}
+
+impl PickView<'_> {
+    /// Whether the search should not run `task` here: it waits at `yield_now` while a runnable
+    /// task that does not yield could run instead.
+    pub(crate) fn spins(&self, task: TaskId) -> bool {
+        self.yielding.contains(&task) && self.runnable.len() > self.yielding.len()
+    }
 }
 
 /// Formats task ids as `t0, t2`.

@@ -86,9 +86,13 @@ impl Pct {
         if view.current_yields {
             self.lower(view);
         }
-        let mut best = view.runnable[0];
+        // A task spinning on `yield_now` never goes first while one that does not yield can.
+        let mut eligible = view.runnable.iter().filter(|task| !view.spins(**task));
+        let mut best = *eligible
+            .next()
+            .expect("[internal bug] every runnable task spins");
         let mut best_priority = self.priority(best.0 as usize);
-        for task in &view.runnable[1..] {
+        for task in eligible {
             let priority = self.priority(task.0 as usize);
             if priority > best_priority {
                 best = *task;

@@ -16,6 +16,7 @@ fn view(step: u64) -> PickView<'static> {
         faults_pending: 0,
         fault_names: &[],
         current_yields: false,
+        yielding: &[],
         current_shared: false,
     }
 }
@@ -149,10 +150,12 @@ fn pct_run(pct: &mut Pct, count: u64, shared: bool, yields: bool) -> Vec<TaskId>
     let mut current = TaskId(0);
     (0..count)
         .map(|step| {
+            let yielding = [current];
             let view = PickView {
                 current: Some(current),
                 current_shared: shared,
                 current_yields: yields,
+                yielding: if yields { &yielding } else { &[] },
                 ..view(step)
             };
             match pct.pick(&view).unwrap() {

@@ -75,8 +75,8 @@ macro_rules! atomic_common {
 
             /// std's deprecated form: a compare-exchange that returns the previous value
             /// whether or not it stored `new`. The failure ordering is derived from `order`
-            /// as std derives it.
-            #[deprecated(note = "use `compare_exchange` or `compare_exchange_weak`, as std says")]
+            /// as std derives it. Not marked deprecated here, as in loom, so loom models
+            /// built with `deny(warnings)` compile; prefer `compare_exchange`.
             pub fn compare_and_swap(
                 &self,
                 current: $value,
@@ -123,6 +123,16 @@ macro_rules! atomic_common {
 
             pub fn get_mut(&mut self) -> &mut $value {
                 self.value.get_mut()
+            }
+
+            /// loom's load without synchronisation: reads the value with no scheduling point.
+            ///
+            /// # Safety
+            /// No store may race with it. Nothing here can cause undefined behaviour (the
+            /// read is atomic), but the caller promises the same as under loom, which checks
+            /// it; here the promise is not checked.
+            pub unsafe fn unsync_load(&self) -> $value {
+                self.value.load(Ordering::Relaxed)
             }
 
             pub fn into_inner(self) -> $value {

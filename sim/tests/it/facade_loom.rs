@@ -18,10 +18,6 @@ struct Shared {
     lock: Mutex<()>,
 }
 
-// SAFETY: every access goes through the cell's tracked windows; the tests are about whether
-// the models order those accesses, which the simulation checks.
-unsafe impl Sync for Shared {}
-
 fn shared() -> Arc<Shared> {
     Arc::new(Shared {
         value: UnsafeCell::named("value", 0),
@@ -244,5 +240,56 @@ fn block_on_parks_until_the_waker_is_woken() {
             matches!(failure.kind, FailureKind::Deadlock { .. }),
             "{strategy}: {failure}"
         );
+    }
+}
+
+/// loom's `acq_rel` shape: two tasks each spin on the other's flag-setter, so while one spins
+/// the other may too. The systematic searches must let the setters run rather than alternate
+/// between the spinners, or no bounded search ends.
+fn two_spinners() {
+    let x = Arc::new(AtomicBool::new(false));
+    let y = Arc::new(AtomicBool::new(false));
+    let set_y = {
+        let y = y.clone();
+        thread::spawn(move || y.store(true, Ordering::Release))
+    };
+    let spinner = |wait: Arc<AtomicBool>| {
+        thread::spawn(move || {
+            while !wait.load(Ordering::Acquire) {
+                thread::yield_now();
+            }
+        })
+    };
+    let (first, second) = (spinner(x.clone()), spinner(y.clone()));
+    x.store(true, Ordering::Release);
+    for task in [set_y, first, second] {
+        task.join().unwrap();
+    }
+}
+
+#[test]
+fn spinners_waiting_on_each_other_do_not_starve_the_setters() {
+    for bound in [0, 1, 2] {
+        for (strategy, report) in [
+            ("dfs", run(&config(), &mut Dfs::new(bound), two_spinners)),
+            (
+                "dpor",
+                run(&config(), &mut Dpor::new(bound, 0), two_spinners),
+            ),
+        ] {
+            let stats = report
+                .result()
+                .unwrap_or_else(|failure| panic!("{strategy} at {bound}: {failure}"));
+            assert_eq!(
+                stats.stop,
+                StopReason::StrategyExhausted,
+                "{strategy} at {bound}"
+            );
+            assert!(
+                stats.executions < 1_000,
+                "{strategy} at {bound}: {} executions",
+                stats.executions
+            );
+        }
     }
 }

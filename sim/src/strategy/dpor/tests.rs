@@ -17,6 +17,7 @@ fn view<'a>(runnable: &'a [TaskId], faults: &'a [String]) -> PickView<'a> {
         faults_window: !faults.is_empty(),
         fault_names: faults,
         current_yields: false,
+        yielding: &[],
         current_shared: false,
     }
 }
