@@ -293,3 +293,85 @@ fn spinners_waiting_on_each_other_do_not_starve_the_setters() {
         }
     }
 }
+
+vigil_sim::lazy_static! {
+    /// A `lazy_static!` item as loom's tests write them.
+    static ref STARTS: vigil_sim::sync::atomic::AtomicUsize =
+        vigil_sim::sync::atomic::AtomicUsize::new(7);
+}
+
+#[test]
+fn lazy_static_items_deref_to_their_value() {
+    let report = run(&config(), &mut Dfs::new(1), || {
+        let other = thread::spawn(|| STARTS.load(Ordering::SeqCst));
+        let mine = STARTS.load(Ordering::SeqCst);
+        assert_eq!((mine, other.join().unwrap()), (7, 7));
+    });
+    assert_clean(&report, "dfs");
+}
+
+#[test]
+fn notify_keeps_one_permit_and_wakes_the_waiter() {
+    use vigil_sim::sync::Notify;
+    let handshake = |notifies: bool| {
+        move || {
+            let notify = Arc::new(Notify::new());
+            let other = notify.clone();
+            let notifier = thread::spawn(move || {
+                if notifies {
+                    other.notify();
+                }
+            });
+            notify.wait();
+            notifier.join().unwrap();
+        }
+    };
+    for (strategy, report) in both(handshake(true)) {
+        assert_clean(&report, strategy);
+    }
+    for (strategy, report) in both(handshake(false)) {
+        let failure = report
+            .failure()
+            .unwrap_or_else(|| panic!("{strategy}: a wait with no notify must block"));
+        assert!(
+            matches!(failure.kind, FailureKind::Deadlock { .. }),
+            "{strategy}"
+        );
+    }
+}
+
+#[test]
+fn unsync_load_reads_the_value_without_a_scheduling_point() {
+    // Steps of one execution that stores, then reads the value back as `read` says.
+    let steps = |read: fn(&vigil_sim::sync::atomic::AtomicUsize) -> Option<usize>| {
+        let report = run(&config(), &mut Dfs::new(0), move || {
+            let value = vigil_sim::sync::atomic::AtomicUsize::new(3);
+            value.store(5, Ordering::Relaxed);
+            if let Some(seen) = read(&value) {
+                assert_eq!(seen, 5);
+            }
+        });
+        report.result().expect("the model passes").steps_max_seen
+    };
+    let none = steps(|_| None);
+    // SAFETY: no other task can store to `value`.
+    let unsync = steps(|value| Some(unsafe { value.unsync_load() }));
+    let load = steps(|value| Some(value.load(Ordering::Relaxed)));
+    assert_eq!(unsync, none, "unsync_load added a scheduling point");
+    assert_eq!(load, none + 1, "a plain load is one scheduling point");
+}
+
+#[test]
+fn model_builder_checks_within_its_bound_and_panics_with_the_failure() {
+    use vigil_sim::model::Builder;
+    let mut builder = Builder::new();
+    builder.preemption_bound = Some(2);
+    builder.check(increments(true));
+    let failed = std::panic::catch_unwind(|| builder.check(increments(false)));
+    let message = failed.expect_err("the race is found");
+    let message = message
+        .downcast_ref::<String>()
+        .expect("the failure is a formatted message");
+    assert!(message.contains("data race on value"), "{message}");
+    assert!(message.contains("VIGIL_REPLAY="), "{message}");
+}
