@@ -71,6 +71,7 @@ use crate::observer::{Observer, StepView};
 use crate::runner::Config;
 use crate::schedule::{Choice, Schedule};
 use crate::strategy::{DrawView, PickView, Strategy, task_list};
+use crate::thread::local::Store;
 use crate::trace::{Event, EventKind, Trace};
 
 /// Panic messages starting with this are deliberate faults: traced, but not failures.
@@ -167,6 +168,9 @@ struct Context {
     /// Unlocks the running task made without a scheduling point since its last request,
     /// traced (in order) before whatever it does next.
     unlocks: RefCell<Vec<Site>>,
+    /// The running task's storage (thread-locals, name); null whenever control is on the
+    /// executor's stack. Published by the task itself, as the yielder is.
+    locals: Cell<*const Store>,
 }
 
 thread_local! {
@@ -178,6 +182,7 @@ thread_local! {
             step: Cell::new(0),
             track: Cell::new(false),
             unlocks: RefCell::new(Vec::new()),
+            locals: Cell::new(ptr::null()),
         }
     };
 }
@@ -191,12 +196,16 @@ fn request(request: Request) -> Reply {
          simulated task. Observers and code between executions must read shared state with \
          the `peek` methods of vigil_core::sync instead."
     );
+    let locals = CONTEXT.with(|cx| cx.locals.get());
     // SAFETY: a non-null pointer in the context was stored by the running task itself (in
     // `run_task_body` or below) and points at its yielder, which lives at the base of its
     // coroutine stack for as long as the coroutine exists. The executor nulls the pointer
     // whenever control returns to it, so only the task that stored it can reach it here.
     let reply = unsafe { (*yielder).suspend(request) };
-    CONTEXT.with(|cx| cx.yielder.set(yielder));
+    CONTEXT.with(|cx| {
+        cx.yielder.set(yielder);
+        cx.locals.set(locals);
+    });
     if let Reply::InjectPanic = reply {
         std::panic::panic_any(format!(
             "{INJECTED_FAULT_MARKER}: panic injected by the fault plan"
@@ -205,13 +214,34 @@ fn request(request: Request) -> Reply {
     reply
 }
 
-/// The body of every task's coroutine: publish the yielder, run, report a panic.
+/// The body of every task's coroutine: publish the yielder and the task's storage, run,
+/// run the destructors of its thread-locals (as simulated code, like std's at thread exit),
+/// report a panic of either.
 fn run_task_body(yielder: &TaskYielder, body: Box<dyn FnOnce() + Send>) {
-    CONTEXT.with(|cx| cx.yielder.set(yielder));
-    if let Err(payload) = catch_unwind(AssertUnwindSafe(body)) {
+    let locals = Store::new();
+    CONTEXT.with(|cx| {
+        cx.yielder.set(yielder);
+        cx.locals.set(&locals);
+    });
+    // Borrows the store: it must stay where the published pointer says.
+    let run = || {
+        body();
+        locals.destroy();
+    };
+    if let Err(payload) = catch_unwind(AssertUnwindSafe(run)) {
         let message = panic_message(payload.as_ref());
         request(Request::Panicked(message));
     }
+}
+
+/// Runs `f` on the running task's storage; `None` outside a simulated task.
+pub(crate) fn with_locals<R>(f: impl FnOnce(&Store) -> R) -> Option<R> {
+    let locals = CONTEXT.with(|cx| cx.locals.get());
+    // SAFETY: a non-null pointer was published by the running task (`run_task_body`,
+    // `request`) and points at the store on its own coroutine stack, which lives until
+    // the task's body and destructors have run; the executor nulls it whenever control
+    // returns to its own stack, so only the task owning the store can reach it.
+    (!locals.is_null()).then(|| f(unsafe { &*locals }))
 }
 
 /// Generations of object numbering: one per execution in the process, never zero. Only
@@ -319,6 +349,7 @@ impl Scheduler for SimHandle {
 /// Saves the thread's context on entry and restores it on exit, so executions can nest.
 struct ContextGuard {
     yielder: *const TaskYielder,
+    locals: *const Store,
     current: Option<TaskId>,
     now: Instant,
     step: u64,
@@ -331,6 +362,7 @@ impl ContextGuard {
         CONTEXT.with(|cx| cx.unlocks.borrow_mut().clear());
         CONTEXT.with(|cx| ContextGuard {
             yielder: cx.yielder.replace(ptr::null()),
+            locals: cx.locals.replace(ptr::null()),
             current: cx.current.replace(None),
             now: cx.now.replace(Instant::ZERO),
             step: cx.step.replace(0),
@@ -343,6 +375,7 @@ impl Drop for ContextGuard {
     fn drop(&mut self) {
         CONTEXT.with(|cx| {
             cx.yielder.set(self.yielder);
+            cx.locals.set(self.locals);
             cx.current.set(self.current);
             cx.now.set(self.now);
             cx.step.set(self.step);
@@ -587,7 +620,10 @@ impl Executor {
             "main".to_owned(),
             Box::new(move || {
                 main();
-                // Inside the main task, so drops that lock or join run as simulated code.
+                // The main task's thread-locals go first (their destructors may still use
+                // globals), then the globals; both inside the main task, so drops that lock
+                // or join run as simulated code. Later tasks keep their own storage.
+                with_locals(Store::destroy);
                 rt::current().globals().clear();
             }),
         );
@@ -1137,6 +1173,7 @@ impl Execution<'_> {
             let result = coroutine.resume(reply);
             CONTEXT.with(|cx| {
                 cx.yielder.set(ptr::null());
+                cx.locals.set(ptr::null());
                 cx.current.set(None);
             });
             self.trace_unlocks(task);

@@ -11,6 +11,7 @@ mod dpor;
 mod explorer;
 mod facade;
 mod facade_choices;
+mod facade_local;
 mod facade_std;
 mod faults;
 mod generated;
