@@ -70,6 +70,7 @@ use crate::fault::{FaultAction, FaultView, Faults};
 use crate::observer::{Observer, StepView};
 use crate::runner::Config;
 use crate::schedule::{Choice, Schedule};
+use crate::stall::{self, Progress};
 use crate::strategy::{DrawView, PickView, Strategy, task_list};
 use crate::thread::local::Store;
 use crate::trace::{Event, EventKind, Trace};
@@ -558,6 +559,8 @@ pub struct Executor {
     fingerprint: Option<u64>,
     stacks: Vec<DefaultStack>,
     world: World,
+    /// What the stall watchdog reads (see `crate::stall`).
+    progress: Arc<Progress>,
 }
 
 impl fmt::Debug for Executor {
@@ -579,6 +582,7 @@ impl Executor {
             fingerprint: config.fingerprint,
             stacks: Vec::new(),
             world: World::default(),
+            progress: stall::watch(),
         }
     }
 
@@ -600,6 +604,8 @@ impl Executor {
         }
         faults.start_execution();
         let handle = Arc::new(SimHandle::new());
+        rt::generation_started(handle.generation);
+        self.progress.start_execution();
         let enter = rt::enter(handle.clone());
         let mut execution = Execution {
             world: &mut self.world,
@@ -611,6 +617,7 @@ impl Executor {
             faults_enabled: faults.enabled(),
             faults,
             task_list: Vec::new(),
+            progress: self.progress.clone(),
             handle,
             _context: ContextGuard::install(),
             _enter: enter,
@@ -679,6 +686,7 @@ pub struct Execution<'a> {
     faults_enabled: bool,
     /// Scratch list of `(id, name, finished)` for fault views.
     task_list: Vec<(TaskId, String, bool)>,
+    progress: Arc<Progress>,
     handle: Arc<SimHandle>,
     // Field order matters: the context is restored before the scheduler is uninstalled.
     _context: ContextGuard,
@@ -717,9 +725,13 @@ impl Execution<'_> {
             Resume::Start => None,
             Resume::Point(site) | Resume::Woken(site) => Some(site),
         };
+        self.progress.step(task.0, self.world.step);
         self.begin_event(task);
         self.run_step(task);
         self.end_event(Actor::Task(task));
+        if let Some(message) = rt::take_foreign_use(self.handle.generation) {
+            self.fail(FailureKind::Panic, message);
+        }
         if self.world.verdict.is_none() {
             self.observe(task, site);
         }
@@ -783,6 +795,7 @@ impl Execution<'_> {
             next_object: None,
             coroutine: Some(coroutine),
         });
+        self.progress.add_task(&name);
         self.world.trace.push_name(name);
         TaskId(id)
     }
@@ -1410,6 +1423,8 @@ impl Execution<'_> {
 
 impl Drop for Execution<'_> {
     fn drop(&mut self) {
+        rt::generation_ended(self.handle.generation);
+        self.progress.end_execution();
         for task in self.world.tasks.drain(..) {
             if let Some(mut coroutine) = task.coroutine {
                 // Suspended mid-body: abandon it rather than unwind model code (module docs),

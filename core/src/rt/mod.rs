@@ -5,6 +5,7 @@
 //! deterministic one that runs every task as a coroutine on one thread and switches only at the
 //! scheduling points declared here.
 
+mod foreign;
 mod os;
 
 use std::any::{Any, TypeId};
@@ -14,6 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+pub use foreign::{generation_ended, generation_started, take_foreign_use};
 pub use os::OsScheduler;
 pub use os::RawLock;
 
@@ -393,6 +395,7 @@ fn point_installed(site: Site) {
 #[inline]
 pub fn point_on(site: Site, object: Object<'_>) {
     if !INSTALLED.with(Cell::get) {
+        foreign::check(site, object);
         return os::point(site);
     }
     point_on_installed(site, object);
@@ -402,7 +405,10 @@ pub fn point_on(site: Site, object: Object<'_>) {
 fn point_on_installed(site: Site, object: Object<'_>) {
     match CURRENT.with(|slot| slot.borrow().clone()) {
         Some(scheduler) => scheduler.point_on(site, object),
-        None => os::point(site),
+        None => {
+            foreign::check(site, object);
+            os::point(site)
+        }
     }
 }
 

@@ -62,8 +62,7 @@ impl Store {
             key,
             value: Some(fresh),
         });
-        let stored = Self::pointer::<T>(slots.last().expect("[internal bug] slot just pushed"));
-        stored
+        Self::pointer::<T>(slots.last().expect("[internal bug] slot just pushed"))
     }
 
     fn find<T: 'static>(&self, key: usize) -> Option<Result<*const T, AccessError>> {

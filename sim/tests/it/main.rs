@@ -13,6 +13,7 @@ mod facade;
 mod facade_choices;
 mod facade_local;
 mod facade_std;
+mod facade_stray;
 mod faults;
 mod generated;
 mod helpers;
