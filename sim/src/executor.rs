@@ -140,7 +140,8 @@ enum Request {
     Park(Site, Option<Instant>),
     Unpark(TaskId),
     Spawn(String, Box<dyn FnOnce() + Send>),
-    Draw,
+    /// A random draw; the words of its outcomes when it has few (see `random_choice`).
+    Draw(Vec<u64>),
     Panicked(String),
 }
 
@@ -332,7 +333,11 @@ impl Scheduler for SimHandle {
     }
 
     fn random_u64(&self) -> u64 {
-        match request(Request::Draw) {
+        self.random_choice(&[])
+    }
+
+    fn random_choice(&self, words: &[u64]) -> u64 {
+        match request(Request::Draw(words.to_vec())) {
             Reply::Drawn(value) => value,
             _ => panic!("[internal bug] a draw request got no value back"),
         }
@@ -1248,7 +1253,7 @@ impl Execution<'_> {
                 }
                 Some(Reply::Spawned(child))
             }
-            Request::Draw => self.draw(task),
+            Request::Draw(words) => self.draw(task, &words),
             Request::Panicked(message) => self.panicked(task, message),
         }
     }
@@ -1310,10 +1315,11 @@ impl Execution<'_> {
         self.world.record(by, event);
     }
 
-    fn draw(&mut self, task: TaskId) -> Option<Reply> {
+    fn draw(&mut self, task: TaskId, words: &[u64]) -> Option<Reply> {
         let view = DrawView {
             step: self.world.step,
             task,
+            alternatives: words,
         };
         match self.strategy.draw(&view) {
             Ok(value) => {

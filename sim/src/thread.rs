@@ -249,7 +249,7 @@ pub const SPURIOUS_WAKEUPS_MAX: u32 = 2;
 /// draws a random number (a recorded choice, `draw` in traces) and returns at once on an odd
 /// one, without consuming a pending unpark. So a model that parks without re-checking its
 /// condition in a loop fails under the random walk and PCT, and replays reproduce it; DFS and
-/// DPOR take such draws from their seeded generator and do not enumerate both outcomes.
+/// DPOR enumerate both outcomes of each such draw.
 pub fn park() {
     let scheduler = rt::current();
     let site = Site::new("thread", Op::Park);
@@ -264,7 +264,8 @@ pub fn park() {
 fn wakes_spuriously(scheduler: &dyn Scheduler) -> bool {
     let used = crate::executor::with_locals(|store| store.spurious.get())
         .unwrap_or_else(|| OS_SPURIOUS.with(Cell::get));
-    if used >= SPURIOUS_WAKEUPS_MAX || scheduler.random_u64() & 1 == 0 {
+    // Two outcomes, staying parked first: systematic strategies try both.
+    if used >= SPURIOUS_WAKEUPS_MAX || scheduler.random_choice(&[0, 1]) & 1 == 0 {
         return false;
     }
     let counted = crate::executor::with_locals(|store| store.spurious.set(used + 1));

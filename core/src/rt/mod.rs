@@ -236,6 +236,14 @@ pub trait Scheduler: Send + Sync + 'static {
     fn now(&self) -> Instant;
     /// A random number from the scheduler's source.
     fn random_u64(&self) -> u64;
+    /// A random number for a draw with few outcomes: `words` holds one word per outcome (the
+    /// caller maps any word to an outcome, and each of these to a different one). A scheduler
+    /// that searches systematically may return each of them in turn; the default draws an
+    /// ordinary [`random_u64`](Self::random_u64), so outcomes keep their probabilities.
+    fn random_choice(&self, words: &[u64]) -> u64 {
+        let _ = words;
+        self.random_u64()
+    }
     /// Which part of a simulated system the calling task acts for (a madsim node, for
     /// example), or 0 for none. Processes remember it when they are spawned, so a simulator
     /// that kills a part can end every process that part owned (`Node::terminate_owned`).
@@ -451,6 +459,11 @@ pub fn now() -> Instant {
 /// A random number from the scheduler's source.
 pub fn random_u64() -> u64 {
     current().random_u64()
+}
+
+/// A random number for a draw with few outcomes (see [`Scheduler::random_choice`]).
+pub fn random_choice(words: &[u64]) -> u64 {
+    current().random_choice(words)
 }
 
 /// Blocks the calling task for `duration` of scheduler time.
