@@ -15,6 +15,7 @@
 //! | `VIGIL_FAILURE_FILE` | also write each failing schedule to this file (schedule file format) |
 //! | `VIGIL_NO_SHRINK` | set to anything but `0` to report failures as found |
 //! | `VIGIL_SHARD` | `K/N`: `check_random` runs only shard `K` of `N` of its executions |
+//! | `VIGIL_STALL_SECS` | seconds without progress before the stall watchdog aborts (default 30, `0` off; read by every executor) |
 //!
 //! Sharding follows nextest's partition conventions: `K/N` counts from one like
 //! `cargo nextest run --partition count:K/N`, and the same `K/N` on every machine of a CI

@@ -70,7 +70,9 @@ use crate::fault::{FaultAction, FaultView, Faults};
 use crate::observer::{Observer, StepView};
 use crate::runner::Config;
 use crate::schedule::{Choice, Schedule};
+use crate::stall::{self, Progress};
 use crate::strategy::{DrawView, PickView, Strategy, task_list};
+use crate::thread::local::Store;
 use crate::trace::{Event, EventKind, Trace};
 
 /// Panic messages starting with this are deliberate faults: traced, but not failures.
@@ -138,7 +140,8 @@ enum Request {
     Park(Site, Option<Instant>),
     Unpark(TaskId),
     Spawn(String, Box<dyn FnOnce() + Send>),
-    Draw,
+    /// A random draw; the words of its outcomes when it has few (see `random_choice`).
+    Draw(Vec<u64>),
     Panicked(String),
 }
 
@@ -167,6 +170,9 @@ struct Context {
     /// Unlocks the running task made without a scheduling point since its last request,
     /// traced (in order) before whatever it does next.
     unlocks: RefCell<Vec<Site>>,
+    /// The running task's storage (thread-locals, name); null whenever control is on the
+    /// executor's stack. Published by the task itself, as the yielder is.
+    locals: Cell<*const Store>,
 }
 
 thread_local! {
@@ -178,6 +184,7 @@ thread_local! {
             step: Cell::new(0),
             track: Cell::new(false),
             unlocks: RefCell::new(Vec::new()),
+            locals: Cell::new(ptr::null()),
         }
     };
 }
@@ -191,12 +198,16 @@ fn request(request: Request) -> Reply {
          simulated task. Observers and code between executions must read shared state with \
          the `peek` methods of vigil_core::sync instead."
     );
+    let locals = CONTEXT.with(|cx| cx.locals.get());
     // SAFETY: a non-null pointer in the context was stored by the running task itself (in
     // `run_task_body` or below) and points at its yielder, which lives at the base of its
     // coroutine stack for as long as the coroutine exists. The executor nulls the pointer
     // whenever control returns to it, so only the task that stored it can reach it here.
     let reply = unsafe { (*yielder).suspend(request) };
-    CONTEXT.with(|cx| cx.yielder.set(yielder));
+    CONTEXT.with(|cx| {
+        cx.yielder.set(yielder);
+        cx.locals.set(locals);
+    });
     if let Reply::InjectPanic = reply {
         std::panic::panic_any(format!(
             "{INJECTED_FAULT_MARKER}: panic injected by the fault plan"
@@ -205,13 +216,34 @@ fn request(request: Request) -> Reply {
     reply
 }
 
-/// The body of every task's coroutine: publish the yielder, run, report a panic.
+/// The body of every task's coroutine: publish the yielder and the task's storage, run,
+/// run the destructors of its thread-locals (as simulated code, like std's at thread exit),
+/// report a panic of either.
 fn run_task_body(yielder: &TaskYielder, body: Box<dyn FnOnce() + Send>) {
-    CONTEXT.with(|cx| cx.yielder.set(yielder));
-    if let Err(payload) = catch_unwind(AssertUnwindSafe(body)) {
+    let locals = Store::new();
+    CONTEXT.with(|cx| {
+        cx.yielder.set(yielder);
+        cx.locals.set(&locals);
+    });
+    // Borrows the store: it must stay where the published pointer says.
+    let run = || {
+        body();
+        locals.destroy();
+    };
+    if let Err(payload) = catch_unwind(AssertUnwindSafe(run)) {
         let message = panic_message(payload.as_ref());
         request(Request::Panicked(message));
     }
+}
+
+/// Runs `f` on the running task's storage; `None` outside a simulated task.
+pub(crate) fn with_locals<R>(f: impl FnOnce(&Store) -> R) -> Option<R> {
+    let locals = CONTEXT.with(|cx| cx.locals.get());
+    // SAFETY: a non-null pointer was published by the running task (`run_task_body`,
+    // `request`) and points at the store on its own coroutine stack, which lives until
+    // the task's body and destructors have run; the executor nulls it whenever control
+    // returns to its own stack, so only the task owning the store can reach it.
+    (!locals.is_null()).then(|| f(unsafe { &*locals }))
 }
 
 /// Generations of object numbering: one per execution in the process, never zero. Only
@@ -301,7 +333,11 @@ impl Scheduler for SimHandle {
     }
 
     fn random_u64(&self) -> u64 {
-        match request(Request::Draw) {
+        self.random_choice(&[])
+    }
+
+    fn random_choice(&self, words: &[u64]) -> u64 {
+        match request(Request::Draw(words.to_vec())) {
             Reply::Drawn(value) => value,
             _ => panic!("[internal bug] a draw request got no value back"),
         }
@@ -319,6 +355,7 @@ impl Scheduler for SimHandle {
 /// Saves the thread's context on entry and restores it on exit, so executions can nest.
 struct ContextGuard {
     yielder: *const TaskYielder,
+    locals: *const Store,
     current: Option<TaskId>,
     now: Instant,
     step: u64,
@@ -331,6 +368,7 @@ impl ContextGuard {
         CONTEXT.with(|cx| cx.unlocks.borrow_mut().clear());
         CONTEXT.with(|cx| ContextGuard {
             yielder: cx.yielder.replace(ptr::null()),
+            locals: cx.locals.replace(ptr::null()),
             current: cx.current.replace(None),
             now: cx.now.replace(Instant::ZERO),
             step: cx.step.replace(0),
@@ -343,6 +381,7 @@ impl Drop for ContextGuard {
     fn drop(&mut self) {
         CONTEXT.with(|cx| {
             cx.yielder.set(self.yielder);
+            cx.locals.set(self.locals);
             cx.current.set(self.current);
             cx.now.set(self.now);
             cx.step.set(self.step);
@@ -528,6 +567,8 @@ pub struct Executor {
     fingerprint: Option<u64>,
     stacks: Vec<DefaultStack>,
     world: World,
+    /// What the stall watchdog reads (see `crate::stall`).
+    progress: Arc<Progress>,
 }
 
 impl fmt::Debug for Executor {
@@ -549,6 +590,7 @@ impl Executor {
             fingerprint: config.fingerprint,
             stacks: Vec::new(),
             world: World::default(),
+            progress: stall::watch(),
         }
     }
 
@@ -570,6 +612,8 @@ impl Executor {
         }
         faults.start_execution();
         let handle = Arc::new(SimHandle::new());
+        rt::generation_started(handle.generation);
+        self.progress.start_execution();
         let enter = rt::enter(handle.clone());
         let mut execution = Execution {
             world: &mut self.world,
@@ -581,6 +625,7 @@ impl Executor {
             faults_enabled: faults.enabled(),
             faults,
             task_list: Vec::new(),
+            progress: self.progress.clone(),
             handle,
             _context: ContextGuard::install(),
             _enter: enter,
@@ -590,7 +635,10 @@ impl Executor {
             "main".to_owned(),
             Box::new(move || {
                 main();
-                // Inside the main task, so drops that lock or join run as simulated code.
+                // The main task's thread-locals go first (their destructors may still use
+                // globals), then the globals; both inside the main task, so drops that lock
+                // or join run as simulated code. Later tasks keep their own storage.
+                with_locals(Store::destroy);
                 rt::current().globals().clear();
             }),
         );
@@ -646,6 +694,7 @@ pub struct Execution<'a> {
     faults_enabled: bool,
     /// Scratch list of `(id, name, finished)` for fault views.
     task_list: Vec<(TaskId, String, bool)>,
+    progress: Arc<Progress>,
     handle: Arc<SimHandle>,
     // Field order matters: the context is restored before the scheduler is uninstalled.
     _context: ContextGuard,
@@ -684,9 +733,13 @@ impl Execution<'_> {
             Resume::Start => None,
             Resume::Point(site) | Resume::Woken(site) => Some(site),
         };
+        self.progress.step(task.0, self.world.step);
         self.begin_event(task);
         self.run_step(task);
         self.end_event(Actor::Task(task));
+        if let Some(message) = rt::take_foreign_use(self.handle.generation) {
+            self.fail(FailureKind::Panic, message);
+        }
         if self.world.verdict.is_none() {
             self.observe(task, site);
         }
@@ -750,6 +803,7 @@ impl Execution<'_> {
             next_object: None,
             coroutine: Some(coroutine),
         });
+        self.progress.add_task(&name);
         self.world.trace.push_name(name);
         TaskId(id)
     }
@@ -1150,6 +1204,7 @@ impl Execution<'_> {
             let result = coroutine.resume(reply);
             CONTEXT.with(|cx| {
                 cx.yielder.set(ptr::null());
+                cx.locals.set(ptr::null());
                 cx.current.set(None);
             });
             self.trace_unlocks(task);
@@ -1211,7 +1266,7 @@ impl Execution<'_> {
                 }
                 Some(Reply::Spawned(child))
             }
-            Request::Draw => self.draw(task),
+            Request::Draw(words) => self.draw(task, &words),
             Request::Panicked(message) => self.panicked(task, message),
         }
     }
@@ -1273,10 +1328,11 @@ impl Execution<'_> {
         self.world.record(by, event);
     }
 
-    fn draw(&mut self, task: TaskId) -> Option<Reply> {
+    fn draw(&mut self, task: TaskId, words: &[u64]) -> Option<Reply> {
         let view = DrawView {
             step: self.world.step,
             task,
+            alternatives: words,
         };
         match self.strategy.draw(&view) {
             Ok(value) => {
@@ -1386,6 +1442,8 @@ impl Execution<'_> {
 
 impl Drop for Execution<'_> {
     fn drop(&mut self) {
+        rt::generation_ended(self.handle.generation);
+        self.progress.end_execution();
         for task in self.world.tasks.drain(..) {
             if let Some(mut coroutine) = task.coroutine {
                 // Suspended mid-body: abandon it rather than unwind model code (module docs),

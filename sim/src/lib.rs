@@ -62,6 +62,7 @@ mod runner;
 pub mod scenario;
 mod schedule;
 pub mod shrink;
+mod stall;
 mod strategy;
 pub mod sync;
 pub mod thread;
@@ -86,6 +87,7 @@ pub use runner::{
     replay_from_env, run,
 };
 pub use schedule::{CHOICES_MAX, Choice, Schedule, ScheduleError};
+pub use stall::{STALL_ENV, STALL_SECS_DEFAULT};
 pub use strategy::{
     Coverage, Dfs, Divergence, Dpor, DrawView, Pct, PickView, Portfolio, Prefixed, Random, Replay,
     Start, Strategy,

@@ -4,9 +4,12 @@
 //! Every number comes from the scheduler's `random_u64`, which under simulation is a *draw*:
 //! a choice recorded in the execution's schedule (shown as `draw` in traces). So a failing
 //! execution's data replays exactly with its schedule, and the random walk and PCT vary it
-//! from seed to seed. DFS and DPOR take draws from their own seeded generator: they explore
-//! interleavings exhaustively but sample data choices, they do not enumerate them. Outside a
-//! simulation the numbers come from the production scheduler's source.
+//! from seed to seed. DFS and DPOR enumerate draws with at most [`DRAW_OUTCOMES_MAX`]
+//! outcomes (`gen_bool`, `r#gen::<bool>()`, `gen_range` over at most that many values): each
+//! outcome is a choice they explore, as they explore interleavings. Draws over larger domains
+//! (`gen_range(0..1000)`, `r#gen::<u64>()`, `next_u64`) come from their seeded generator, the
+//! same in every execution: sampled, not enumerated. Outside a simulation the numbers come
+//! from the production scheduler's source.
 
 use std::ops::{Range, RangeInclusive};
 
@@ -21,9 +24,21 @@ pub fn thread_rng() -> ThreadRng {
 #[derive(Clone, Copy, Debug)]
 pub struct ThreadRng(());
 
+/// Draws with at most this many outcomes are enumerated by DFS and DPOR (each outcome
+/// multiplies the executions of a search, so the limit keeps small models small).
+pub const DRAW_OUTCOMES_MAX: u64 = 16;
+
 /// The raw source of random words.
 pub trait RngCore {
     fn next_u64(&mut self) -> u64;
+
+    /// A word for a draw with few outcomes; `words` has one word per outcome, which the
+    /// caller maps to that outcome. Systematic strategies try each; the default (and any
+    /// generator outside a simulation) draws an ordinary [`next_u64`](Self::next_u64).
+    fn choose_word(&mut self, words: &[u64]) -> u64 {
+        let _ = words;
+        self.next_u64()
+    }
 
     fn next_u32(&mut self) -> u32 {
         (self.next_u64() >> 32) as u32
@@ -41,6 +56,10 @@ pub trait RngCore {
 impl RngCore for ThreadRng {
     fn next_u64(&mut self) -> u64 {
         rt::random_u64()
+    }
+
+    fn choose_word(&mut self, words: &[u64]) -> u64 {
+        rt::random_choice(words)
     }
 }
 
@@ -80,8 +99,14 @@ pub trait Rng: RngCore {
         Self: Sized,
     {
         assert!((0.0..=1.0).contains(&p), "gen_bool: p={p} is not in 0..=1");
+        // Two outcomes unless p is 0 or 1: the largest word gives `false`, zero `true`.
+        let word = if p > 0.0 && p < 1.0 {
+            self.choose_word(&[u64::MAX, 0])
+        } else {
+            self.next_u64()
+        };
         // 53 random bits, as an f64 in [0, 1).
-        let unit = (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+        let unit = (word >> 11) as f64 / (1u64 << 53) as f64;
         unit < p
     }
 }
@@ -89,14 +114,27 @@ pub trait Rng: RngCore {
 impl<R: RngCore> Rng for R {}
 
 /// A uniform number below `span` (not zero), by multiplying and keeping the high word.
-/// The bias is at most `span / 2^64`, negligible for the small ranges models draw from.
+/// The bias is at most `span / 2^64`, negligible for the small ranges models draw from. A
+/// span of at most [`DRAW_OUTCOMES_MAX`] offers the word of each outcome to enumerate.
 fn below(rng: &mut dyn RngCore, span: u64) -> u64 {
-    ((u128::from(rng.next_u64()) * u128::from(span)) >> 64) as u64
+    let word = if (2..=DRAW_OUTCOMES_MAX).contains(&span) {
+        rng.choose_word(&outcome_words(span))
+    } else {
+        rng.next_u64()
+    };
+    ((u128::from(word) * u128::from(span)) >> 64) as u64
+}
+
+/// For each `i` below `span`, the least word that `below` maps to `i`: `ceil(i * 2^64 / span)`.
+fn outcome_words(span: u64) -> Vec<u64> {
+    (0..span)
+        .map(|i| (u128::from(i) << 64).div_ceil(u128::from(span)) as u64)
+        .collect()
 }
 
 impl Standard for bool {
     fn draw(rng: &mut dyn RngCore) -> bool {
-        rng.next_u64() & 1 == 1
+        rng.choose_word(&[0, 1]) & 1 == 1
     }
 }
 

@@ -16,71 +16,70 @@
 //!   (a recorded random choice); [`park_timeout`] never does.
 //! - **Time.** [`sleep`] and [`park_timeout`] use the scheduler's clock: virtual time under
 //!   simulation, which passes only when every task is blocked.
-//! - **Names.** [`Thread::name`] is `None` for unnamed threads and for the main task.
-//! - **Not provided:** `thread_local!`. Simulated tasks share one OS thread, so a std
-//!   `thread_local!` is shared by all of them; keep per-task state in the closure.
+//! - **Names.** [`Thread::name`] is `None` for unnamed threads and for the main task. A name
+//!   lives with its task (not in the execution's globals), so a thread that outlives the main
+//!   task keeps it.
+//! - **`thread_local!`.** [`thread_local!`](crate::thread_local) takes std's syntax and gives a
+//!   [`LocalKey`] whose value is per *simulated task* (std's would be shared by every task, as
+//!   they all run on one OS thread), initialised lazily, fresh in every execution. Destructors
+//!   run when the task's body returns, inside the task (so they may lock, send or touch other
+//!   keys), latest-initialised first; a key already destroyed gives [`AccessError`] (`with`
+//!   panics), a key not yet touched is initialised and destroyed in turn. The main task's run
+//!   when the model returns, before the execution's globals are cleared (std does not promise
+//!   to run the main thread's at all). An execution that fails leaks the values of tasks that
+//!   never ended, with everything else those tasks own (see the executor). Outside simulation
+//!   a key is std's thread-local of the OS thread.
 
 use std::any::Any;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::io;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use vigil_core::rt::{self, Op, RawLock, Scheduler, Site, TaskId};
-use vigil_core::sync::Mutex;
+use vigil_core::rt::{self, Op, Scheduler, Site, TaskId};
 use vigil_core::thread as core_thread;
 
+pub(crate) mod local;
 mod scoped;
 
+pub use local::{AccessError, LocalKey};
 pub use scoped::{Scope, ScopedJoinHandle, scope};
 
 /// Per-run thread bookkeeping, kept in the scheduler's globals so that every simulated
-/// execution starts from `thread-1` with no names registered.
+/// execution starts from `thread-1`. Names and spurious-wakeup budgets are per task, in the
+/// task's own storage (see `local`), so they outlive the end of the main task.
 struct Threads {
     unnamed_spawned: AtomicU32,
-    /// Spurious wake-ups each task has had from [`park`], against [`SPURIOUS_WAKEUPS_MAX`].
-    /// A raw lock: bookkeeping, not a scheduling point.
-    spurious: RawLock<Vec<(TaskId, u32)>>,
-    /// Whether any named thread was ever spawned; until then `current()` skips the lookup,
-    /// and so adds no scheduling points.
-    any_named: AtomicBool,
-    named: Mutex<Vec<(TaskId, Arc<str>)>>,
 }
 
 fn threads() -> Arc<Threads> {
     rt::current().globals().get_or_init(|| Threads {
         unnamed_spawned: AtomicU32::new(0),
-        spurious: RawLock::new(Vec::new()),
-        any_named: AtomicBool::new(false),
-        named: Mutex::named("thread.names", Vec::new()),
     })
 }
 
-/// A named thread's entry in [`Threads::named`], removed when the thread's body ends.
-struct NameEntry {
-    threads: Arc<Threads>,
-    task: TaskId,
+std::thread_local! {
+    /// Outside simulation, the calling OS thread's name as given to [`Builder::name`].
+    static OS_NAME: RefCell<Option<Arc<str>>> = const { RefCell::new(None) };
+    /// Outside simulation, the spurious wake-ups `park` gave the calling OS thread.
+    static OS_SPURIOUS: Cell<u32> = const { Cell::new(0) };
 }
 
-impl NameEntry {
-    fn register(name: Arc<str>) -> NameEntry {
-        let threads = threads();
-        let task = rt::current().current();
-        threads.any_named.store(true, Ordering::Release);
-        threads.named.lock().push((task, name));
-        NameEntry { threads, task }
+/// Records the calling task's name (in its storage, or the OS thread's outside simulation).
+fn register_name(name: Arc<str>) {
+    let stored =
+        crate::executor::with_locals(|store| *store.name.borrow_mut() = Some(name.clone()));
+    if stored.is_none() {
+        OS_NAME.with(|slot| *slot.borrow_mut() = Some(name));
     }
 }
 
-impl Drop for NameEntry {
-    fn drop(&mut self) {
-        let task = self.task;
-        self.threads
-            .named
-            .lock()
-            .retain(|(named, _)| *named != task);
-    }
+/// The calling task's name, if it was given one.
+fn current_name() -> Option<Arc<str>> {
+    crate::executor::with_locals(|store| store.name.borrow().clone())
+        .unwrap_or_else(|| OS_NAME.with(|slot| slot.borrow().clone()))
 }
 
 /// Thread configuration, as in std. Only the name has an effect.
@@ -146,7 +145,9 @@ impl Builder {
         };
         let registered = name.clone();
         let inner = core_thread::spawn(&task_name, move || {
-            let _entry = registered.map(NameEntry::register);
+            if let Some(name) = registered {
+                register_name(name);
+            }
             body()
         });
         let thread = Thread {
@@ -233,19 +234,9 @@ impl Thread {
 /// The calling thread.
 pub fn current() -> Thread {
     let task = rt::current().current();
-    let threads = threads();
-    let name = if threads.any_named.load(Ordering::Acquire) {
-        let named = threads.named.lock();
-        named
-            .iter()
-            .find(|(named, _)| *named == task)
-            .map(|(_, name)| name.clone())
-    } else {
-        None
-    };
     Thread {
         id: ThreadId(task),
-        name,
+        name: current_name(),
     }
 }
 
@@ -258,7 +249,7 @@ pub const SPURIOUS_WAKEUPS_MAX: u32 = 2;
 /// draws a random number (a recorded choice, `draw` in traces) and returns at once on an odd
 /// one, without consuming a pending unpark. So a model that parks without re-checking its
 /// condition in a loop fails under the random walk and PCT, and replays reproduce it; DFS and
-/// DPOR take such draws from their seeded generator and do not enumerate both outcomes.
+/// DPOR enumerate both outcomes of each such draw.
 pub fn park() {
     let scheduler = rt::current();
     let site = Site::new("thread", Op::Park);
@@ -271,23 +262,16 @@ pub fn park() {
 
 /// Draws whether this park returns spuriously, while the task has budget left.
 fn wakes_spuriously(scheduler: &dyn Scheduler) -> bool {
-    let me = scheduler.current();
-    let threads = threads();
-    let used = threads.spurious.with(|spent| {
-        spent
-            .iter()
-            .find(|(task, _)| *task == me)
-            .map_or(0, |(_, used)| *used)
-    });
-    if used >= SPURIOUS_WAKEUPS_MAX || scheduler.random_u64() & 1 == 0 {
+    let used = crate::executor::with_locals(|store| store.spurious.get())
+        .unwrap_or_else(|| OS_SPURIOUS.with(Cell::get));
+    // Two outcomes, staying parked first: systematic strategies try both.
+    if used >= SPURIOUS_WAKEUPS_MAX || scheduler.random_choice(&[0, 1]) & 1 == 0 {
         return false;
     }
-    threads.spurious.with(
-        |spent| match spent.iter_mut().find(|(task, _)| *task == me) {
-            Some((_, used)) => *used += 1,
-            None => spent.push((me, 1)),
-        },
-    );
+    let counted = crate::executor::with_locals(|store| store.spurious.set(used + 1));
+    if counted.is_none() {
+        OS_SPURIOUS.with(|spent| spent.set(used + 1));
+    }
     true
 }
 

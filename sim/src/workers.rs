@@ -1,4 +1,5 @@
-//! The only place vigil-sim starts OS threads: one executor per thread for `--jobs`.
+//! The only place vigil-sim starts OS threads: one executor per thread for `--jobs`, and the
+//! stall watchdog's thread (see `crate::stall`).
 //!
 //! Simulated code never runs on these threads concurrently with anything it could share:
 //! each thread owns its executor, its observers, its fault source and the harness's
@@ -38,4 +39,30 @@ pub(crate) fn on_threads<T: Send>(
         }
         results
     })
+}
+
+/// Starts the stall watchdog's thread once per process; it calls `tick` every second for as
+/// long as the process lives (see `crate::stall`).
+pub(crate) fn start_watchdog(tick: fn()) {
+    static STARTED: std::sync::Once = std::sync::Once::new();
+    STARTED.call_once(|| {
+        let watchdog = std::thread::Builder::new()
+            .name("vigil-stall-watchdog".to_owned())
+            .spawn(move || {
+                loop {
+                    #[expect(
+                        clippy::disallowed_methods,
+                        reason = "the watchdog measures real time on its own OS thread, outside \
+                                  every simulation: it only reads the executors' progress \
+                                  counters and never changes what an execution does"
+                    )]
+                    std::thread::sleep(std::time::Duration::from_secs(1));
+                    tick();
+                }
+            });
+        // Without a watchdog the run still works; it only loses the stall report.
+        if let Err(error) = watchdog {
+            eprintln!("vigil: cannot start the stall watchdog thread: {error}");
+        }
+    });
 }

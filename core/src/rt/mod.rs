@@ -5,6 +5,7 @@
 //! deterministic one that runs every task as a coroutine on one thread and switches only at the
 //! scheduling points declared here.
 
+mod foreign;
 mod os;
 
 use std::any::{Any, TypeId};
@@ -14,6 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+pub use foreign::{generation_ended, generation_started, take_foreign_use};
 pub use os::OsScheduler;
 pub use os::RawLock;
 
@@ -234,6 +236,14 @@ pub trait Scheduler: Send + Sync + 'static {
     fn now(&self) -> Instant;
     /// A random number from the scheduler's source.
     fn random_u64(&self) -> u64;
+    /// A random number for a draw with few outcomes: `words` holds one word per outcome (the
+    /// caller maps any word to an outcome, and each of these to a different one). A scheduler
+    /// that searches systematically may return each of them in turn; the default draws an
+    /// ordinary [`random_u64`](Self::random_u64), so outcomes keep their probabilities.
+    fn random_choice(&self, words: &[u64]) -> u64 {
+        let _ = words;
+        self.random_u64()
+    }
     /// Which part of a simulated system the calling task acts for (a madsim node, for
     /// example), or 0 for none. Processes remember it when they are spawned, so a simulator
     /// that kills a part can end every process that part owned (`Node::terminate_owned`).
@@ -393,6 +403,7 @@ fn point_installed(site: Site) {
 #[inline]
 pub fn point_on(site: Site, object: Object<'_>) {
     if !INSTALLED.with(Cell::get) {
+        foreign::check(site, object);
         return os::point(site);
     }
     point_on_installed(site, object);
@@ -402,7 +413,10 @@ pub fn point_on(site: Site, object: Object<'_>) {
 fn point_on_installed(site: Site, object: Object<'_>) {
     match CURRENT.with(|slot| slot.borrow().clone()) {
         Some(scheduler) => scheduler.point_on(site, object),
-        None => os::point(site),
+        None => {
+            foreign::check(site, object);
+            os::point(site)
+        }
     }
 }
 
@@ -445,6 +459,11 @@ pub fn now() -> Instant {
 /// A random number from the scheduler's source.
 pub fn random_u64() -> u64 {
     current().random_u64()
+}
+
+/// A random number for a draw with few outcomes (see [`Scheduler::random_choice`]).
+pub fn random_choice(words: &[u64]) -> u64 {
+    current().random_choice(words)
 }
 
 /// Blocks the calling task for `duration` of scheduler time.

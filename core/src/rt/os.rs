@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, PoisonError};
 use std::thread::Thread;
 
-use super::{Globals, Instant, Scheduler, Site, TaskId};
+use super::{Globals, Instant, Object, Scheduler, Site, TaskId};
 
 /// A short critical-section lock for the bookkeeping inside `core`'s own primitives.
 ///
@@ -124,6 +124,10 @@ impl Scheduler for OsScheduler {
     }
 
     fn point(&self, _site: Site) {}
+
+    fn point_on(&self, site: Site, object: Object<'_>) {
+        super::foreign::check(site, object);
+    }
 
     fn park(&self, _site: Site, deadline: Option<Instant>) {
         self.current();

@@ -10,7 +10,10 @@
 //! away from it is no preemption, as in loom: a spin loop on `yield_now` lets the task it waits
 //! for run, so the loop ends. There is no
 //! partial-order reduction: schedules that differ only in the order of independent steps are
-//! all explored, which the preemption bound keeps finite.
+//! all explored, which the preemption bound keeps finite. A random draw with few outcomes
+//! (`DrawView::alternatives`) is a decision too, every outcome an option (costing no
+//! preemption); a draw over a large domain comes from a generator seeded the same way in every
+//! execution.
 
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
@@ -34,7 +37,8 @@ pub struct Dfs {
     path: Vec<Decision>,
     cursor: usize,
     preemptions: u32,
-    /// Draws are not enumerated: every execution sees the same seeded stream.
+    /// Draws over large domains are not enumerated: every execution sees the same seeded
+    /// stream.
     rng: ChaCha8Rng,
     seed: u64,
 }
@@ -129,7 +133,32 @@ impl Strategy for Dfs {
         Ok(choice)
     }
 
-    fn draw(&mut self, _view: &DrawView) -> Result<u64, Divergence> {
-        Ok(self.rng.next_u64())
+    /// A draw with few outcomes is a decision like a pick, whose options are its outcomes
+    /// (each tried, in the order given); a draw over a large domain is a seeded sample.
+    fn draw(&mut self, view: &DrawView) -> Result<u64, Divergence> {
+        if view.alternatives.len() < 2 {
+            return Ok(self.rng.next_u64());
+        }
+        let options: Vec<Choice> = view.alternatives.iter().map(|w| Choice::Draw(*w)).collect();
+        let choice = match self.path.get(self.cursor) {
+            Some(decision) if decision.options == options => decision.options[decision.taken],
+            Some(decision) => {
+                return Err(Divergence {
+                    step: view.step,
+                    expected: format!("the options {:?}", decision.options),
+                    found: format!("the draw options {options:?}"),
+                });
+            }
+            None => {
+                let first = options[0];
+                self.path.push(Decision { options, taken: 0 });
+                first
+            }
+        };
+        self.cursor += 1;
+        match choice {
+            Choice::Draw(word) => Ok(word),
+            _ => panic!("[internal bug] a draw decision holds {choice}"),
+        }
     }
 }

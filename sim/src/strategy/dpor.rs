@@ -45,6 +45,13 @@
 //! sleeps in those later siblings: the same fault is fired again later in an execution only
 //! after something it depends on ran.
 //!
+//! # Data choices
+//!
+//! A random draw with few outcomes (`DrawView::alternatives`) is not reduced: the whole search
+//! above runs once per assignment of outcomes to draws (see `strategy/data.rs`), since a
+//! draw's outcomes are never equivalent to each other. Draws over larger domains are seeded
+//! samples, the same in every execution.
+//!
 //! # Defaults
 //!
 //! Outside the replayed prefix the search keeps running the current task (no preemption),
@@ -60,6 +67,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
 use vigil_core::rt::TaskId;
 
+use super::data::DataChoices;
 use super::random::splitmix64;
 use super::{Coverage, Divergence, DrawView, PickView, Start, Strategy};
 use crate::dependency::{Access, Actor, Event, LockRole, ObjectKey, dependent};
@@ -146,6 +154,8 @@ pub struct Dpor {
     exhausted: bool,
     redundant: u64,
     blocked: bool,
+    /// Outcomes of draws with few of them: the search runs once per assignment.
+    data: DataChoices,
     rng: ChaCha8Rng,
     seed: u64,
 }
@@ -170,6 +180,7 @@ impl Dpor {
             exhausted: false,
             redundant: 0,
             blocked: false,
+            data: DataChoices::default(),
             rng: ChaCha8Rng::seed_from_u64(0),
             seed: splitmix64((u64::from(preemptions_max) << 32) | u64::from(faults_max)),
         }
@@ -575,14 +586,21 @@ fn join(into: &mut Vec<u32>, other: &[u32]) {
 
 impl Strategy for Dpor {
     fn start(&mut self, execution_idx: u64) -> Option<Start> {
-        if execution_idx > 0 && !self.backtrack() {
+        if execution_idx == 0 {
+            self.data = DataChoices::default();
+        }
+        // The interleavings of one assignment of data choices are exhausted: search them
+        // afresh under the next assignment.
+        let next_data = execution_idx > 0 && !self.backtrack();
+        if next_data && !self.data.advance() {
             self.exhausted = true;
             return None;
         }
-        if execution_idx == 0 {
+        if execution_idx == 0 || next_data {
             self.nodes.clear();
             self.replay_len = 0;
         }
+        self.data.start_execution();
         self.executions = execution_idx + 1;
         self.cursor = 0;
         self.spawned_by.clear();
@@ -650,8 +668,8 @@ impl Strategy for Dpor {
         })
     }
 
-    fn draw(&mut self, _view: &DrawView) -> Result<u64, Divergence> {
-        Ok(self.rng.next_u64())
+    fn draw(&mut self, view: &DrawView) -> Result<u64, Divergence> {
+        Ok(self.data.draw(view).unwrap_or_else(|| self.rng.next_u64()))
     }
 
     fn end(&mut self, _steps: u64) -> Result<(), Divergence> {
@@ -704,7 +722,7 @@ impl Strategy for Dpor {
             open_branches: if self.exhausted {
                 0
             } else {
-                self.open_branches()
+                self.open_branches() + self.data.open()
             },
             explored_branches: self.executions.saturating_sub(1),
         })

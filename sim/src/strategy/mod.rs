@@ -8,6 +8,7 @@
 //! the determinism check wraps executions from outside (see the runner) rather than living
 //! inside each strategy.
 
+mod data;
 mod dfs;
 mod dpor;
 mod fault_timer;
@@ -145,11 +146,16 @@ pub struct PickView<'a> {
 /// What a strategy may see when the model draws a random number.
 #[derive(Clone, Copy, Debug)]
 #[non_exhaustive]
-pub struct DrawView {
+pub struct DrawView<'a> {
     /// The step during which the draw happens.
     pub step: u64,
     /// The task drawing.
     pub task: TaskId,
+    /// For a draw with few outcomes (a `gen_bool`, a `gen_range` over a small range, a
+    /// possible spurious wakeup): one word per outcome, in the order a systematic search
+    /// tries them. Empty for a draw over a large domain, which stays a seeded sample. Any
+    /// word is a valid answer either way; a random strategy ignores the list.
+    pub alternatives: &'a [u64],
 }
 
 /// A replay could not follow its recording: the execution offered something else.

@@ -21,10 +21,11 @@ fn view(step: u64) -> PickView<'static> {
     }
 }
 
-fn draw_view(step: u64) -> DrawView {
+fn draw_view(step: u64) -> DrawView<'static> {
     DrawView {
         step,
         task: TaskId(2),
+        alternatives: &[],
     }
 }
 

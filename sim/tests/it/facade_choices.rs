@@ -1,17 +1,21 @@
 //! What std leaves unspecified is explored, not fixed: which waiter a `notify_one` wakes (a
 //! scheduling choice every strategy explores), whether `park` returns spuriously (a recorded
-//! random choice), and the data a model draws from `vigil_sim::rand` (recorded, so replays
-//! reproduce it). Each has a model whose bug shows only with the choice std allows but the
-//! old fixed behaviour never made.
+//! random choice that DFS and DPOR enumerate), and the data a model draws from
+//! `vigil_sim::rand` (recorded, so replays reproduce it; enumerated by DFS and DPOR when the
+//! draw has few outcomes). Each has a model whose bug shows only with the choice std allows
+//! but the old fixed behaviour never made.
 
 use std::cell::RefCell;
 use std::str::FromStr;
 
+use std::collections::BTreeSet;
 use vigil_sim::rand::{Rng, thread_rng};
-use vigil_sim::sync::atomic::{AtomicBool, Ordering};
+use vigil_sim::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use vigil_sim::sync::{Arc, Condvar, Mutex};
 use vigil_sim::thread;
-use vigil_sim::{Config, Dfs, Dpor, FailureKind, Replay, Schedule, run};
+use vigil_sim::{
+    Config, Dfs, Dpor, FailureKind, Replay, Report, Schedule, StopReason, Strategy, run,
+};
 
 use crate::explore;
 
@@ -172,4 +176,123 @@ fn seeded_rand_is_in_range_varies_by_seed_and_replays_exactly() {
     assert!(again.failure().is_some(), "the replay passed");
     let replayed = DRAWN.with(|drawn| std::mem::take(&mut *drawn.borrow_mut()));
     assert_eq!(replayed.last(), drawn.last());
+}
+
+/// DFS and DPOR, each without bounds, by name.
+fn systematic() -> [(&'static str, Box<dyn Strategy>); 2] {
+    [
+        ("dfs", Box::new(Dfs::new(u32::MAX))),
+        ("dpor", Box::new(Dpor::new(u32::MAX, 0))),
+    ]
+}
+
+/// The search ran to exhaustion without a failure: the model is certified within no bounds.
+fn assert_certified(label: &str, report: &Report) -> u64 {
+    let stats = report
+        .stats()
+        .unwrap_or_else(|| panic!("{label}: {}", report.failure().unwrap()));
+    assert_eq!(stats.stop, StopReason::StrategyExhausted, "{label}");
+    stats.executions
+}
+
+/// A worker draws a die roll and a coin (p = 0.1); the bug fires only on a 4 with heads,
+/// one outcome in twelve, which a seeded sample of each would miss in every execution.
+fn unlucky_draw(fixed: bool) -> impl Fn() + Send + Sync + 'static {
+    move || {
+        let worker = thread::spawn(move || {
+            let mut rng = thread_rng();
+            let roll = rng.gen_range(1..=6u32);
+            let heads = rng.gen_bool(0.1);
+            assert!(
+                fixed || !(roll == 4 && heads),
+                "rolled the unlucky 4 with heads"
+            );
+        });
+        worker.join().unwrap();
+    }
+}
+
+#[test]
+fn dfs_and_dpor_find_a_bug_that_needs_one_draw_and_certify_the_fix() {
+    for (label, mut strategy) in systematic() {
+        let report = run(&config(), &mut *strategy, unlucky_draw(false));
+        let failure = report
+            .failure()
+            .unwrap_or_else(|| panic!("{label} missed the unlucky draw"));
+        assert!(
+            failure.to_string().contains("unlucky 4"),
+            "{label}: {failure}"
+        );
+    }
+    for (label, mut strategy) in systematic() {
+        let report = run(&config(), &mut *strategy, unlucky_draw(true));
+        // Six rolls times two coin sides, one worker: twelve executions for either search.
+        assert_eq!(assert_certified(label, &report), 12, "{label}");
+    }
+}
+
+#[test]
+fn dfs_and_dpor_find_a_spurious_wakeup_and_certify_the_loop_around_park() {
+    for (label, mut strategy) in systematic() {
+        let report = run(&config(), &mut *strategy, trusting_park(false));
+        let failure = report
+            .failure()
+            .unwrap_or_else(|| panic!("{label} never woke the worker spuriously"));
+        assert!(
+            failure
+                .to_string()
+                .contains("park returned before the unpark"),
+            "{label}: {failure}"
+        );
+    }
+    for (label, mut strategy) in systematic() {
+        let report = run(&config(), &mut *strategy, trusting_park(true));
+        assert_certified(label, &report);
+    }
+}
+
+thread_local! {
+    static ENDS: RefCell<BTreeSet<String>> = const { RefCell::new(BTreeSet::new()) };
+}
+
+/// Two workers each flip a fair coin and on heads add a draw from 1..=3 to a shared total;
+/// main notes what each drew and the total.
+fn coins_and_sums() {
+    let total = Arc::new(AtomicU32::new(0));
+    let worker = |total: Arc<AtomicU32>| {
+        move || {
+            let mut rng = thread_rng();
+            let added = rng.gen_bool(0.5).then(|| rng.gen_range(1..=3u32));
+            total.fetch_add(added.unwrap_or(0), Ordering::SeqCst);
+            added
+        }
+    };
+    let first = thread::spawn(worker(total.clone()));
+    let second = thread::spawn(worker(total.clone()));
+    let (first, second) = (first.join().unwrap(), second.join().unwrap());
+    let total = total.load(Ordering::SeqCst);
+    ENDS.with(|ends| {
+        ends.borrow_mut()
+            .insert(format!("{first:?} {second:?} {total}"))
+    });
+}
+
+#[test]
+fn dfs_and_dpor_reach_the_same_terminal_states_of_a_model_with_draws() {
+    let mut reached = Vec::new();
+    for (label, mut strategy) in systematic() {
+        ENDS.with(|ends| ends.borrow_mut().clear());
+        let report = run(&config(), &mut *strategy, coins_and_sums);
+        assert_certified(label, &report);
+        reached.push(ENDS.with(|ends| std::mem::take(&mut *ends.borrow_mut())));
+    }
+    // Every combination of the two workers' draws, each with its sum: what the draws allow.
+    let outcomes = [None, Some(1u32), Some(2), Some(3)];
+    let expected: BTreeSet<String> = (outcomes.iter())
+        .flat_map(|a| outcomes.iter().map(move |b| (*a, *b)))
+        .map(|(a, b)| format!("{a:?} {b:?} {}", a.unwrap_or(0) + b.unwrap_or(0)))
+        .collect();
+    assert_eq!(expected.len(), 16);
+    assert_eq!(reached[0], expected, "dfs");
+    assert_eq!(reached[1], expected, "dpor");
 }
