@@ -42,6 +42,9 @@ pub struct Log {
     pub(crate) stop: Option<StopReason>,
     /// A systematic search's coverage (whole searches only).
     pub(crate) coverage: Option<Coverage>,
+    /// A split systematic search's units (see [`super::units`]); its indices are then unit
+    /// keys, turned into the global order by [`super::units::settle`].
+    pub(crate) units: Option<super::units::Units>,
 }
 
 /// The figures of a search up to its first failure (or of all of it).
@@ -75,6 +78,13 @@ impl Log {
             (a, b) => a.or(b),
         };
         self.coverage = self.coverage.or(other.coverage);
+        self.units = match (self.units.take(), other.units) {
+            (Some(mut a), Some(b)) => {
+                a.absorb(b);
+                Some(a)
+            }
+            (a, b) => a.or(b),
+        };
     }
 
     /// The figures counting only the executions up to and including the first failure.
@@ -156,6 +166,9 @@ pub(crate) struct PartRun<'a> {
     pub(crate) part: Part,
     pub(crate) lowest: Arc<AtomicU64>,
     pub(crate) interrupt: Option<Arc<AtomicBool>>,
+    /// Added to every execution index this part logs (a split unit's key, see
+    /// [`super::units`]); zero otherwise.
+    pub(crate) key_base: u64,
 }
 
 /// Runs one part of a search on this thread and logs it.
@@ -168,6 +181,7 @@ pub(crate) fn run_part(
     let seen = Rc::new(RefCell::new(Vec::new()));
     let log = Rc::new(RefCell::new(Log::default()));
     let (probe_seen, hook_log) = (seen.clone(), log.clone());
+    let base = run.key_base;
     let mut runner = runner_for(run.scenario, run.file, run.config, &tally)
         .observer(StateProbe::new(seen))
         .part(run.part)
@@ -175,10 +189,11 @@ pub(crate) fn run_part(
         .on_execution(progress)
         .after_execution(move |idx, schedule| {
             let mut log = hook_log.borrow_mut();
-            log.executions.insert(idx, checks::take_tally());
-            log.schedules.entry(schedule.digest()).or_insert(idx);
+            let key = base + idx;
+            log.executions.insert(key, checks::take_tally());
+            log.schedules.entry(schedule.digest()).or_insert(key);
             for state in probe_seen.borrow_mut().drain(..) {
-                log.states.entry(state).or_insert(idx);
+                log.states.entry(state).or_insert(key);
             }
         });
     if let Some(flag) = run.interrupt {
@@ -191,7 +206,7 @@ pub(crate) fn run_part(
     let mut log = log.take();
     log.found = report
         .failure()
-        .map(|failure| (failure.execution_idx, report.schedule().clone()));
+        .map(|failure| (base + failure.execution_idx, report.schedule().clone()));
     log.stop = report.stats().map(|stats| stats.stop);
     log.coverage = report.progress().coverage;
     log.tally = tally.borrow().clone();
@@ -215,6 +230,7 @@ pub(crate) fn run_jobs(
         part: run.part.job(job_idx, jobs),
         lowest: run.lowest.clone(),
         interrupt: run.interrupt.clone(),
+        key_base: 0,
     };
     let seed = run.config.seed;
     let logs = crate::workers::on_threads(

@@ -15,6 +15,7 @@ mod pct;
 mod portfolio;
 mod random;
 mod replay;
+pub(crate) mod split;
 
 pub use dfs::Dfs;
 pub use dpor::Dpor;

@@ -1,0 +1,229 @@
+//! A systematic search split into units that any thread or machine can run.
+//!
+//! The *split depth* `D` counts branching choice points (picks where the search's bounds
+//! allow two or more alternatives). Above depth `D` the search is exhaustive: every
+//! alternative the bounds allow is explored, with no sleep sets and no pruning that depends
+//! on what is found below. Each subtree rooted at depth `D` is a *unit*, numbered in the
+//! depth-first order of that upper tree, and below `D` each unit runs the ordinary DFS or
+//! DPOR from its prefix, starting fresh. Unit `u`'s executions then depend on `u` alone,
+//! which is what lets [`crate::Part`]s share them out. For DPOR this stays sound: a race
+//! found below `D` that would add an alternative at a node above `D` adds one that the
+//! upper tree explores anyway (the upper tree explores every alternative the bounds allow,
+//! the only ones DPOR ever adds), and below `D` each unit is a whole DPOR from its prefix's
+//! state.
+//!
+//! Discovering unit `u + 1`'s prefix takes an execution through the upper tree: unit
+//! `u + 1`'s first one. [`Unit`] runs that execution as the unit's first (when its part owns
+//! the unit) or only to learn the prefix (when it does not; the caller does not count it).
+
+use super::{Divergence, DrawView, PickView, Start, Strategy};
+use crate::schedule::Choice;
+
+/// A systematic search that can run as one unit of a split.
+pub(crate) trait Subtree: Strategy {
+    /// The alternatives the bounds allow at this pick, asked before [`Strategy::pick`].
+    fn alternatives(&self, view: &PickView<'_>) -> Vec<Choice>;
+
+    /// The next pick (at a new choice point) takes `choice`.
+    fn force_next(&mut self, choice: Choice);
+
+    /// Every choice point so far is the unit's fixed prefix: never backtracked into.
+    fn freeze(&mut self);
+}
+
+/// One choice point of the upper tree: what the bounds allow, and what was taken so far
+/// (the current choice last).
+#[derive(Clone, Debug)]
+struct UpperPoint {
+    options: Vec<Choice>,
+    taken: Vec<Choice>,
+}
+
+/// The upper tree's current path, from the root to the current unit's prefix.
+#[derive(Clone, Debug)]
+pub(crate) struct Upper {
+    depth: u32,
+    path: Vec<UpperPoint>,
+}
+
+impl Upper {
+    pub(crate) fn new(depth: u32) -> Self {
+        Upper {
+            depth,
+            path: Vec::new(),
+        }
+    }
+
+    /// Moves to the next unit's (partly known) prefix: the deepest choice point with an
+    /// alternative left takes its first untried one, in the order the bounds listed them.
+    /// `false` when every unit has been visited.
+    pub(crate) fn advance(&mut self) -> bool {
+        while let Some(point) = self.path.last_mut() {
+            let untried = point.options.iter().find(|o| !point.taken.contains(o));
+            if let Some(next) = untried.copied() {
+                point.taken.push(next);
+                return true;
+            }
+            self.path.pop();
+        }
+        false
+    }
+
+    /// Alternatives of the upper tree not yet visited on the current path: the units still to
+    /// come, one per alternative (each may hold several).
+    pub(crate) fn open(&self) -> u64 {
+        let untried = |point: &UpperPoint| point.options.len() - point.taken.len();
+        self.path.iter().map(|point| untried(point) as u64).sum()
+    }
+}
+
+/// One unit of a split search: the inner search below the unit's prefix.
+pub(crate) struct Unit {
+    inner: Box<dyn Subtree>,
+    upper: Upper,
+    /// Upper choice points known before the unit's first execution (forced there).
+    known: usize,
+    /// Branching picks seen so far in the current execution (counted in the first only).
+    branching: u32,
+    first: bool,
+    frozen: bool,
+    exhausted: bool,
+    /// The inner search's open alternatives after each execution.
+    opens: Vec<u64>,
+    /// The upper tree's open alternatives once the unit's prefix is known.
+    upper_open: u64,
+}
+
+impl Unit {
+    /// The next unit of `upper` (its path as [`Upper::advance`] left it), searched by
+    /// `inner`, a fresh search.
+    pub(crate) fn new(inner: Box<dyn Subtree>, upper: Upper) -> Self {
+        Unit {
+            known: upper.path.len(),
+            inner,
+            upper,
+            branching: 0,
+            first: true,
+            frozen: false,
+            exhausted: false,
+            opens: Vec::new(),
+            upper_open: 0,
+        }
+    }
+
+    /// Ends the unit after `executions` counted executions: the upper tree (with the unit's
+    /// prefix), whether the inner search was exhausted, its open alternatives after each
+    /// execution, and the upper tree's open alternatives.
+    pub(crate) fn finish(mut self, executions: u64) -> Finished {
+        if self.first {
+            self.settle_first();
+        }
+        while (self.opens.len() as u64) < executions {
+            // The run stopped after this execution without asking for another.
+            let open = self.inner.coverage().map_or(0, |c| c.open_branches);
+            self.opens.push(open);
+        }
+        Finished {
+            upper: self.upper,
+            exhausted: self.exhausted,
+            opens: self.opens,
+            upper_open: self.upper_open,
+        }
+    }
+
+    /// After the first execution: the prefix is whatever it reached, even short of depth.
+    fn settle_first(&mut self) {
+        self.first = false;
+        if !self.frozen {
+            self.inner.freeze();
+            self.frozen = true;
+        }
+        self.upper_open = self.upper.open();
+    }
+}
+
+/// What a unit leaves behind (see [`Unit::finish`]).
+pub(crate) struct Finished {
+    pub(crate) upper: Upper,
+    pub(crate) exhausted: bool,
+    pub(crate) opens: Vec<u64>,
+    pub(crate) upper_open: u64,
+}
+
+impl Strategy for Unit {
+    fn start(&mut self, execution_idx: u64) -> Option<Start> {
+        if execution_idx > 0 {
+            if self.first {
+                self.settle_first();
+            }
+            let open = self.inner.coverage().map_or(0, |c| c.open_branches);
+            self.opens.push(open);
+        }
+        self.branching = 0;
+        let start = self.inner.start(execution_idx);
+        if start.is_none() {
+            self.exhausted = true;
+            // The last execution's open alternatives were all explored: none are left.
+            if let Some(last) = self.opens.last_mut() {
+                *last = 0;
+            }
+        }
+        start
+    }
+
+    fn pick(&mut self, view: &PickView<'_>) -> Result<Choice, Divergence> {
+        if !self.first || self.branching >= self.upper.depth {
+            return self.inner.pick(view);
+        }
+        let options = self.inner.alternatives(view);
+        if options.len() < 2 {
+            return self.inner.pick(view);
+        }
+        let level = self.branching as usize;
+        if level < self.known {
+            let point = &self.upper.path[level];
+            if point.options != options {
+                return Err(Divergence {
+                    step: view.step,
+                    expected: format!("the unit's prefix options {:?}", point.options),
+                    found: format!("the options {options:?}"),
+                });
+            }
+            let choice = *point.taken.last().expect("[internal bug] an untaken point");
+            self.inner.force_next(choice);
+        }
+        let choice = self.inner.pick(view)?;
+        if level >= self.known {
+            self.upper.path.push(UpperPoint {
+                options,
+                taken: vec![choice],
+            });
+        }
+        self.branching += 1;
+        if self.branching == self.upper.depth {
+            self.inner.freeze();
+            self.frozen = true;
+        }
+        Ok(choice)
+    }
+
+    fn draw(&mut self, view: &DrawView) -> Result<u64, Divergence> {
+        self.inner.draw(view)
+    }
+
+    fn end(&mut self, steps: u64) -> Result<(), Divergence> {
+        self.inner.end(steps)
+    }
+
+    fn tracks_dependencies(&self) -> bool {
+        self.inner.tracks_dependencies()
+    }
+
+    fn stepped(&mut self, event: &crate::dependency::Event<'_>) {
+        self.inner.stepped(event);
+    }
+
+    fn coverage(&self) -> Option<super::Coverage> {
+        self.inner.coverage()
+    }
+}
