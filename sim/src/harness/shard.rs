@@ -14,8 +14,8 @@ use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
 use super::explore::Log;
-use super::units::{UnitRecord, Units};
 use super::faults::FaultTally;
+use super::units::{UnitRecord, Units};
 use super::{Observed, Overrides, ScenarioRun};
 use crate::part::Shard;
 use crate::runner::{Config, StopReason};
@@ -371,14 +371,7 @@ impl ShardLog {
 /// [open after each execution]]]}`.
 fn units_json(units: &Units) -> Value {
     let list: Vec<Value> = (units.records.iter())
-        .map(|(unit, record)| {
-            json!([
-                unit,
-                record.upper_open,
-                record.exhausted,
-                record.opens
-            ])
-        })
+        .map(|(unit, record)| json!([unit, record.upper_open, record.exhausted, record.opens]))
         .collect();
     json!({
         "budget": units.budget,
@@ -394,14 +387,24 @@ fn parse_units(value: &Value) -> Result<Units, String> {
         .ok_or("'units.budget' is not a whole number")?;
     let total = match value.get("total") {
         Some(Value::Null) => None,
-        Some(total) => Some(total.as_u64().ok_or("'units.total' is not a whole number")?),
+        Some(total) => Some(
+            total
+                .as_u64()
+                .ok_or("'units.total' is not a whole number")?,
+        ),
         None => return Err("no 'units.total' field".to_owned()),
     };
     let bad = || "'units.list' is not a list of [unit, upper_open, exhausted, opens]".to_owned();
-    let list = value.get("list").and_then(Value::as_array).ok_or_else(bad)?;
+    let list = value
+        .get("list")
+        .and_then(Value::as_array)
+        .ok_or_else(bad)?;
     let mut records = BTreeMap::new();
     for row in list {
-        let row = row.as_array().filter(|row| row.len() == 4).ok_or_else(bad)?;
+        let row = row
+            .as_array()
+            .filter(|row| row.len() == 4)
+            .ok_or_else(bad)?;
         let opens = row[3].as_array().ok_or_else(bad)?;
         let record = UnitRecord {
             upper_open: row[1].as_u64().ok_or_else(bad)?,

@@ -23,8 +23,8 @@ use crate::executor::{Executor, Model};
 use crate::part::Part;
 use crate::runner::StopReason;
 use crate::scenario::StrategyKind;
-use crate::strategy::split::{Subtree, Unit, Upper};
-use crate::strategy::{Coverage, Dfs, Dpor};
+use crate::strategy::Coverage;
+use crate::strategy::split::{Below, Subtree, Unit, Upper};
 
 /// A unit's key is its number shifted by this; the low bits count its executions.
 const UNIT_SHIFT: u32 = 32;
@@ -64,14 +64,18 @@ pub(crate) fn systematic(kind: StrategyKind) -> bool {
 }
 
 fn inner_of(kind: StrategyKind) -> Box<dyn Subtree> {
-    match kind {
-        StrategyKind::Dfs { preemptions_max } => Box::new(Dfs::new(preemptions_max)),
+    let below = match kind {
+        StrategyKind::Dfs { preemptions_max } => Below::Dfs { preemptions_max },
         StrategyKind::Dpor {
             preemptions_max,
             faults_max,
-        } => Box::new(Dpor::new(preemptions_max, faults_max)),
+        } => Below::Dpor {
+            preemptions_max,
+            faults_max,
+        },
         other => panic!("[internal bug] {} is not a systematic search", other.name()),
-    }
+    };
+    below.search()
 }
 
 /// Runs `run.part` of a search of `kind` split at `depth` as `jobs` parts on as many OS
@@ -144,7 +148,11 @@ fn run_units(
         if done >= budget || run.lowest.load(Ordering::Acquire) < base {
             break;
         }
-        if run.interrupt.as_ref().is_some_and(|flag| flag.load(Ordering::Relaxed)) {
+        if run
+            .interrupt
+            .as_ref()
+            .is_some_and(|flag| flag.load(Ordering::Relaxed))
+        {
             log.stop = Some(StopReason::Interrupted);
             break;
         }
@@ -191,10 +199,7 @@ fn run_units(
             run.lowest.fetch_min(key, Ordering::AcqRel);
             break;
         }
-        if matches!(
-            stop,
-            Some(StopReason::WallTime | StopReason::Interrupted)
-        ) {
+        if matches!(stop, Some(StopReason::WallTime | StopReason::Interrupted)) {
             break;
         }
     }
@@ -231,7 +236,9 @@ pub(crate) fn settle(mut log: Log, kind: StrategyKind) -> Log {
         .zip(0..)
         .collect();
     let renumber = |map: &BTreeMap<u64, u64>| -> BTreeMap<u64, u64> {
-        let ranked = map.iter().filter_map(|(item, key)| Some((*item, *rank.get(key)?)));
+        let ranked = map
+            .iter()
+            .filter_map(|(item, key)| Some((*item, *rank.get(key)?)));
         ranked.collect()
     };
     log.schedules = renumber(&log.schedules);

@@ -366,7 +366,9 @@ impl Checker<'_> {
             None => None,
         };
         let split_depth = match &raw.split_depth {
-            Some(depth) if !matches!(kind, StrategyKind::Dfs { .. } | StrategyKind::Dpor { .. }) => {
+            Some(depth)
+                if !matches!(kind, StrategyKind::Dfs { .. } | StrategyKind::Dpor { .. }) =>
+            {
                 return Err(self.error(
                     depth.span(),
                     "strategy.split_depth",

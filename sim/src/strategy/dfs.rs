@@ -60,7 +60,10 @@ impl Dfs {
     /// Moves to the next unexplored branch; `false` when the tree is exhausted.
     fn backtrack(&mut self) -> bool {
         while self.path.len() > self.floor {
-            let last = self.path.last_mut().expect("[internal bug] above the floor");
+            let last = self
+                .path
+                .last_mut()
+                .expect("[internal bug] above the floor");
             if last.taken + 1 < last.options.len() {
                 last.taken += 1;
                 return true;

@@ -200,7 +200,10 @@ impl Dpor {
         // The task that could go on after the popped node's event, unless it yielded.
         let mut went_on: Option<TaskId> = None;
         while self.nodes.len() > self.floor {
-            let node = self.nodes.last_mut().expect("[internal bug] above the floor");
+            let node = self
+                .nodes
+                .last_mut()
+                .expect("[internal bug] above the floor");
             let actor = std::mem::take(&mut node.chosen);
             let accesses = std::mem::take(&mut node.accesses);
             let cost = u32::from(Self::preempts(node, &actor))
@@ -751,7 +754,10 @@ impl super::split::Subtree for Dpor {
             faults,
             ..Node::default()
         };
-        let allowed = node.enabled.iter().filter(|actor| self.within_bounds(&node, actor));
+        let allowed = node
+            .enabled
+            .iter()
+            .filter(|actor| self.within_bounds(&node, actor));
         allowed
             .map(|actor| match actor {
                 Actor::Task(task) => Choice::Task(*task),

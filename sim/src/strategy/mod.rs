@@ -23,6 +23,7 @@ pub use pct::Pct;
 pub use portfolio::Portfolio;
 pub use random::Random;
 pub use replay::{Prefixed, Replay};
+pub use split::{Below, Split};
 
 use vigil_core::rt::TaskId;
 

@@ -227,3 +227,129 @@ impl Strategy for Unit {
         self.inner.coverage()
     }
 }
+
+/// The systematic search a [`Split`] runs in each unit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Below {
+    Dfs {
+        preemptions_max: u32,
+    },
+    Dpor {
+        preemptions_max: u32,
+        faults_max: u32,
+    },
+}
+
+impl Below {
+    pub(crate) fn search(self) -> Box<dyn Subtree> {
+        match self {
+            Below::Dfs { preemptions_max } => Box::new(super::Dfs::new(preemptions_max)),
+            Below::Dpor {
+                preemptions_max,
+                faults_max,
+            } => Box::new(super::Dpor::new(preemptions_max, faults_max)),
+        }
+    }
+}
+
+/// A split search run whole, unit after unit, on one runner: the executions every spread
+/// of the split runs together, in the same global order (see the module documentation).
+pub struct Split {
+    below: Below,
+    /// The current unit, and the execution index it started at.
+    unit: Option<(Unit, u64)>,
+    depth: u32,
+    exhausted: bool,
+    executions: u64,
+}
+
+impl std::fmt::Debug for Split {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Split")
+            .field("below", &self.below)
+            .field("depth", &self.depth)
+            .field("executions", &self.executions)
+            .field("exhausted", &self.exhausted)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Split {
+    /// `below` split at `depth` branching choice points (zero: one unit, the whole search).
+    pub fn new(below: Below, depth: u32) -> Self {
+        Split {
+            below,
+            unit: None,
+            depth,
+            exhausted: false,
+            executions: 0,
+        }
+    }
+
+    fn current(&mut self) -> &mut Unit {
+        &mut self
+            .unit
+            .as_mut()
+            .expect("[internal bug] no unit started")
+            .0
+    }
+}
+
+impl Strategy for Split {
+    fn start(&mut self, execution_idx: u64) -> Option<Start> {
+        self.executions = execution_idx + 1;
+        let Some((unit, first)) = self.unit.take() else {
+            let mut unit = Unit::new(self.below.search(), Upper::new(self.depth));
+            let start = unit.start(0);
+            self.unit = Some((unit, execution_idx));
+            return start;
+        };
+        let mut unit = unit;
+        if let Some(start) = unit.start(execution_idx - first) {
+            self.unit = Some((unit, first));
+            return Some(start);
+        }
+        let mut upper = unit.finish(execution_idx - first).upper;
+        if !upper.advance() {
+            self.exhausted = true;
+            self.executions = execution_idx;
+            return None;
+        }
+        let mut unit = Unit::new(self.below.search(), upper);
+        let start = unit.start(0);
+        self.unit = Some((unit, execution_idx));
+        start
+    }
+
+    fn pick(&mut self, view: &PickView<'_>) -> Result<Choice, Divergence> {
+        self.current().pick(view)
+    }
+
+    fn draw(&mut self, view: &DrawView) -> Result<u64, Divergence> {
+        self.current().draw(view)
+    }
+
+    fn end(&mut self, steps: u64) -> Result<(), Divergence> {
+        self.current().end(steps)
+    }
+
+    fn tracks_dependencies(&self) -> bool {
+        matches!(self.below, Below::Dpor { .. })
+    }
+
+    fn stepped(&mut self, event: &crate::dependency::Event<'_>) {
+        self.current().stepped(event);
+    }
+
+    fn coverage(&self) -> Option<super::Coverage> {
+        let (unit, _) = self.unit.as_ref()?;
+        let mut coverage = unit.coverage()?;
+        coverage.exhaustive = self.exhausted;
+        coverage.open_branches = match self.exhausted {
+            true => 0,
+            false => coverage.open_branches + unit.upper.open(),
+        };
+        coverage.explored_branches = self.executions.saturating_sub(1);
+        Some(coverage)
+    }
+}

@@ -70,11 +70,37 @@ fn cases() -> Vec<(Scenario, String, Overrides)> {
     };
     let (smoke, smoke_file) = load("scenarios/smoke/reused-worker-id.toml");
     let (failing, failing_file) = load("sim/tests/fixtures/step-limit.toml");
-    vec![
+    let mut cases = vec![
         (smoke.clone(), smoke_file.clone(), plain.clone()),
         (failing, failing_file, plain),
         (smoke.clone(), smoke_file.clone(), portfolio),
         (smoke, smoke_file, dpor),
+    ];
+    cases.extend(split_cases());
+    cases
+}
+
+/// Split systematic searches (DFS and DPOR, passing and failing) whose units spread over
+/// jobs and shards.
+fn split_cases() -> Vec<(Scenario, String, Overrides)> {
+    let split = |strategy, executions, depth| Overrides {
+        strategy: Some(strategy),
+        executions: Some(executions),
+        split_depth: Some(depth),
+        ..Overrides::default()
+    };
+    let dfs = StrategyKind::Dfs { preemptions_max: 1 };
+    let dpor = StrategyKind::Dpor {
+        preemptions_max: 2,
+        faults_max: 1,
+    };
+    let (passing, passing_file) = load("scenarios/faults/d3-02-dies-after-link-before-notify.toml");
+    let (failing, failing_file) = load("sim/tests/fixtures/split-step-limit.toml");
+    vec![
+        (passing.clone(), passing_file.clone(), split(dpor, 5000, 2)),
+        (passing, passing_file, split(dfs, 400, 3)),
+        (failing.clone(), failing_file.clone(), split(dpor, 5000, 2)),
+        (failing, failing_file, split(dfs, 5000, 2)),
     ]
 }
 
