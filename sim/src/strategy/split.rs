@@ -1,16 +1,25 @@
 //! A systematic search split into units that any thread or machine can run.
 //!
-//! The *split depth* `D` counts branching choice points (picks where the search's bounds
-//! allow two or more alternatives). Above depth `D` the search is exhaustive: every
-//! alternative the bounds allow is explored, with no sleep sets and no pruning that depends
-//! on what is found below. Each subtree rooted at depth `D` is a *unit*, numbered in the
-//! depth-first order of that upper tree, and below `D` each unit runs the ordinary DFS or
-//! DPOR from its prefix, starting fresh. Unit `u`'s executions then depend on `u` alone,
-//! which is what lets [`crate::Part`]s share them out. For DPOR this stays sound: a race
-//! found below `D` that would add an alternative at a node above `D` adds one that the
-//! upper tree explores anyway (the upper tree explores every alternative the bounds allow,
-//! the only ones DPOR ever adds), and below `D` each unit is a whole DPOR from its prefix's
-//! state.
+//! At a branching choice point (a pick where the search's bounds allow two or more
+//! alternatives) the search's own first choice is its *default*; any other is a
+//! *deviation*. The *split depth* `D` counts deviations: the *upper tree* holds every path
+//! with fewer than `D` deviations, and on it the search is exhaustive (every alternative the
+//! bounds allow is explored at every branching point, with no sleep sets and no pruning that
+//! depends on what is found elsewhere). A path that takes its `D`-th deviation there roots a
+//! *unit*: below that choice the ordinary DFS or DPOR runs from the prefix, starting fresh.
+//! A path of the upper tree that never takes its `D`-th deviation is a unit of one execution.
+//! Units are numbered in the depth-first order of the upper tree, so unit `u`'s executions
+//! depend on `u` alone, which is what lets [`crate::Part`]s share them out.
+//!
+//! Counting deviations rather than branching points keeps units of similar size: under a
+//! preemption bound the subtree of the default choices (keep running the current task) holds
+//! nearly every execution at any depth of branching points, because each deviation spends
+//! some of the bound. For DFS the units partition its tree exactly (same executions, same
+//! order). For DPOR it stays sound: every execution either stays in the upper tree (explored
+//! exhaustively) or leaves it at a unit's root, and each unit is a whole DPOR from its root's
+//! state; a race found in a unit that would add an alternative at a node of the upper tree
+//! adds one the upper tree explores anyway (it explores every alternative the bounds allow,
+//! the only ones DPOR ever adds). It costs executions DPOR's sleep sets would have pruned.
 //!
 //! Discovering unit `u + 1`'s prefix takes an execution through the upper tree: unit
 //! `u + 1`'s first one. [`Unit`] runs that execution as the unit's first (when its part owns
@@ -37,6 +46,13 @@ pub(crate) trait Subtree: Strategy {
 struct UpperPoint {
     options: Vec<Choice>,
     taken: Vec<Choice>,
+}
+
+impl UpperPoint {
+    /// Whether the path takes another choice here than the search's first (its default).
+    fn deviates(&self) -> bool {
+        self.taken.len() > 1
+    }
 }
 
 /// The upper tree's current path, from the root to the current unit's prefix.
@@ -85,6 +101,8 @@ pub(crate) struct Unit {
     known: usize,
     /// Branching picks seen so far in the current execution (counted in the first only).
     branching: u32,
+    /// Branching picks that belong to the upper tree on this unit's path.
+    upper_levels: u32,
     first: bool,
     frozen: bool,
     exhausted: bool,
@@ -98,13 +116,23 @@ impl Unit {
     /// The next unit of `upper` (its path as [`Upper::advance`] left it), searched by
     /// `inner`, a fresh search.
     pub(crate) fn new(inner: Box<dyn Subtree>, upper: Upper) -> Self {
+        // A prefix with `depth` deviations roots a unit; one with fewer is itself a path of
+        // the upper tree, explored to its end as a unit of one execution.
+        let deviations = upper.path.iter().filter(|point| point.deviates()).count();
+        let upper_levels = match deviations >= upper.depth as usize {
+            true => upper.path.len() as u32,
+            false => u32::MAX,
+        };
+        // Split at depth zero, the one unit is the whole search: nothing is fixed.
+        let whole = upper.depth == 0;
         Unit {
+            upper_levels,
             known: upper.path.len(),
             inner,
             upper,
             branching: 0,
             first: true,
-            frozen: false,
+            frozen: whole,
             exhausted: false,
             opens: Vec::new(),
             upper_open: 0,
@@ -172,7 +200,7 @@ impl Strategy for Unit {
     }
 
     fn pick(&mut self, view: &PickView<'_>) -> Result<Choice, Divergence> {
-        if !self.first || self.branching >= self.upper.depth {
+        if !self.first || self.branching >= self.upper_levels {
             return self.inner.pick(view);
         }
         let options = self.inner.alternatives(view);
@@ -200,7 +228,7 @@ impl Strategy for Unit {
             });
         }
         self.branching += 1;
-        if self.branching == self.upper.depth {
+        if self.branching == self.upper_levels {
             self.inner.freeze();
             self.frozen = true;
         }
@@ -275,7 +303,7 @@ impl std::fmt::Debug for Split {
 }
 
 impl Split {
-    /// `below` split at `depth` branching choice points (zero: one unit, the whole search).
+    /// `below` split at `depth` deviations (zero: one unit, the whole search).
     pub fn new(below: Below, depth: u32) -> Self {
         Split {
             below,
