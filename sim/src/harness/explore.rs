@@ -119,19 +119,34 @@ fn later_stop(a: StopReason, b: StopReason) -> StopReason {
 }
 
 /// Whether every execution of `kind` depends on the root seed and its index alone, so the
-/// search can be split by index across threads and machines. The systematic searches (and
-/// PCT, which learns its horizon from earlier executions) run whole.
+/// search can be split by index across threads and machines (PCT with its horizons fixed by
+/// pilot executions). The systematic searches learn from earlier executions and run whole,
+/// unless split into units (see [`super::units`]).
 pub(crate) fn splittable(kind: StrategyKind) -> bool {
-    matches!(kind, StrategyKind::Random | StrategyKind::Portfolio)
+    matches!(
+        kind,
+        StrategyKind::Random | StrategyKind::Portfolio | StrategyKind::Pct { .. }
+    )
+}
+
+/// The horizons a splittable search's executions start from instead of learning them.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Horizons {
+    /// Steps, for fault timers (see [`fault_horizon`]).
+    pub(crate) faults: u64,
+    /// Shared points, for PCT's change points (see [`pct_horizon`]).
+    pub(crate) pct: u64,
 }
 
 /// The strategy of `kind` for a run with root seed `seed`; the splittable ones with their
-/// fault timers calibrated to `fault_horizon` (see [`fault_horizon`]).
-pub(crate) fn strategy_of(kind: StrategyKind, seed: u64, fault_horizon: u64) -> Box<dyn Strategy> {
+/// horizons fixed to `horizons`.
+pub(crate) fn strategy_of(kind: StrategyKind, seed: u64, horizons: Horizons) -> Box<dyn Strategy> {
     match kind {
-        StrategyKind::Random => Box::new(Random::calibrated(seed, fault_horizon)),
-        StrategyKind::Portfolio => Box::new(Portfolio::new(seed, fault_horizon)),
-        StrategyKind::Pct { depth } => Box::new(Pct::new(seed, depth)),
+        StrategyKind::Random => Box::new(Random::calibrated(seed, horizons.faults)),
+        StrategyKind::Portfolio => Box::new(Portfolio::new(seed, horizons.faults)),
+        StrategyKind::Pct { depth } => {
+            Box::new(Pct::fixed(seed, depth, horizons.faults, horizons.pct))
+        }
         StrategyKind::Dfs { preemptions_max } => Box::new(Dfs::new(preemptions_max)),
         StrategyKind::Dpor {
             preemptions_max,
@@ -140,21 +155,39 @@ pub(crate) fn strategy_of(kind: StrategyKind, seed: u64, fault_horizon: u64) -> 
     }
 }
 
+/// The shared points PCT of `depth` spreads its change points over: those of the run's first
+/// execution, which a learning PCT would use from its second execution on.
+pub(crate) fn pct_horizon(
+    scenario: &Arc<Scenario>,
+    file: &str,
+    config: &Config,
+    depth: u32,
+) -> u64 {
+    let mut pilot = Pct::new(config.seed, depth);
+    run_pilot(scenario, file, config, &mut pilot);
+    pilot.horizon()
+}
+
+/// Runs one execution of `pilot` to learn from, counting nothing.
+fn run_pilot(scenario: &Arc<Scenario>, file: &str, config: &Config, pilot: &mut dyn Strategy) {
+    let mut config = config.clone();
+    config.executions = 1;
+    config.shrink = None;
+    let tally = Rc::new(RefCell::new(FaultTally::default()));
+    let mut runner = runner_for(scenario, file, config, &tally);
+    let model = scenario.clone();
+    checks::take_tally();
+    runner.run(pilot, move || workload::run(&model));
+    checks::take_tally();
+}
+
 /// The fault horizon every execution of a splittable search starts from: the one a random
 /// walk learns in the run's first execution. A random walk that learned from all earlier
 /// executions would make execution `i` depend on which executions ran before it on the same
 /// thread; this pilot is the same for every part, thread and machine.
 pub(crate) fn fault_horizon(scenario: &Arc<Scenario>, file: &str, config: &Config) -> u64 {
-    let mut config = config.clone();
-    config.executions = 1;
-    config.shrink = None;
-    let tally = Rc::new(RefCell::new(FaultTally::default()));
-    let mut runner = runner_for(scenario, file, config.clone(), &tally);
     let mut pilot = Random::new(config.seed);
-    let model = scenario.clone();
-    checks::take_tally();
-    runner.run(&mut pilot, move || workload::run(&model));
-    checks::take_tally();
+    run_pilot(scenario, file, config, &mut pilot);
     pilot.fault_horizon()
 }
 
@@ -221,7 +254,13 @@ pub(crate) fn run_jobs(
     jobs: u64,
     mut progress: Box<dyn FnMut(u64)>,
 ) -> Log {
-    let horizon = fault_horizon(run.scenario, run.file, &run.config);
+    let horizons = Horizons {
+        faults: fault_horizon(run.scenario, run.file, &run.config),
+        pct: match kind {
+            StrategyKind::Pct { depth } => pct_horizon(run.scenario, run.file, &run.config, depth),
+            _ => 0,
+        },
+    };
     let done = Arc::new(AtomicU64::new(0));
     let part_of = |job_idx| PartRun {
         scenario: run.scenario,
@@ -242,7 +281,7 @@ pub(crate) fn run_jobs(
             });
             run_part(
                 part_of(job_idx),
-                &mut *strategy_of(kind, seed, horizon),
+                &mut *strategy_of(kind, seed, horizons),
                 count,
             )
         },
@@ -252,7 +291,7 @@ pub(crate) fn run_jobs(
             let count = Box::new(move |_| progress(done.fetch_add(1, Ordering::Relaxed) + 1));
             run_part(
                 part_of(job_idx),
-                &mut *strategy_of(kind, seed, horizon),
+                &mut *strategy_of(kind, seed, horizons),
                 count,
             )
         },

@@ -385,8 +385,9 @@ fn search_scenario(
             (log, Some(ShardMode::Split))
         }
         Search::Run(progress) if shard.owns_unit(shard::unit_of(&scenario)) => {
-            // Not splittable: the fault horizon is not used.
-            let mut strategy = explore::strategy_of(kind, config.seed, 0);
+            // Not splittable: the horizons are not used.
+            let horizons = explore::Horizons::default();
+            let mut strategy = explore::strategy_of(kind, config.seed, horizons);
             let whole = PartRun {
                 part: Part::WHOLE,
                 ..part

@@ -1,10 +1,10 @@
 //! Shards: one CI machine's part of a search, written into the JSON report, and the merge
 //! of all of them into the run one machine would have made.
 //!
-//! A search that can be split by execution (random, portfolio) is split by index: shard `K`
-//! of `N` runs the indices `i` with `i % N == K - 1` and logs them. A search that cannot be
-//! (a systematic one, or PCT, which learns from earlier executions) runs whole on the one
-//! shard its scenario's name hashes to. Pinned schedules are replayed on every shard and
+//! A search that can be split by execution (random, PCT, portfolio) is split by index: shard
+//! `K` of `N` runs the indices `i` with `i % N == K - 1` and logs them. A systematic search
+//! split at a depth is split by unit (see `units.rs`) and logs its units too. One that is not
+//! split runs whole on the one shard its scenario's name hashes to. Pinned schedules are replayed on every shard and
 //! again on merging: they are cheap and decide the verdict before any search.
 
 use std::sync::Arc;

@@ -370,14 +370,26 @@ impl Strategy for Split {
     }
 
     fn coverage(&self) -> Option<super::Coverage> {
-        let (unit, _) = self.unit.as_ref()?;
-        let mut coverage = unit.coverage()?;
-        coverage.exhaustive = self.exhausted;
-        coverage.open_branches = match self.exhausted {
-            true => 0,
-            false => coverage.open_branches + unit.upper.open(),
+        let Below::Dpor {
+            preemptions_max,
+            faults_max,
+        } = self.below
+        else {
+            return None;
         };
-        coverage.explored_branches = self.executions.saturating_sub(1);
-        Some(coverage)
+        let open = match &self.unit {
+            Some((unit, _)) if !self.exhausted => {
+                let below = unit.coverage().map_or(0, |c| c.open_branches);
+                below + unit.upper.open()
+            }
+            _ => 0,
+        };
+        Some(super::Coverage {
+            preemptions_max,
+            faults_max,
+            exhaustive: self.exhausted,
+            open_branches: open,
+            explored_branches: self.executions.saturating_sub(1),
+        })
     }
 }
