@@ -139,6 +139,11 @@ fn run_units(
     };
     let mut upper = Upper::new(depth);
     let mut done = 0;
+    // The wall-time cap covers the whole part, not each unit's runner.
+    let elapsed = run
+        .config
+        .wall_time_max
+        .map(|_| crate::wall_clock::stopwatch());
     for unit_idx in 0_u64.. {
         if unit_idx > 0 && !upper.advance() {
             units.total = Some(unit_idx);
@@ -164,6 +169,14 @@ fn run_units(
         }
         let mut config = run.config.clone();
         config.executions = budget - done;
+        if let (Some(max), Some(elapsed)) = (run.config.wall_time_max, elapsed) {
+            let spent = elapsed();
+            if spent >= max && done > 0 {
+                log.stop = Some(StopReason::WallTime);
+                break;
+            }
+            config.wall_time_max = Some(max.saturating_sub(spent));
+        }
         let part = PartRun {
             scenario: run.scenario,
             file: run.file,
