@@ -49,7 +49,7 @@ pub struct Overrides {
     pub jobs: u64,
     /// Run only this shard of the search (see [`Shard`]); `None` runs all of it.
     pub shard: Option<Shard>,
-    /// Split a systematic search at this depth (see [`crate::strategy`]'s split); `None`
+    /// Split a systematic search at this many deviations (see [`crate::Split`]); `None`
     /// keeps the scenario's `split_depth`.
     pub split_depth: Option<u32>,
 }

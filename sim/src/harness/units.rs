@@ -126,12 +126,12 @@ fn run_units(
     run: PartRun<'_>,
     kind: StrategyKind,
     depth: u32,
-    mut progress: Box<dyn FnMut(u64)>,
+    progress: Box<dyn FnMut(u64)>,
 ) -> Log {
     let budget = run.config.executions.min(u64::from(u32::MAX));
     let offset = super::shard::unit_of(run.scenario) % run.part.shard_count;
     let shown = Rc::new(RefCell::new(0u64));
-    let progress = Rc::new(RefCell::new(move |n| progress(n)));
+    let progress = Rc::new(RefCell::new(progress));
     let mut log = Log::default();
     let mut units = Units {
         budget: run.config.executions,
