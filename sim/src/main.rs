@@ -84,6 +84,11 @@ enum Command {
         /// How many executions at most, instead of the file's budget.
         #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
         executions: Option<u64>,
+        /// Split a dfs or dpor search at this many branching choice points, instead of the
+        /// file's `split_depth`: above it the search is exhaustive, and each subtree below
+        /// is a unit that `--jobs` and `--shard` share out (0: run the search whole).
+        #[arg(long)]
+        split_depth: Option<u32>,
         #[command(flatten)]
         spread: Spread,
         #[command(flatten)]
@@ -265,6 +270,7 @@ fn run(cli: Cli) -> Result<u8> {
             preemptions,
             faults,
             executions,
+            split_depth,
             spread,
             output,
         } => {
@@ -297,10 +303,21 @@ fn run(cli: Cli) -> Result<u8> {
                 },
                 StrategyArg::Portfolio => StrategyKind::Portfolio,
             });
+            if split_depth.is_some() {
+                let kind = strategy.unwrap_or(scenarios[0].1.strategy.kind);
+                if !matches!(kind, StrategyKind::Dfs { .. } | StrategyKind::Dpor { .. }) {
+                    bail!(
+                        "--split-depth splits a systematic search, but the strategy is {}: use \
+                         it with --strategy dfs or dpor",
+                        kind.name()
+                    );
+                }
+            }
             let overrides = Overrides {
                 seed,
                 strategy,
                 executions,
+                split_depth,
                 no_shrink: output.no_shrink,
                 jobs: spread.jobs(),
                 shard: spread.shard,

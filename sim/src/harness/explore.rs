@@ -42,6 +42,9 @@ pub struct Log {
     pub(crate) stop: Option<StopReason>,
     /// A systematic search's coverage (whole searches only).
     pub(crate) coverage: Option<Coverage>,
+    /// A split systematic search's units (see [`super::units`]); its indices are then unit
+    /// keys, turned into the global order by [`super::units::settle`].
+    pub(crate) units: Option<super::units::Units>,
 }
 
 /// The figures of a search up to its first failure (or of all of it).
@@ -75,6 +78,13 @@ impl Log {
             (a, b) => a.or(b),
         };
         self.coverage = self.coverage.or(other.coverage);
+        self.units = match (self.units.take(), other.units) {
+            (Some(mut a), Some(b)) => {
+                a.absorb(b);
+                Some(a)
+            }
+            (a, b) => a.or(b),
+        };
     }
 
     /// The figures counting only the executions up to and including the first failure.
@@ -109,19 +119,34 @@ fn later_stop(a: StopReason, b: StopReason) -> StopReason {
 }
 
 /// Whether every execution of `kind` depends on the root seed and its index alone, so the
-/// search can be split by index across threads and machines. The systematic searches (and
-/// PCT, which learns its horizon from earlier executions) run whole.
+/// search can be split by index across threads and machines (PCT with its horizons fixed by
+/// pilot executions). The systematic searches learn from earlier executions and run whole,
+/// unless split into units (see [`super::units`]).
 pub(crate) fn splittable(kind: StrategyKind) -> bool {
-    matches!(kind, StrategyKind::Random | StrategyKind::Portfolio)
+    matches!(
+        kind,
+        StrategyKind::Random | StrategyKind::Portfolio | StrategyKind::Pct { .. }
+    )
+}
+
+/// The horizons a splittable search's executions start from instead of learning them.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Horizons {
+    /// Steps, for fault timers (see [`fault_horizon`]).
+    pub(crate) faults: u64,
+    /// Shared points, for PCT's change points (see [`pct_horizon`]).
+    pub(crate) pct: u64,
 }
 
 /// The strategy of `kind` for a run with root seed `seed`; the splittable ones with their
-/// fault timers calibrated to `fault_horizon` (see [`fault_horizon`]).
-pub(crate) fn strategy_of(kind: StrategyKind, seed: u64, fault_horizon: u64) -> Box<dyn Strategy> {
+/// horizons fixed to `horizons`.
+pub(crate) fn strategy_of(kind: StrategyKind, seed: u64, horizons: Horizons) -> Box<dyn Strategy> {
     match kind {
-        StrategyKind::Random => Box::new(Random::calibrated(seed, fault_horizon)),
-        StrategyKind::Portfolio => Box::new(Portfolio::new(seed, fault_horizon)),
-        StrategyKind::Pct { depth } => Box::new(Pct::new(seed, depth)),
+        StrategyKind::Random => Box::new(Random::calibrated(seed, horizons.faults)),
+        StrategyKind::Portfolio => Box::new(Portfolio::new(seed, horizons.faults)),
+        StrategyKind::Pct { depth } => {
+            Box::new(Pct::fixed(seed, depth, horizons.faults, horizons.pct))
+        }
         StrategyKind::Dfs { preemptions_max } => Box::new(Dfs::new(preemptions_max)),
         StrategyKind::Dpor {
             preemptions_max,
@@ -130,21 +155,39 @@ pub(crate) fn strategy_of(kind: StrategyKind, seed: u64, fault_horizon: u64) -> 
     }
 }
 
+/// The shared points PCT of `depth` spreads its change points over: those of the run's first
+/// execution, which a learning PCT would use from its second execution on.
+pub(crate) fn pct_horizon(
+    scenario: &Arc<Scenario>,
+    file: &str,
+    config: &Config,
+    depth: u32,
+) -> u64 {
+    let mut pilot = Pct::new(config.seed, depth);
+    run_pilot(scenario, file, config, &mut pilot);
+    pilot.horizon()
+}
+
+/// Runs one execution of `pilot` to learn from, counting nothing.
+fn run_pilot(scenario: &Arc<Scenario>, file: &str, config: &Config, pilot: &mut dyn Strategy) {
+    let mut config = config.clone();
+    config.executions = 1;
+    config.shrink = None;
+    let tally = Rc::new(RefCell::new(FaultTally::default()));
+    let mut runner = runner_for(scenario, file, config, &tally);
+    let model = scenario.clone();
+    checks::take_tally();
+    runner.run(pilot, move || workload::run(&model));
+    checks::take_tally();
+}
+
 /// The fault horizon every execution of a splittable search starts from: the one a random
 /// walk learns in the run's first execution. A random walk that learned from all earlier
 /// executions would make execution `i` depend on which executions ran before it on the same
 /// thread; this pilot is the same for every part, thread and machine.
 pub(crate) fn fault_horizon(scenario: &Arc<Scenario>, file: &str, config: &Config) -> u64 {
-    let mut config = config.clone();
-    config.executions = 1;
-    config.shrink = None;
-    let tally = Rc::new(RefCell::new(FaultTally::default()));
-    let mut runner = runner_for(scenario, file, config.clone(), &tally);
     let mut pilot = Random::new(config.seed);
-    let model = scenario.clone();
-    checks::take_tally();
-    runner.run(&mut pilot, move || workload::run(&model));
-    checks::take_tally();
+    run_pilot(scenario, file, config, &mut pilot);
     pilot.fault_horizon()
 }
 
@@ -156,6 +199,9 @@ pub(crate) struct PartRun<'a> {
     pub(crate) part: Part,
     pub(crate) lowest: Arc<AtomicU64>,
     pub(crate) interrupt: Option<Arc<AtomicBool>>,
+    /// Added to every execution index this part logs (a split unit's key, see
+    /// [`super::units`]); zero otherwise.
+    pub(crate) key_base: u64,
 }
 
 /// Runs one part of a search on this thread and logs it.
@@ -168,6 +214,7 @@ pub(crate) fn run_part(
     let seen = Rc::new(RefCell::new(Vec::new()));
     let log = Rc::new(RefCell::new(Log::default()));
     let (probe_seen, hook_log) = (seen.clone(), log.clone());
+    let base = run.key_base;
     let mut runner = runner_for(run.scenario, run.file, run.config, &tally)
         .observer(StateProbe::new(seen))
         .part(run.part)
@@ -175,10 +222,11 @@ pub(crate) fn run_part(
         .on_execution(progress)
         .after_execution(move |idx, schedule| {
             let mut log = hook_log.borrow_mut();
-            log.executions.insert(idx, checks::take_tally());
-            log.schedules.entry(schedule.digest()).or_insert(idx);
+            let key = base + idx;
+            log.executions.insert(key, checks::take_tally());
+            log.schedules.entry(schedule.digest()).or_insert(key);
             for state in probe_seen.borrow_mut().drain(..) {
-                log.states.entry(state).or_insert(idx);
+                log.states.entry(state).or_insert(key);
             }
         });
     if let Some(flag) = run.interrupt {
@@ -191,7 +239,7 @@ pub(crate) fn run_part(
     let mut log = log.take();
     log.found = report
         .failure()
-        .map(|failure| (failure.execution_idx, report.schedule().clone()));
+        .map(|failure| (base + failure.execution_idx, report.schedule().clone()));
     log.stop = report.stats().map(|stats| stats.stop);
     log.coverage = report.progress().coverage;
     log.tally = tally.borrow().clone();
@@ -206,7 +254,13 @@ pub(crate) fn run_jobs(
     jobs: u64,
     mut progress: Box<dyn FnMut(u64)>,
 ) -> Log {
-    let horizon = fault_horizon(run.scenario, run.file, &run.config);
+    let horizons = Horizons {
+        faults: fault_horizon(run.scenario, run.file, &run.config),
+        pct: match kind {
+            StrategyKind::Pct { depth } => pct_horizon(run.scenario, run.file, &run.config, depth),
+            _ => 0,
+        },
+    };
     let done = Arc::new(AtomicU64::new(0));
     let part_of = |job_idx| PartRun {
         scenario: run.scenario,
@@ -215,6 +269,7 @@ pub(crate) fn run_jobs(
         part: run.part.job(job_idx, jobs),
         lowest: run.lowest.clone(),
         interrupt: run.interrupt.clone(),
+        key_base: 0,
     };
     let seed = run.config.seed;
     let logs = crate::workers::on_threads(
@@ -226,7 +281,7 @@ pub(crate) fn run_jobs(
             });
             run_part(
                 part_of(job_idx),
-                &mut *strategy_of(kind, seed, horizon),
+                &mut *strategy_of(kind, seed, horizons),
                 count,
             )
         },
@@ -236,7 +291,7 @@ pub(crate) fn run_jobs(
             let count = Box::new(move |_| progress(done.fetch_add(1, Ordering::Relaxed) + 1));
             run_part(
                 part_of(job_idx),
-                &mut *strategy_of(kind, seed, horizon),
+                &mut *strategy_of(kind, seed, horizons),
                 count,
             )
         },

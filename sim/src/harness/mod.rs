@@ -9,6 +9,7 @@ mod explore;
 mod faults;
 mod generate;
 mod shard;
+mod units;
 mod workload;
 mod world;
 
@@ -48,6 +49,9 @@ pub struct Overrides {
     pub jobs: u64,
     /// Run only this shard of the search (see [`Shard`]); `None` runs all of it.
     pub shard: Option<Shard>,
+    /// Split a systematic search at this many deviations (see [`crate::Split`]); `None`
+    /// keeps the scenario's `split_depth`.
+    pub split_depth: Option<u32>,
 }
 
 /// What a scenario run observed.
@@ -362,17 +366,28 @@ fn search_scenario(
         part: shard.part(),
         lowest: Arc::new(AtomicU64::new(u64::MAX)),
         interrupt: options.interrupt.clone(),
+        key_base: 0,
     };
+    let split_depth = overrides
+        .split_depth
+        .unwrap_or(scenario.strategy.split_depth);
+    let split = split_depth > 0 && units::systematic(kind);
     let (log, mode) = match search {
         Search::Merged(log) => (*log, None),
+        Search::Run(progress) if split => {
+            let jobs = overrides.jobs.max(1);
+            let log = units::run_jobs(part, kind, split_depth, jobs, progress);
+            (log, Some(ShardMode::Split))
+        }
         Search::Run(progress) if explore::splittable(kind) => {
             let jobs = overrides.jobs.max(1);
             let log = explore::run_jobs(part, kind, jobs, progress);
             (log, Some(ShardMode::Split))
         }
         Search::Run(progress) if shard.owns_unit(shard::unit_of(&scenario)) => {
-            // Not splittable: the fault horizon is not used.
-            let mut strategy = explore::strategy_of(kind, config.seed, 0);
+            // Not splittable: the horizons are not used.
+            let horizons = explore::Horizons::default();
+            let mut strategy = explore::strategy_of(kind, config.seed, horizons);
             let whole = PartRun {
                 part: Part::WHOLE,
                 ..part
@@ -382,15 +397,22 @@ fn search_scenario(
         }
         Search::Run(_) => (explore::Log::default(), Some(ShardMode::Elsewhere)),
     };
+    // A split search's log keeps its unit keys for the merge; the run counts in the global
+    // order.
+    let settled = units::settle(log.clone(), kind);
     let mut run = match mode {
         Some(ShardMode::Elsewhere) => shard::elsewhere(&scenario, file, shard),
-        _ => finish(&scenario, file, config.clone(), &options, &log, shard),
+        _ => finish(&scenario, file, config.clone(), &options, &settled, shard),
     };
     if let Some(mode) = mode.filter(|_| shard.count > 1) {
+        let settings = shard::Settings::of(&config, kind, options.shrink);
         run.shard_log = Some(ShardLog {
             shard,
             mode,
-            settings: shard::Settings::of(&config, kind, options.shrink),
+            settings: shard::Settings {
+                split_depth: if split { split_depth } else { 0 },
+                ..settings
+            },
             log,
         });
     }
@@ -473,6 +495,7 @@ fn run_with(
         part: Part::WHOLE,
         lowest: Arc::new(AtomicU64::new(u64::MAX)),
         interrupt: options.interrupt.clone(),
+        key_base: 0,
     };
     let log = explore::run_part(part, strategy, progress);
     finish(scenario, file, config, options, &log, Shard::WHOLE)

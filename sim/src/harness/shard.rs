@@ -1,18 +1,21 @@
 //! Shards: one CI machine's part of a search, written into the JSON report, and the merge
 //! of all of them into the run one machine would have made.
 //!
-//! A search that can be split by execution (random, portfolio) is split by index: shard `K`
-//! of `N` runs the indices `i` with `i % N == K - 1` and logs them. A search that cannot be
-//! (a systematic one, or PCT, which learns from earlier executions) runs whole on the one
-//! shard its scenario's name hashes to. Pinned schedules are replayed on every shard and
+//! A search that can be split by execution (random, PCT, portfolio) is split by index: shard
+//! `K` of `N` runs the indices `i` with `i % N == K - 1` and logs them. A systematic search
+//! split at a depth is split by unit (see `units.rs`) and logs its units too. One that is not
+//! split runs whole on the one shard its scenario's name hashes to. Pinned schedules are replayed on every shard and
 //! again on merging: they are cheap and decide the verdict before any search.
 
 use std::sync::Arc;
 
 use serde_json::{Value, json};
 
+use std::collections::BTreeMap;
+
 use super::explore::Log;
 use super::faults::FaultTally;
+use super::units::{UnitRecord, Units};
 use super::{Observed, Overrides, ScenarioRun};
 use crate::part::Shard;
 use crate::runner::{Config, StopReason};
@@ -49,6 +52,8 @@ pub struct Settings {
     pub executions: u64,
     pub kind: StrategyKind,
     pub shrink: bool,
+    /// The depth a systematic search was split at (zero: not split).
+    pub split_depth: u32,
 }
 
 impl Settings {
@@ -58,6 +63,7 @@ impl Settings {
             executions: config.executions,
             kind,
             shrink,
+            split_depth: 0,
         }
     }
 }
@@ -128,7 +134,7 @@ pub(crate) fn combine(
         if log.settings != settings {
             return Err(format!(
                 "{name}: shard {} searched with other settings (seed, budget, strategy or \
-                 shrinking) than shard {}",
+                 shrinking, split depth) than shard {}",
                 log.shard, first.shard
             ));
         }
@@ -163,6 +169,7 @@ pub(crate) fn combine(
         strategy: Some(settings.kind),
         executions: Some(settings.executions),
         no_shrink: !settings.shrink,
+        split_depth: Some(settings.split_depth),
         ..Overrides::default()
     };
     Ok((overrides, combined))
@@ -232,7 +239,7 @@ impl ShardLog {
             .iter()
             .map(|(idx, (read, skipped))| [*idx, *read, *skipped])
             .collect();
-        json!({
+        let mut value = json!({
             "shard": self.shard.to_string(),
             "mode": self.mode.name(),
             "seed": self.settings.seed,
@@ -259,7 +266,15 @@ impl ShardLog {
                 "open_branches": coverage.open_branches,
                 "explored_branches": coverage.explored_branches,
             })),
-        })
+        });
+        // Only split systematic searches carry these, so other reports stay as they were.
+        if self.settings.split_depth > 0 {
+            value["split_depth"] = json!(self.settings.split_depth);
+        }
+        if let Some(units) = &log.units {
+            value["units"] = units_json(units);
+        }
+        value
     }
 
     /// Reads the `shard` object back; the error names the field that is wrong.
@@ -291,6 +306,11 @@ impl ShardLog {
             shrink: field("shrink")?
                 .as_bool()
                 .ok_or("'shrink' is not true or false")?,
+            split_depth: match value.get("split_depth") {
+                None => 0,
+                Some(depth) => u32::try_from(number(depth, "split_depth")?)
+                    .map_err(|_| "'split_depth' is too large")?,
+            },
         };
         let rows = |name: &str, width: usize| -> Result<Vec<Vec<u64>>, String> {
             let bad = || format!("'{name}' is not a list of {width}-number lists");
@@ -334,6 +354,10 @@ impl ShardLog {
             Value::Null => None,
             coverage => Some(parse_coverage(coverage)?),
         };
+        log.units = match value.get("units") {
+            None => None,
+            Some(units) => Some(parse_units(units)?),
+        };
         Ok(ShardLog {
             shard,
             mode,
@@ -341,6 +365,61 @@ impl ShardLog {
             log,
         })
     }
+}
+
+/// A split search's units: `{"budget", "total", "list": [[unit, upper_open, exhausted,
+/// [open after each execution]]]}`.
+fn units_json(units: &Units) -> Value {
+    let list: Vec<Value> = (units.records.iter())
+        .map(|(unit, record)| json!([unit, record.upper_open, record.exhausted, record.opens]))
+        .collect();
+    json!({
+        "budget": units.budget,
+        "total": units.total,
+        "list": list,
+    })
+}
+
+fn parse_units(value: &Value) -> Result<Units, String> {
+    let budget = value
+        .get("budget")
+        .and_then(Value::as_u64)
+        .ok_or("'units.budget' is not a whole number")?;
+    let total = match value.get("total") {
+        Some(Value::Null) => None,
+        Some(total) => Some(
+            total
+                .as_u64()
+                .ok_or("'units.total' is not a whole number")?,
+        ),
+        None => return Err("no 'units.total' field".to_owned()),
+    };
+    let bad = || "'units.list' is not a list of [unit, upper_open, exhausted, opens]".to_owned();
+    let list = value
+        .get("list")
+        .and_then(Value::as_array)
+        .ok_or_else(bad)?;
+    let mut records = BTreeMap::new();
+    for row in list {
+        let row = row
+            .as_array()
+            .filter(|row| row.len() == 4)
+            .ok_or_else(bad)?;
+        let opens = row[3].as_array().ok_or_else(bad)?;
+        let record = UnitRecord {
+            upper_open: row[1].as_u64().ok_or_else(bad)?,
+            exhausted: row[2].as_bool().ok_or_else(bad)?,
+            opens: (opens.iter())
+                .map(|open| open.as_u64().ok_or_else(bad))
+                .collect::<Result<_, _>>()?,
+        };
+        records.insert(row[0].as_u64().ok_or_else(bad)?, record);
+    }
+    Ok(Units {
+        budget,
+        total,
+        records,
+    })
 }
 
 fn parse_tally(value: &Value) -> Result<FaultTally, String> {

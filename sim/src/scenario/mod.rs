@@ -111,6 +111,9 @@ pub struct StrategySpec {
     pub tasks_max: usize,
     /// Wall-clock cap on the whole exploration, checked between executions.
     pub wall_time_max: Option<Duration>,
+    /// Branching choice points above which a systematic search (dfs, dpor) is exhaustive
+    /// and split into units that run on any thread or shard; zero runs it whole.
+    pub split_depth: u32,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -85,6 +85,8 @@ pub(crate) struct RawStrategy {
     pub(crate) tasks_max: Option<Spanned<i64>>,
     #[serde(default)]
     pub(crate) faults_max: Option<Spanned<i64>>,
+    #[serde(default)]
+    pub(crate) split_depth: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -130,6 +130,9 @@ fn strategy(scenario: &Scenario) -> String {
         }
         StrategyKind::Random | StrategyKind::Portfolio => {}
     }
+    if spec.split_depth > 0 {
+        let _ = writeln!(out, "split_depth = {}", spec.split_depth);
+    }
     if let Some(wall) = spec.wall_time_max {
         let _ = writeln!(out, "wall_time_max_secs = {}", wall.as_secs());
     }

@@ -365,12 +365,26 @@ impl Checker<'_> {
             )?)),
             None => None,
         };
+        let split_depth = match &raw.split_depth {
+            Some(depth)
+                if !matches!(kind, StrategyKind::Dfs { .. } | StrategyKind::Dpor { .. }) =>
+            {
+                return Err(self.error(
+                    depth.span(),
+                    "strategy.split_depth",
+                    "only a systematic search (kind = \"dfs\" or \"dpor\") is split at a depth",
+                ));
+            }
+            Some(depth) => self.count(depth, "strategy.split_depth", 0)?,
+            None => 0,
+        };
         Ok(StrategySpec {
             kind,
             executions,
             steps_max,
             tasks_max,
             wall_time_max,
+            split_depth,
         })
     }
 

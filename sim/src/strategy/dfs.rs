@@ -41,6 +41,10 @@ pub struct Dfs {
     /// stream.
     rng: ChaCha8Rng,
     seed: u64,
+    /// Set by a split search (`super::split`): the choice the next pick takes.
+    forced: Option<Choice>,
+    /// Decisions below this index are a split unit's fixed prefix: never backtracked into.
+    floor: usize,
 }
 
 impl Dfs {
@@ -52,12 +56,18 @@ impl Dfs {
             preemptions: 0,
             rng: ChaCha8Rng::seed_from_u64(0),
             seed: splitmix64(u64::from(preemptions_max)),
+            forced: None,
+            floor: 0,
         }
     }
 
     /// Moves to the next unexplored branch; `false` when the tree is exhausted.
     fn backtrack(&mut self) -> bool {
-        while let Some(last) = self.path.last_mut() {
+        while self.path.len() > self.floor {
+            let last = self
+                .path
+                .last_mut()
+                .expect("[internal bug] above the floor");
             if last.taken + 1 < last.options.len() {
                 last.taken += 1;
                 return true;
@@ -85,6 +95,18 @@ impl Dfs {
         options.extend((0..view.faults_pending).map(Choice::Fault));
         options
     }
+}
+
+/// Where `forced` is among `options`; a split unit's prefix that no longer fits diverges.
+fn forced_position(options: &[Choice], forced: Choice, step: u64) -> Result<usize, Divergence> {
+    options
+        .iter()
+        .position(|option| *option == forced)
+        .ok_or_else(|| Divergence {
+            step,
+            expected: format!("the unit's prefix choice {forced:?}"),
+            found: format!("the options {options:?}"),
+        })
 }
 
 /// The task that ran the previous step, if it can run on and did not yield while another
@@ -118,8 +140,12 @@ impl Strategy for Dfs {
                 });
             }
             None => {
-                let first = options[0];
-                self.path.push(Decision { options, taken: 0 });
+                let taken = match self.forced.take() {
+                    Some(forced) => forced_position(&options, forced, view.step)?,
+                    None => 0,
+                };
+                let first = options[taken];
+                self.path.push(Decision { options, taken });
                 first
             }
         };
@@ -160,5 +186,19 @@ impl Strategy for Dfs {
             Choice::Draw(word) => Ok(word),
             _ => panic!("[internal bug] a draw decision holds {choice}"),
         }
+    }
+}
+
+impl super::split::Subtree for Dfs {
+    fn alternatives(&self, view: &PickView<'_>) -> Vec<Choice> {
+        self.options(view)
+    }
+
+    fn force_next(&mut self, choice: Choice) {
+        self.forced = Some(choice);
+    }
+
+    fn freeze(&mut self) {
+        self.floor = self.path.len();
     }
 }

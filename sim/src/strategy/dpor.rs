@@ -158,6 +158,11 @@ pub struct Dpor {
     data: DataChoices,
     rng: ChaCha8Rng,
     seed: u64,
+    /// Set by a split search (`super::split`): the choice the next new node takes.
+    forced: Option<Choice>,
+    /// Nodes below this index are a split unit's fixed prefix, explored exhaustively by the
+    /// split itself: never backtracked into, their alternatives never counted as open.
+    floor: usize,
 }
 
 impl Dpor {
@@ -183,6 +188,8 @@ impl Dpor {
             data: DataChoices::default(),
             rng: ChaCha8Rng::seed_from_u64(0),
             seed: splitmix64((u64::from(preemptions_max) << 32) | u64::from(faults_max)),
+            forced: None,
+            floor: 0,
         }
     }
 
@@ -205,7 +212,11 @@ impl Dpor {
     fn backtrack(&mut self) -> bool {
         // The task that could go on after the popped node's event, unless it yielded.
         let mut went_on: Option<TaskId> = None;
-        while let Some(node) = self.nodes.last_mut() {
+        while self.nodes.len() > self.floor {
+            let node = self
+                .nodes
+                .last_mut()
+                .expect("[internal bug] above the floor");
             let actor = std::mem::take(&mut node.chosen);
             let accesses = std::mem::take(&mut node.accesses);
             let cost = u32::from(Self::preempts(node, &actor))
@@ -568,10 +579,19 @@ impl Dpor {
     }
 
     fn open_branches(&self) -> u64 {
-        self.nodes
+        self.nodes[self.floor.min(self.nodes.len())..]
             .iter()
             .map(|node| node.backtrack.len() as u64)
             .sum()
+    }
+}
+
+/// The actor a split unit's prefix choice names at this pick.
+fn forced_actor(choice: Choice, view: &PickView<'_>) -> Actor {
+    match choice {
+        Choice::Task(task) => Actor::Task(task),
+        Choice::Fault(k) => Actor::Fault(view.fault_names[k as usize].clone()),
+        Choice::Draw(_) => panic!("[internal bug] a draw forced at a pick"),
     }
 }
 
@@ -644,7 +664,10 @@ impl Strategy for Dpor {
                 sleep: std::mem::take(&mut self.next_sleep),
                 ..Node::default()
             };
-            let chosen = self.choose_new(&mut node);
+            let mut chosen = self.choose_new(&mut node);
+            if let Some(forced) = self.forced.take() {
+                chosen = forced_actor(forced, view);
+            }
             if node.sleep.iter().any(|asleep| asleep.actor == chosen) {
                 if !self.blocked {
                     self.redundant += 1;
@@ -738,6 +761,47 @@ impl Dpor {
                 node.preemptions + u32::from(Self::preempts(node, &node.chosen)),
                 node.faults + u32::from(matches!(node.chosen, Actor::Fault(_))),
             ),
+        }
+    }
+}
+
+/// A split search (`super::split`) fixes the nodes above its split depth: each is explored
+/// exhaustively by the split, so this search neither backtracks into them nor keeps sleep
+/// sets there (nothing is explored at a node before its unit starts, so none are asleep).
+impl super::split::Subtree for Dpor {
+    fn alternatives(&self, view: &PickView<'_>) -> Vec<Choice> {
+        let (preemptions, faults) = self.counts(self.cursor);
+        let node = Node {
+            enabled: self.enabled(view, faults),
+            current: view.current.filter(|task| view.runnable.contains(task)),
+            current_yields: view.current_yields,
+            preemptions,
+            faults,
+            ..Node::default()
+        };
+        let allowed = node
+            .enabled
+            .iter()
+            .filter(|actor| self.within_bounds(&node, actor));
+        allowed
+            .map(|actor| match actor {
+                Actor::Task(task) => Choice::Task(*task),
+                Actor::Fault(name) => {
+                    let k = view.fault_names.iter().position(|known| known == name);
+                    Choice::Fault(k.expect("[internal bug] an enabled fault is not pending") as u32)
+                }
+            })
+            .collect()
+    }
+
+    fn force_next(&mut self, choice: Choice) {
+        self.forced = Some(choice);
+    }
+
+    fn freeze(&mut self) {
+        self.floor = self.nodes.len();
+        for node in &mut self.nodes {
+            node.backtrack.clear();
         }
     }
 }

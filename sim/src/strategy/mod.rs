@@ -16,6 +16,7 @@ mod pct;
 mod portfolio;
 mod random;
 mod replay;
+pub(crate) mod split;
 
 pub use dfs::Dfs;
 pub use dpor::Dpor;
@@ -23,6 +24,7 @@ pub use pct::Pct;
 pub use portfolio::Portfolio;
 pub use random::Random;
 pub use replay::{Prefixed, Replay};
+pub use split::{Below, Split};
 
 use vigil_core::rt::TaskId;
 

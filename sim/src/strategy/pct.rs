@@ -37,6 +37,8 @@ pub struct Pct {
     next_low: u64,
     /// The most shared points an execution has had so far; zero before the first ends.
     horizon: u64,
+    /// Whether `horizon` grows with the executions run (not when fixed, see [`Pct::fixed`]).
+    learns: bool,
     faults: FaultTimer,
 }
 
@@ -65,8 +67,27 @@ impl Pct {
             shared_points: 0,
             next_low: 0,
             horizon: 0,
+            learns: true,
             faults: FaultTimer::new(),
         }
+    }
+
+    /// PCT whose every execution spreads its change points over `horizon` shared points and
+    /// starts its fault timer from `fault_horizon` steps, learning neither from earlier
+    /// executions: execution `i` then depends on the root seed and `i` alone, so a search can
+    /// be split by index over threads and machines. [`Pct::horizon`] after one execution of
+    /// [`Pct::new`] is the horizon the learning PCT would use from its second execution on.
+    pub fn fixed(root_seed: u64, depth: u32, fault_horizon: u64, horizon: u64) -> Self {
+        Pct {
+            horizon: horizon.max(1),
+            learns: false,
+            ..Pct::calibrated(root_seed, depth, fault_horizon)
+        }
+    }
+
+    /// The horizon learned so far: the most shared points an execution has had.
+    pub fn horizon(&self) -> u64 {
+        self.horizon
     }
 
     /// Applies due change points (and a yield), then runs the runnable task with the highest
@@ -158,7 +179,9 @@ impl Strategy for Pct {
     fn end(&mut self, _steps: u64) -> Result<(), Divergence> {
         // The horizon is the most shared points an execution has had: change points are
         // spread over whole executions, not bunched at their start.
-        self.horizon = self.horizon.max(self.shared_points);
+        if self.learns {
+            self.horizon = self.horizon.max(self.shared_points);
+        }
         Ok(())
     }
 }

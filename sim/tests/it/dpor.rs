@@ -26,7 +26,7 @@ thread_local! {
     static RING: Cell<[u32; 3]> = const { Cell::new([0; 3]) };
 }
 
-fn config(executions: u64) -> Config {
+pub(super) fn config(executions: u64) -> Config {
     let mut config = Config::default();
     config.seed = 10;
     config.executions = executions;
@@ -34,7 +34,7 @@ fn config(executions: u64) -> Config {
 }
 
 /// Runs `model` under `strategy` and returns the report and the terminal states it reached.
-fn states<F>(strategy: &mut dyn Strategy, model: F) -> (Report, BTreeSet<String>)
+pub(super) fn states<F>(strategy: &mut dyn Strategy, model: F) -> (Report, BTreeSet<String>)
 where
     F: Fn() + Send + Sync + 'static,
 {
@@ -45,7 +45,7 @@ where
 }
 
 /// [`states`] with a fault source.
-fn states_with_faults<F>(
+pub(super) fn states_with_faults<F>(
     strategy: &mut dyn Strategy,
     faults: impl Faults + 'static,
     model: F,
@@ -68,7 +68,7 @@ fn record(state: String) {
 /// Two writers on one atomic and a reader of it: the final value and what the reader saw
 /// depend on the order of the conflicting accesses only (the reader notes what it saw
 /// outside the model, which is not a scheduling point).
-fn writers_and_reader() -> impl Fn() + Send + Sync + 'static {
+pub(super) fn writers_and_reader() -> impl Fn() + Send + Sync + 'static {
     || {
         let shared = Arc::new(AtomicU32::named("shared", 0));
         let other = Arc::new(AtomicU32::named("other", 0));
@@ -94,7 +94,7 @@ fn writers_and_reader() -> impl Fn() + Send + Sync + 'static {
 }
 
 /// `tasks` tasks appending their number to a list under a mutex.
-fn locked_counter(tasks: u32) -> impl Fn() + Send + Sync + 'static {
+pub(super) fn locked_counter(tasks: u32) -> impl Fn() + Send + Sync + 'static {
     move || {
         let counter = Arc::new(Mutex::named("counter", Vec::new()));
         let handles: Vec<_> = (0..tasks)
@@ -115,7 +115,7 @@ fn locked_counter(tasks: u32) -> impl Fn() + Send + Sync + 'static {
 
 /// A task that pushes under a mutex, and one that reads it with `try_lock`, which fails
 /// while the other holds it (a different outcome, not a wait).
-fn lock_and_try_lock() -> impl Fn() + Send + Sync + 'static {
+pub(super) fn lock_and_try_lock() -> impl Fn() + Send + Sync + 'static {
     || {
         let list = Arc::new(Mutex::named("list", Vec::new()));
         let locker_list = list.clone();
@@ -133,8 +133,8 @@ fn lock_and_try_lock() -> impl Fn() + Send + Sync + 'static {
 /// Offers one fault while the task "victim" is alive: a panic injected into it, or a task of
 /// the fault's own that pushes under the model's mutex (as a crash runs `core`'s terminate
 /// path).
-struct VictimFaults {
-    fired: bool,
+pub(super) struct VictimFaults {
+    pub(super) fired: bool,
 }
 
 impl Faults for VictimFaults {
@@ -177,7 +177,7 @@ thread_local! {
 /// A victim that pushes 1 under a mutex after a named step (where an injected panic lands);
 /// the state is what the mutex holds at the end (the fault's task may push 9 before or after)
 /// and whether the victim panicked.
-fn victim_and_bystander() -> impl Fn() + Send + Sync + 'static {
+pub(super) fn victim_and_bystander() -> impl Fn() + Send + Sync + 'static {
     || {
         let list = Arc::new(Mutex::named("list", Vec::new()));
         FAULT_LIST.with(|slot| *slot.borrow_mut() = Some(list.clone()));
@@ -194,7 +194,7 @@ fn victim_and_bystander() -> impl Fn() + Send + Sync + 'static {
     }
 }
 
-fn exhausted(report: &Report) -> u64 {
+pub(super) fn exhausted(report: &Report) -> u64 {
     let stats = report
         .stats()
         .unwrap_or_else(|| panic!("{}", report.failure().unwrap()));
@@ -320,7 +320,7 @@ fn lockers_are_explored_per_order_of_their_critical_sections_without_waiting() {
 /// neighbour's: each task can go on after its first store, so moving that store back to
 /// where the task was first explored costs a switch back, and the terminal states (what each
 /// task read) differ at every preemption bound.
-fn store_ring() -> impl Fn() + Send + Sync + 'static {
+pub(super) fn store_ring() -> impl Fn() + Send + Sync + 'static {
     || {
         let cells: Arc<Vec<AtomicU32>> =
             Arc::new((0..3).map(|_| AtomicU32::named("cell", 0)).collect());

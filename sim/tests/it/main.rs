@@ -26,6 +26,7 @@ mod pool;
 mod replay;
 mod schedule_codec;
 mod shrink;
+mod split;
 mod spread;
 mod strategies;
 mod time;

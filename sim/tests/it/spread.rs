@@ -51,8 +51,8 @@ fn merged(scenario: &Scenario, file: &str, overrides: &Overrides, n: u64) -> Sce
     merge_scenario(scenario, file, logs).expect("the shards merge")
 }
 
-/// A passing random search, a failing one (a planted livelock), a portfolio search and a
-/// systematic one.
+/// PCT, a passing random search, a failing one (a planted livelock), a portfolio search, a
+/// systematic one run whole, and split systematic searches.
 fn cases() -> Vec<(Scenario, String, Overrides)> {
     let plain = Overrides::default();
     let portfolio = Overrides {
@@ -70,11 +70,43 @@ fn cases() -> Vec<(Scenario, String, Overrides)> {
     };
     let (smoke, smoke_file) = load("scenarios/smoke/reused-worker-id.toml");
     let (failing, failing_file) = load("sim/tests/fixtures/step-limit.toml");
-    vec![
+    let pct = Overrides {
+        strategy: Some(StrategyKind::Pct { depth: 3 }),
+        executions: Some(90),
+        ..Overrides::default()
+    };
+    let mut cases = vec![
         (smoke.clone(), smoke_file.clone(), plain.clone()),
         (failing, failing_file, plain),
         (smoke.clone(), smoke_file.clone(), portfolio),
-        (smoke, smoke_file, dpor),
+        (smoke.clone(), smoke_file.clone(), dpor),
+        (smoke, smoke_file, pct),
+    ];
+    cases.extend(split_cases());
+    cases
+}
+
+/// Split systematic searches (DFS and DPOR, passing and failing) whose units spread over
+/// jobs and shards.
+fn split_cases() -> Vec<(Scenario, String, Overrides)> {
+    let split = |strategy, executions, depth| Overrides {
+        strategy: Some(strategy),
+        executions: Some(executions),
+        split_depth: Some(depth),
+        ..Overrides::default()
+    };
+    let dfs = StrategyKind::Dfs { preemptions_max: 1 };
+    let dpor = StrategyKind::Dpor {
+        preemptions_max: 2,
+        faults_max: 1,
+    };
+    let (passing, passing_file) = load("scenarios/faults/d3-02-dies-after-link-before-notify.toml");
+    let (failing, failing_file) = load("sim/tests/fixtures/split-step-limit.toml");
+    vec![
+        (passing.clone(), passing_file.clone(), split(dpor, 5000, 2)),
+        (passing, passing_file, split(dfs, 400, 3)),
+        (failing.clone(), failing_file.clone(), split(dpor, 5000, 2)),
+        (failing, failing_file, split(dfs, 5000, 2)),
     ]
 }
 
@@ -233,4 +265,44 @@ fn the_cli_merges_shard_reports_into_the_unsharded_reports() {
     );
     assert_eq!(bad.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("given twice"));
+}
+
+#[test]
+fn a_split_search_cut_by_its_budget_stops_at_the_same_execution_and_certifies_nothing() {
+    let (scenario, file) = load("scenarios/faults/d3-02-dies-after-link-before-notify.toml");
+    let split = |executions| Overrides {
+        strategy: Some(StrategyKind::Dpor {
+            preemptions_max: 2,
+            faults_max: 1,
+        }),
+        executions: Some(executions),
+        split_depth: Some(1),
+        ..Overrides::default()
+    };
+    let full = run_scenario(&scenario, &file, &split(20_000));
+    let all = full.executions;
+    let coverage = full.coverage.expect("dpor reports its coverage");
+    assert!(
+        coverage.exhaustive,
+        "every unit ends within 20000 executions"
+    );
+    assert!(full.certified());
+    // Cut inside the first unit, between units, and one short of the end: the run stops at
+    // the budget whatever the spread, and never certifies.
+    for budget in [1, 37, all / 2, all - 1] {
+        let whole = run_scenario(&scenario, &file, &split(budget));
+        assert_eq!(whole.executions, budget);
+        let coverage = whole.coverage.unwrap();
+        assert!(!coverage.exhaustive, "budget {budget}");
+        assert!(coverage.open_branches > 0, "budget {budget}");
+        assert!(!whole.certified(), "budget {budget}");
+        let spread = run_scenario(&scenario, &file, &with(&split(budget), 3, None));
+        assert_eq!(outputs(&spread), outputs(&whole), "budget {budget}, 3 jobs");
+        let merged = merged(&scenario, &file, &split(budget), 3);
+        assert_eq!(
+            outputs(&merged),
+            outputs(&whole),
+            "budget {budget}, 3 shards"
+        );
+    }
 }
