@@ -82,8 +82,8 @@ pub use runner::{
 };
 pub use schedule::{CHOICES_MAX, Choice, Schedule, ScheduleError};
 pub use strategy::{
-    Coverage, Dfs, Divergence, Dpor, DrawView, Pct, PickView, Portfolio, Prefixed, Random, Replay,
-    Start, Strategy,
+    Coverage, Dfs, Divergence, Dpor, DporStats, DrawView, Pct, PickView, Portfolio, Prefixed,
+    Random, Replay, Start, Strategy,
 };
 pub use trace::Trace;
 pub use wall_clock::stopwatch;

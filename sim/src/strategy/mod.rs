@@ -17,7 +17,7 @@ mod random;
 mod replay;
 
 pub use dfs::Dfs;
-pub use dpor::Dpor;
+pub use dpor::{Dpor, DporStats};
 pub use pct::Pct;
 pub use portfolio::Portfolio;
 pub use random::Random;
