@@ -178,6 +178,28 @@ fn ratio(vigil: u64, peer: u64) -> String {
     format!("{:.2}", vigil as f64 / peer.max(1) as f64)
 }
 
+/// vigil's DPOR alone on every model (find at the model's bound, certify at the bench's, and
+/// where the certifying search's executions came from), for iterating on the search without
+/// running loom and shuttle: `dpor` as the argument.
+fn dpor_only() {
+    for model in models() {
+        let find = vigil_run(
+            (model.vigil)(false),
+            &mut vigil_sim::Dpor::new(model.bound, 0),
+            SYSTEMATIC_BUDGET,
+        );
+        let mut dpor = vigil_sim::Dpor::new(CERTIFY_BOUND, 0);
+        let cert = vigil_run((model.vigil)(true), &mut dpor, SYSTEMATIC_BUDGET);
+        println!(
+            "| {} | {} | {} | {:?} |",
+            model.name,
+            find.cell(),
+            cert.cell(),
+            dpor.stats()
+        );
+    }
+}
+
 fn systematic_table() {
     println!(
         "| model | bound | loom find | vigil DPOR find | vigil DFS find | DPOR ÷ loom | loom certify \
@@ -325,6 +347,9 @@ fn main() {
     {
         let model = &models()[model.parse::<usize>().expect("a model index")];
         return loom_child(model, fixed == "true", bound.parse().expect("a bound"));
+    }
+    if args.first().map(String::as_str) == Some("dpor") {
+        return dpor_only();
     }
     println!(
         "Systematic search: executions to find each bug at its bound, and to certify (exhaust) \

@@ -89,8 +89,8 @@ pub use runner::{
 pub use schedule::{CHOICES_MAX, Choice, Schedule, ScheduleError};
 pub use stall::{STALL_ENV, STALL_SECS_DEFAULT};
 pub use strategy::{
-    Below, Coverage, Dfs, Divergence, Dpor, DrawView, Pct, PickView, Portfolio, Prefixed, Random,
-    Replay, Split, Start, Strategy,
+    Below, Coverage, Dfs, Divergence, Dpor, DporStats, DrawView, Pct, PickView, Portfolio,
+    Prefixed, Random, Replay, Split, Start, Strategy,
 };
 pub use trace::Trace;
 pub use wall_clock::stopwatch;

@@ -102,12 +102,48 @@ struct Node {
     done: Vec<Sleeper>,
     /// Still to explore here.
     backtrack: Vec<Actor>,
+    /// Why each alternative of this node was scheduled (first reason wins), for statistics.
+    origins: BTreeMap<Actor, Origin>,
+    /// Actors that would have slept here but for the preemption bound, for statistics.
+    kept_awake: Vec<Actor>,
     chosen: Actor,
     accesses: Vec<Access>,
     /// Index of the actor in the clock vectors, and its count of events including this one.
     actor_idx: usize,
     actor_seq: u32,
     clock: Vec<u32>,
+}
+
+/// Why an alternative was scheduled at a node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Origin {
+    /// Reversing a race at the race's earlier event.
+    Race,
+    /// Bounded POR's conservative point: the last task switch before a race.
+    LastSwitch,
+    /// The task a fault was fired before (faults go first at a node).
+    FaultFirst,
+}
+
+/// Where a search's executions came from, to see what a reduction would have to cut
+/// (`Dpor::stats`; `VIGIL_DPOR_STATS=1` prints them when the search is dropped).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DporStats {
+    /// Executions that ended with only sleeping actors left (redundant).
+    pub sleep_blocked: u64,
+    /// Executions started by reversing a race where it happened.
+    pub from_races: u64,
+    /// Executions started at the last task switch before a race (bounded POR).
+    pub from_last_switch: u64,
+    /// Executions started by running a task where a fault went first.
+    pub from_fault_first: u64,
+    /// Executions whose first new event is a fault.
+    pub fault_branches: u64,
+    /// Actors kept out of a sleep set because their cover might cost more preemptions.
+    pub kept_awake: u64,
+    /// Executions started by an actor that was kept awake that way.
+    pub from_kept_awake: u64,
 }
 
 /// The events of one execution that later events on an object may race with.
@@ -163,6 +199,10 @@ pub struct Dpor {
     /// Nodes below this index are a split unit's fixed prefix, explored exhaustively by the
     /// split itself: never backtracked into, their alternatives never counted as open.
     floor: usize,
+    stats: DporStats,
+    /// The actors the next new node keeps awake only because of the bound (statistics).
+    next_kept_awake: Vec<Actor>,
+    print_stats: bool,
 }
 
 impl Dpor {
@@ -190,12 +230,23 @@ impl Dpor {
             seed: splitmix64((u64::from(preemptions_max) << 32) | u64::from(faults_max)),
             forced: None,
             floor: 0,
+            stats: DporStats::default(),
+            next_kept_awake: Vec::new(),
+            print_stats: std::env::var_os("VIGIL_DPOR_STATS").is_some_and(|value| value != "0"),
         }
     }
 
     /// Executions that could only follow sleeping actors (redundant, counted for reports).
     pub fn redundant_executions(&self) -> u64 {
         self.redundant
+    }
+
+    /// Where this search's executions came from so far.
+    pub fn stats(&self) -> DporStats {
+        DporStats {
+            sleep_blocked: self.redundant,
+            ..self.stats
+        }
     }
 
     fn actor_idx(&mut self, actor: &Actor) -> usize {
@@ -231,6 +282,7 @@ impl Dpor {
                 let asleep = node.sleep.iter().any(|sleeper| sleeper.actor == next);
                 let done = node.done.iter().any(|sleeper| sleeper.actor == next);
                 if !asleep && !done {
+                    Self::count_branch(&mut self.stats, node, &next);
                     node.chosen = next;
                     self.replay_len = self.nodes.len();
                     return true;
@@ -239,6 +291,18 @@ impl Dpor {
             self.nodes.pop();
         }
         false
+    }
+
+    /// Counts where the execution about to branch off at `node` with `next` came from.
+    fn count_branch(stats: &mut DporStats, node: &Node, next: &Actor) {
+        match node.origins.get(next) {
+            Some(Origin::Race) => stats.from_races += 1,
+            Some(Origin::LastSwitch) => stats.from_last_switch += 1,
+            Some(Origin::FaultFirst) => stats.from_fault_first += 1,
+            None => {}
+        }
+        stats.fault_branches += u64::from(matches!(next, Actor::Fault(_)));
+        stats.from_kept_awake += u64::from(node.kept_awake.contains(next));
     }
 
     fn enabled(&self, view: &PickView<'_>, faults: u32) -> Vec<Actor> {
@@ -311,6 +375,11 @@ impl Dpor {
             let mut rest: Vec<Actor> = faults[1..].to_vec();
             rest.extend(default_task);
             rest.reverse();
+            for actor in &rest {
+                node.origins
+                    .entry(actor.clone())
+                    .or_insert(Origin::FaultFirst);
+            }
             node.backtrack = rest;
             return first.clone();
         }
@@ -337,14 +406,14 @@ impl Dpor {
     /// Adds `actor` as an alternative at node `idx` (and, under the preemption bound, at the
     /// last switch before it), if the bounds allow it there.
     fn schedule(&mut self, idx: usize, actor: &Actor) {
-        self.add_alternative(idx, actor);
+        self.add_alternative(idx, actor, Origin::Race);
         if self.preemptions_max == u32::MAX {
             return;
         }
         if let Some(switch) = self.last_switch(idx)
             && switch != idx
         {
-            self.add_alternative(switch, actor);
+            self.add_alternative(switch, actor, Origin::LastSwitch);
         }
     }
 
@@ -370,7 +439,7 @@ impl Dpor {
         None
     }
 
-    fn add_alternative(&mut self, idx: usize, actor: &Actor) {
+    fn add_alternative(&mut self, idx: usize, actor: &Actor, origin: Origin) {
         let node = &self.nodes[idx];
         let known = node.chosen == *actor
             || node.backtrack.contains(actor)
@@ -378,7 +447,9 @@ impl Dpor {
         if known || !self.within_bounds(node, actor) {
             return;
         }
-        self.nodes[idx].backtrack.insert(0, actor.clone());
+        let node = &mut self.nodes[idx];
+        node.origins.entry(actor.clone()).or_insert(origin);
+        node.backtrack.insert(0, actor.clone());
     }
 
     /// Records the event at `self.cursor`: its clock, its races, the next sleep set.
@@ -463,6 +534,7 @@ impl Dpor {
         node.actor_idx = actor_idx;
         node.actor_seq = seq;
         node.clock = clock;
+        self.next_kept_awake.clear();
         self.next_sleep = if event.barrier {
             Vec::new()
         } else {
@@ -474,19 +546,28 @@ impl Dpor {
                 cost: u32::from(done.cost > spent),
                 ..done.clone()
             });
-            sleeping
+            let mut kept_awake = Vec::new();
+            let sleep = sleeping
                 .chain(explored)
                 .filter(|sleeper| {
+                    if sleeper.actor == node.chosen || dependent(&sleeper.accesses, &node.accesses)
+                    {
+                        return false;
+                    }
                     // Under a preemption bound, the execution that covers a sleeping task
                     // (its event moved back to where it was explored) may need more
                     // preemptions than running it here: such a task cannot sleep (faults
                     // cost no preemption and always may).
                     let bound_wakes = bounded && sleeper.cost > 0;
-                    sleeper.actor != node.chosen
-                        && !bound_wakes
-                        && !dependent(&sleeper.accesses, &node.accesses)
+                    if bound_wakes {
+                        kept_awake.push(sleeper.actor.clone());
+                    }
+                    !bound_wakes
                 })
-                .collect()
+                .collect();
+            self.stats.kept_awake += kept_awake.len() as u64;
+            self.next_kept_awake = kept_awake;
+            sleep
         };
         // Races of a replayed event were handled by the execution that first ran it.
         if idx + 1 >= self.replay_len && !self.blocked {
@@ -628,6 +709,7 @@ impl Strategy for Dpor {
         self.objects.clear();
         self.last_of_actor.clear();
         self.next_sleep.clear();
+        self.next_kept_awake.clear();
         self.picked = false;
         self.blocked = false;
         self.divergence = None;
@@ -662,6 +744,7 @@ impl Strategy for Dpor {
                 preemptions,
                 faults,
                 sleep: std::mem::take(&mut self.next_sleep),
+                kept_awake: std::mem::take(&mut self.next_kept_awake),
                 ..Node::default()
             };
             let mut chosen = self.choose_new(&mut node);
@@ -728,6 +811,7 @@ impl Strategy for Dpor {
                     preemptions,
                     faults,
                     sleep: std::mem::take(&mut self.next_sleep),
+                    kept_awake: std::mem::take(&mut self.next_kept_awake),
                     chosen: event.actor.clone(),
                     ..Node::default()
                 });
@@ -775,6 +859,7 @@ impl super::split::Subtree for Dpor {
             enabled: self.enabled(view, faults),
             current: view.current.filter(|task| view.runnable.contains(task)),
             current_yields: view.current_yields,
+            yielding: view.yielding.to_vec(),
             preemptions,
             faults,
             ..Node::default()
@@ -802,6 +887,23 @@ impl super::split::Subtree for Dpor {
         self.floor = self.nodes.len();
         for node in &mut self.nodes {
             node.backtrack.clear();
+        }
+    }
+}
+
+impl Drop for Dpor {
+    fn drop(&mut self) {
+        if self.print_stats {
+            eprintln!(
+                "dpor: {} executions ({}): {:?}",
+                self.executions,
+                if self.exhausted {
+                    "exhaustive"
+                } else {
+                    "not exhaustive"
+                },
+                self.stats()
+            );
         }
     }
 }

@@ -19,7 +19,7 @@ mod replay;
 pub(crate) mod split;
 
 pub use dfs::Dfs;
-pub use dpor::Dpor;
+pub use dpor::{Dpor, DporStats};
 pub use pct::Pct;
 pub use portfolio::Portfolio;
 pub use random::Random;

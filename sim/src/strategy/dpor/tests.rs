@@ -69,6 +69,27 @@ fn conflicting_events_are_run_in_both_orders() {
 }
 
 #[test]
+fn stats_say_which_race_started_each_execution() {
+    let mut dpor = Dpor::new(2, 0);
+    let write = [Access::write(ObjectKey::Shared(0))];
+    let other = [Access::write(ObjectKey::Shared(1))];
+    dpor.start(0).unwrap();
+    execute(&mut dpor, &write, &write);
+    dpor.start(1).unwrap();
+    execute(&mut dpor, &write, &write);
+    assert_eq!(dpor.start(2), None);
+    let stats = dpor.stats();
+    assert_eq!((stats.from_races, stats.from_last_switch), (1, 0));
+    assert_eq!((stats.from_fault_first, stats.sleep_blocked), (0, 0));
+    // Independent events start no second execution, so nothing is counted.
+    let mut dpor = Dpor::new(2, 0);
+    dpor.start(0).unwrap();
+    execute(&mut dpor, &write, &other);
+    assert_eq!(dpor.start(1), None);
+    assert_eq!(dpor.stats(), DporStats::default());
+}
+
+#[test]
 fn two_reads_commute() {
     let mut dpor = Dpor::new(2, 0);
     let read = [Access::read(ObjectKey::Shared(0))];
