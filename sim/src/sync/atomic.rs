@@ -121,6 +121,34 @@ macro_rules! atomic_common {
                 Err(previous)
             }
 
+            /// `fetch_update`'s newer name (std's `try_update`, and loom's).
+            pub fn try_update(
+                &self,
+                set_order: Ordering,
+                fetch_order: Ordering,
+                update: impl FnMut($value) -> Option<$value>,
+            ) -> Result<$value, $value> {
+                self.fetch_update(set_order, fetch_order, update)
+            }
+
+            /// Applies `update` until a compare-exchange stores its result; returns the value
+            /// it replaced (std's `update`, and loom's). Each access is a scheduling point.
+            pub fn update(
+                &self,
+                set_order: Ordering,
+                fetch_order: Ordering,
+                mut update: impl FnMut($value) -> $value,
+            ) -> $value {
+                let mut previous = self.load(fetch_order);
+                loop {
+                    match self.compare_exchange(previous, update(previous), set_order, fetch_order)
+                    {
+                        Ok(value) => return value,
+                        Err(value) => previous = value,
+                    }
+                }
+            }
+
             pub fn get_mut(&mut self) -> &mut $value {
                 self.value.get_mut()
             }

@@ -375,3 +375,19 @@ fn model_builder_checks_within_its_bound_and_panics_with_the_failure() {
     assert!(message.contains("data race on value"), "{message}");
     assert!(message.contains("VIGIL_REPLAY="), "{message}");
 }
+
+#[test]
+fn update_and_try_update_return_the_replaced_value() {
+    let report = run(&config(), &mut Dfs::new(0), || {
+        let value = vigil_sim::sync::atomic::AtomicU8::new(4);
+        assert_eq!(
+            value.update(Ordering::SeqCst, Ordering::SeqCst, |v| v * 2),
+            4
+        );
+        let stop = value.try_update(Ordering::SeqCst, Ordering::SeqCst, |_| None);
+        assert_eq!(stop, Err(8));
+        let go = value.try_update(Ordering::SeqCst, Ordering::SeqCst, |v| v.checked_add(1));
+        assert_eq!((go, value.load(Ordering::SeqCst)), (Ok(8), 9));
+    });
+    assert_clean(&report, "dfs");
+}
