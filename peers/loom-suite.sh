@@ -53,11 +53,16 @@ for file in "$crate"/tests/*.rs; do
     continue
   fi
   run="$(cargo test --manifest-path "$crate/Cargo.toml" --test "$name" 2>&1 || true)"
-  summary="$(grep -m1 -E '^test result:' <<<"$run")"
+  summary="$(grep -m1 -E '^test result:' <<<"$run" || true)"
+  if [ -z "$summary" ]; then
+    last="$(tail -n 1 <<<"$run" | sed -e 's/|/\\|/g' | cut -c1-110)"
+    echo "| $name | – | – | – | the test binary did not finish: $last |"
+    continue
+  fi
   passed="$(sed -E 's/.* ([0-9]+) passed.*/\1/' <<<"$summary")"
   failed="$(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$summary")"
   ignored="$(sed -E 's/.* ([0-9]+) ignored.*/\1/' <<<"$summary")"
-  failing="$(grep -E '^test .* FAILED$' <<<"$run" | sed -E 's/^test ([^ ]+).*/\1/' | tr '\n' ' ')"
+  failing="$( (grep -E '^test .* FAILED$' <<<"$run" || true) | sed -E 's/^test ([^ ]+).*/\1/' | tr '\n' ' ')"
   note=""
   if [ "$ignored" != 0 ]; then note="$ignored ignored by loom itself; "; fi
   if [ -n "$failing" ]; then note="${note}not as expected: ${failing}"; fi
