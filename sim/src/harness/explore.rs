@@ -252,7 +252,7 @@ pub(crate) fn run_jobs(
     run: PartRun<'_>,
     kind: StrategyKind,
     jobs: u64,
-    mut progress: Box<dyn FnMut(u64)>,
+    progress: Box<dyn FnMut(u64)>,
 ) -> Log {
     let horizons = Horizons {
         faults: fault_horizon(run.scenario, run.file, &run.config),
@@ -261,6 +261,21 @@ pub(crate) fn run_jobs(
             _ => 0,
         },
     };
+    let seed = run.config.seed;
+    on_jobs(&run, jobs, progress, |part, count| {
+        run_part(part, &mut *strategy_of(kind, seed, horizons), count)
+    })
+}
+
+/// Runs `body` once per job on `jobs` OS threads, this one included, each with its job's part
+/// of `run` and a callback for each execution it finishes; this thread's callback also shows
+/// the total across jobs through `progress`. Returns the jobs' logs absorbed into one.
+pub(crate) fn on_jobs(
+    run: &PartRun<'_>,
+    jobs: u64,
+    mut progress: Box<dyn FnMut(u64)>,
+    body: impl Fn(PartRun<'_>, Box<dyn FnMut(u64)>) -> Log + Sync,
+) -> Log {
     let done = Arc::new(AtomicU64::new(0));
     let part_of = |job_idx| PartRun {
         scenario: run.scenario,
@@ -271,7 +286,6 @@ pub(crate) fn run_jobs(
         interrupt: run.interrupt.clone(),
         key_base: 0,
     };
-    let seed = run.config.seed;
     let logs = crate::workers::on_threads(
         jobs,
         |job_idx| {
@@ -279,21 +293,13 @@ pub(crate) fn run_jobs(
             let count = Box::new(move |_| {
                 done.fetch_add(1, Ordering::Relaxed);
             });
-            run_part(
-                part_of(job_idx),
-                &mut *strategy_of(kind, seed, horizons),
-                count,
-            )
+            body(part_of(job_idx), count)
         },
         |job_idx| {
             // This thread runs its own job and shows the progress of all of them.
             let done = done.clone();
             let count = Box::new(move |_| progress(done.fetch_add(1, Ordering::Relaxed) + 1));
-            run_part(
-                part_of(job_idx),
-                &mut *strategy_of(kind, seed, horizons),
-                count,
-            )
+            body(part_of(job_idx), count)
         },
     );
     let mut logs = logs.into_iter();

@@ -86,39 +86,11 @@ pub(crate) fn run_jobs(
     kind: StrategyKind,
     depth: u32,
     jobs: u64,
-    mut progress: Box<dyn FnMut(u64)>,
+    progress: Box<dyn FnMut(u64)>,
 ) -> Log {
-    let done = Arc::new(AtomicU64::new(0));
-    let part_of = |job_idx| PartRun {
-        scenario: run.scenario,
-        file: run.file,
-        config: run.config.clone(),
-        part: run.part.job(job_idx, jobs),
-        lowest: run.lowest.clone(),
-        interrupt: run.interrupt.clone(),
-        key_base: 0,
-    };
-    let logs = crate::workers::on_threads(
-        jobs,
-        |job_idx| {
-            let done = done.clone();
-            let count = Box::new(move |_| {
-                done.fetch_add(1, Ordering::Relaxed);
-            });
-            run_units(part_of(job_idx), kind, depth, count)
-        },
-        |job_idx| {
-            let done = done.clone();
-            let count = Box::new(move |_| progress(done.fetch_add(1, Ordering::Relaxed) + 1));
-            run_units(part_of(job_idx), kind, depth, count)
-        },
-    );
-    let mut logs = logs.into_iter();
-    let mut log = logs.next().unwrap_or_default();
-    for other in logs {
-        log.absorb(other);
-    }
-    log
+    super::explore::on_jobs(&run, jobs, progress, |part, count| {
+        run_units(part, kind, depth, count)
+    })
 }
 
 /// Walks the upper tree and runs the units `run.part` owns, on this thread.

@@ -95,6 +95,38 @@ impl Dfs {
         options.extend((0..view.faults_pending).map(Choice::Fault));
         options
     }
+
+    /// Follows the decision recorded at the cursor, or records a new one taking the first
+    /// option (or, for a pick of a split unit's prefix, the forced one), and moves on.
+    fn decide(
+        &mut self,
+        options: Vec<Choice>,
+        step: u64,
+        forceable: bool,
+    ) -> Result<Choice, Divergence> {
+        let choice = match self.path.get(self.cursor) {
+            Some(decision) if decision.options == options => decision.options[decision.taken],
+            Some(decision) => {
+                return Err(Divergence {
+                    step,
+                    expected: format!("the options {:?}", decision.options),
+                    found: format!("the options {options:?}"),
+                });
+            }
+            None => {
+                let forced = if forceable { self.forced.take() } else { None };
+                let taken = match forced {
+                    Some(forced) => forced_position(&options, forced, step)?,
+                    None => 0,
+                };
+                let chosen = options[taken];
+                self.path.push(Decision { options, taken });
+                chosen
+            }
+        };
+        self.cursor += 1;
+        Ok(choice)
+    }
 }
 
 /// Where `forced` is among `options`; a split unit's prefix that no longer fits diverges.
@@ -130,26 +162,7 @@ impl Strategy for Dfs {
 
     fn pick(&mut self, view: &PickView<'_>) -> Result<Choice, Divergence> {
         let options = self.options(view);
-        let choice = match self.path.get(self.cursor) {
-            Some(decision) if decision.options == options => decision.options[decision.taken],
-            Some(decision) => {
-                return Err(Divergence {
-                    step: view.step,
-                    expected: format!("the options {:?}", decision.options),
-                    found: format!("the options {options:?}"),
-                });
-            }
-            None => {
-                let taken = match self.forced.take() {
-                    Some(forced) => forced_position(&options, forced, view.step)?,
-                    None => 0,
-                };
-                let first = options[taken];
-                self.path.push(Decision { options, taken });
-                first
-            }
-        };
-        self.cursor += 1;
+        let choice = self.decide(options, view.step, true)?;
         let current = running(view);
         if let (Choice::Task(task), Some(current)) = (choice, current)
             && task != current
@@ -166,25 +179,9 @@ impl Strategy for Dfs {
             return Ok(self.rng.next_u64());
         }
         let options: Vec<Choice> = view.alternatives.iter().map(|w| Choice::Draw(*w)).collect();
-        let choice = match self.path.get(self.cursor) {
-            Some(decision) if decision.options == options => decision.options[decision.taken],
-            Some(decision) => {
-                return Err(Divergence {
-                    step: view.step,
-                    expected: format!("the options {:?}", decision.options),
-                    found: format!("the draw options {options:?}"),
-                });
-            }
-            None => {
-                let first = options[0];
-                self.path.push(Decision { options, taken: 0 });
-                first
-            }
-        };
-        self.cursor += 1;
-        match choice {
+        match self.decide(options, view.step, false)? {
             Choice::Draw(word) => Ok(word),
-            _ => panic!("[internal bug] a draw decision holds {choice}"),
+            choice => panic!("[internal bug] a draw decision holds {choice}"),
         }
     }
 }
