@@ -283,6 +283,10 @@ impl SimHandle {
 }
 
 impl Scheduler for SimHandle {
+    fn generation(&self) -> u32 {
+        self.generation
+    }
+
     fn spawn(&self, name: &str, body: Box<dyn FnOnce() + Send + 'static>) -> TaskId {
         match request(Request::Spawn(name.to_owned(), body)) {
             Reply::Spawned(task) => task,

@@ -4,10 +4,8 @@
 /// of it): each becomes a `static` [`LazyLock`](crate::sync::LazyLock), initialised on first
 /// dereference, with racing first users waiting for one initialiser (a scheduling point).
 ///
-/// Departure from loom: loom gives each execution fresh statics; here, as for any `static`
-/// `LazyLock`, the value computed in one execution is kept for the next, so an initialisation
-/// race is explored only in the first execution that reaches it. Keep state that must start
-/// fresh inside the model.
+/// As in loom, every simulated execution starts with the item uninitialised (see
+/// [`LazyLock`](crate::sync::LazyLock)), so its initialisation race is explored in each.
 #[macro_export]
 macro_rules! lazy_static {
     ($(#[$attr:meta])* $vis:vis static ref $name:ident : $type:ty = $init:expr ; $($rest:tt)*) => {

@@ -253,6 +253,13 @@ pub trait Scheduler: Send + Sync + 'static {
     }
     /// Called by `core`'s spawn wrapper when a task's body panicked.
     fn task_panicked(&self, _task: TaskId, _message: &str) {}
+    /// The execution this scheduler runs, as a number that differs between executions (a
+    /// simulator's object-numbering generation; never zero there). A facade `static` that must
+    /// start fresh in every simulated execution compares it with the one it was set in.
+    /// Production is one long "execution": 0.
+    fn generation(&self) -> u32 {
+        0
+    }
     /// Storage for what would otherwise be process-global statics (the default worker
     /// context). Production returns one process-wide instance; a simulator returns one per
     /// execution and clears it before the execution ends, so nothing leaks between runs.
@@ -336,6 +343,14 @@ thread_local! {
     /// Whether `CURRENT` holds a scheduler: a plain flag with no destructor, so the check on
     /// every scheduling point in production is one thread-local load.
     static INSTALLED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// The calling thread's execution number (see [`Scheduler::generation`]); 0 in production.
+pub fn generation() -> u32 {
+    if !INSTALLED.with(Cell::get) {
+        return 0;
+    }
+    current().generation()
 }
 
 /// The scheduler of the calling thread: the one installed by [`enter`], or the production

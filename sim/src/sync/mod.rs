@@ -49,8 +49,10 @@
 //! - Under simulation every execution is sequentially consistent: atomics accept any
 //!   [`atomic::Ordering`] but weak-memory reorderings are not explored.
 //! - [`Arc`] and [`Weak`] are std's own types: reference counting is not a scheduling point.
-//! - A `static` [`Once`], [`OnceLock`] or [`LazyLock`] keeps its value from one simulated
-//!   execution to the next; create them inside the model to see them fresh.
+//! - Every simulated execution starts with [`Once`], [`OnceLock`] and [`LazyLock`]
+//!   uninitialised, `static` ones included (a `static` `OnceLock` keeps earlier executions'
+//!   values allocated, since references to them may live on); [`LazyLock`] needs an `Fn`
+//!   initialiser, which it calls again in each execution.
 //! - Locking a [`Mutex`] the task already holds panics with "tried to lock a mutex it already
 //!   holds" (an [`RwLock`]: "tried to lock RwLock ... it already holds"), where std may
 //!   deadlock.

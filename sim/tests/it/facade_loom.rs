@@ -391,3 +391,42 @@ fn update_and_try_update_return_the_replaced_value() {
     });
     assert_clean(&report, "dfs");
 }
+
+/// How many times `SLOW` has been initialised, across executions.
+static SLOW_INITS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// A `static` whose initialiser takes scheduling points (a yield), as loom's
+/// `ARC_WITH_SLOW_CONSTRUCTOR` does.
+static SLOW: vigil_sim::sync::LazyLock<vigil_sim::sync::Mutex<u32>> =
+    vigil_sim::sync::LazyLock::new(|| {
+        SLOW_INITS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        thread::yield_now();
+        vigil_sim::sync::Mutex::new(0)
+    });
+
+#[test]
+fn a_static_lazy_lock_starts_fresh_in_every_execution() {
+    // Each execution bumps the value once per task. Were the static kept from the previous
+    // execution, the second execution would see 2 at its start, and its first access would
+    // skip the initialiser's scheduling points, which a systematic search reports as a
+    // replay divergence.
+    let bumps = || {
+        let other = thread::spawn(|| {
+            *SLOW.lock().unwrap() += 1;
+        });
+        *SLOW.lock().unwrap() += 1;
+        other.join().unwrap();
+        assert_eq!(*SLOW.lock().unwrap(), 2);
+    };
+    let before = SLOW_INITS.load(std::sync::atomic::Ordering::Relaxed);
+    let mut executions = 0;
+    for (strategy, report) in both(bumps) {
+        assert_clean(&report, strategy);
+        let stats = report.stats().unwrap();
+        assert!(stats.executions > 1, "{strategy}: {}", stats.executions);
+        executions += stats.executions;
+    }
+    // Once per execution (shrinking and replays run none here: nothing failed).
+    let inits = SLOW_INITS.load(std::sync::atomic::Ordering::Relaxed) - before;
+    assert_eq!(inits as u64, executions);
+}
