@@ -3,13 +3,14 @@
 //! (including one that reaches another key), a fresh start in every execution; and thread
 //! names that outlive the main task.
 
+use crate::dpor::exhausted;
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeSet;
 
 use vigil_sim::sync::Arc;
 use vigil_sim::sync::atomic::{AtomicBool, Ordering};
 use vigil_sim::thread;
-use vigil_sim::{Config, Dfs, Dpor, Random, Report, StopReason, Strategy, run};
+use vigil_sim::{Config, Dfs, Dpor, Random, Report, Strategy, run};
 
 std::thread_local! {
     /// What the models below note, on the test thread that runs the executor (std's
@@ -75,14 +76,6 @@ fn search(strategy: &mut dyn Strategy, model: impl Fn() + Send + Sync + 'static)
     run(&config, strategy, model)
 }
 
-fn assert_exhausted(report: &Report) -> u64 {
-    let stats = report
-        .stats()
-        .unwrap_or_else(|| panic!("{}", report.failure().unwrap()));
-    assert_eq!(stats.stop, StopReason::StrategyExhausted);
-    stats.executions
-}
-
 #[test]
 fn each_task_sees_its_own_value_and_initialises_it_once() {
     let report = search(&mut Dfs::new(2), || {
@@ -108,7 +101,7 @@ fn each_task_sees_its_own_value_and_initialises_it_once() {
             INIT_CALLS.with(Cell::get)
         ));
     });
-    let executions = assert_exhausted(&report);
+    let executions = exhausted(&report);
     assert!(executions > 1, "{executions}");
     let states: BTreeSet<String> = take_notes().into_iter().collect();
     // What std gives with OS threads for the same code: each thread counts to 2 on its own
@@ -133,7 +126,7 @@ fn destructors_run_at_task_end_and_see_only_keys_not_yet_destroyed() {
         note("joined".to_owned());
         FIRST.with(|_| ());
     });
-    let executions = assert_exhausted(&report);
+    let executions = exhausted(&report);
     let notes = take_notes();
     // Per execution: the worker's destructors (latest initialised first), the join, then
     // main's own destructors when the model returns.
@@ -211,7 +204,7 @@ fn a_thread_that_outlives_main_keeps_its_name_under_dfs_and_dpor() {
     ];
     for (label, mut strategy) in searches {
         let report = search(&mut *strategy, name_after_main);
-        assert_exhausted(&report);
+        exhausted(&report);
         let states: BTreeSet<String> = take_notes().into_iter().collect();
         let expected = BTreeSet::from([
             "after main: false, name: Some(\"late\")".to_owned(),
