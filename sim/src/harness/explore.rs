@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use super::checks;
 use super::coverage::{Reach, StateProbe};
+use super::dispatch_stats::{DispatchProbe, DispatchTally};
 use super::faults::FaultTally;
 use super::{runner_for, workload};
 use crate::part::Part;
@@ -34,6 +35,8 @@ pub struct Log {
     pub(crate) schedules: BTreeMap<u64, u64>,
     /// Abstract state hash to the first execution index that reached it.
     pub(crate) states: BTreeMap<u64, u64>,
+    /// Per execution index that dispatched: how its dispatches ended.
+    pub(crate) dispatch: BTreeMap<u64, DispatchTally>,
     /// How often each part of the fault plan fired, summed over the parts.
     pub(crate) tally: FaultTally,
     /// The lowest failing execution index found and its schedule.
@@ -54,6 +57,8 @@ pub(crate) struct Cut {
     pub(crate) distinct_schedules: u64,
     pub(crate) checks: (u64, u64),
     pub(crate) reach: Reach,
+    /// How the dispatches ended (`None` when no execution dispatched).
+    pub(crate) dispatch: Option<DispatchTally>,
 }
 
 impl Log {
@@ -68,6 +73,7 @@ impl Log {
             let first = self.states.entry(state).or_insert(idx);
             *first = (*first).min(idx);
         }
+        self.dispatch.extend(other.dispatch);
         self.tally.absorb(&other.tally);
         self.found = match (self.found.take(), other.found) {
             (Some(a), Some(b)) => Some(if b.0 < a.0 { b } else { a }),
@@ -97,11 +103,20 @@ impl Log {
         });
         let executions = ran.count() as u64;
         let firsts = self.states.values().copied().filter(within).collect();
+        let dispatch = self
+            .dispatch
+            .range(..=limit)
+            .fold(None, |total, (_, tally)| {
+                let mut total: DispatchTally = total.unwrap_or_default();
+                total.absorb(tally);
+                Some(total)
+            });
         Cut {
             executions,
             distinct_schedules: self.schedules.values().filter(|idx| within(idx)).count() as u64,
             checks,
             reach: Reach::new(firsts, executions),
+            dispatch,
         }
     }
 }
@@ -212,11 +227,14 @@ pub(crate) fn run_part(
 ) -> Log {
     let tally = Rc::new(RefCell::new(FaultTally::default()));
     let seen = Rc::new(RefCell::new(Vec::new()));
+    let dispatched = Rc::new(RefCell::new(DispatchTally::default()));
     let log = Rc::new(RefCell::new(Log::default()));
     let (probe_seen, hook_log) = (seen.clone(), log.clone());
+    let probe_dispatched = dispatched.clone();
     let base = run.key_base;
     let mut runner = runner_for(run.scenario, run.file, run.config, &tally)
         .observer(StateProbe::new(seen))
+        .observer(DispatchProbe::new(dispatched))
         .part(run.part)
         .lowest_failure(run.lowest)
         .on_execution(progress)
@@ -227,6 +245,10 @@ pub(crate) fn run_part(
             log.schedules.entry(schedule.digest()).or_insert(key);
             for state in probe_seen.borrow_mut().drain(..) {
                 log.states.entry(state).or_insert(key);
+            }
+            let dispatched = probe_dispatched.take();
+            if dispatched.dispatches > 0 {
+                log.dispatch.insert(key, dispatched);
             }
         });
     if let Some(flag) = run.interrupt {

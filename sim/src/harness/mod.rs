@@ -5,6 +5,7 @@ mod checks;
 mod coverage;
 mod dispatch;
 mod dispatch_checks;
+mod dispatch_stats;
 mod explore;
 mod faults;
 mod generate;
@@ -14,6 +15,7 @@ mod workload;
 mod world;
 
 pub use coverage::Reach;
+pub use dispatch_stats::DispatchTally;
 pub use explore::Log;
 pub use generate::Workload;
 pub use shard::{ShardLog, ShardMode};
@@ -100,6 +102,8 @@ pub struct ScenarioRun {
     pub reach: Reach,
     /// What this machine's shard of the search ran, for `vigil merge` (sharded runs only).
     pub shard_log: Option<ShardLog>,
+    /// How the search's dispatches ended, up to its first failure (`None` when none ran).
+    pub dispatch: Option<DispatchTally>,
 }
 
 impl ScenarioRun {
@@ -544,6 +548,7 @@ fn finish(
             stop: Some(log.stop.unwrap_or(StopReason::ExecutionsDone)),
             reach: cut.reach,
             shard_log: None,
+            dispatch: cut.dispatch,
         }
         .with_stop_note(budget);
     };
@@ -575,6 +580,7 @@ fn finish(
         };
         if let Some(mut run) = shrink_generated(&found) {
             run.reach = cut.reach;
+            run.dispatch = cut.dispatch;
             return run;
         }
     }
@@ -638,6 +644,7 @@ fn finish(
         stop: None,
         reach: cut.reach,
         shard_log: None,
+        dispatch: cut.dispatch,
     }
 }
 

@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 
 use std::collections::BTreeMap;
 
+use super::dispatch_stats;
 use super::explore::Log;
 use super::faults::FaultTally;
 use super::units::{UnitRecord, Units};
@@ -103,6 +104,7 @@ pub(crate) fn elsewhere(scenario: &Arc<Scenario>, file: &str, shard: Shard) -> S
         stop: Some(StopReason::ExecutionsDone),
         reach: super::Reach::default(),
         shard_log: None,
+        dispatch: None,
     };
     let owner = unit_of(scenario) % shard.count + 1;
     run.notes.push(format!(
@@ -274,6 +276,13 @@ impl ShardLog {
         if let Some(units) = &log.units {
             value["units"] = units_json(units);
         }
+        // Only runs that dispatched carry these, so other reports stay as they were.
+        if !log.dispatch.is_empty() {
+            let rows: Vec<Vec<u64>> = (log.dispatch.iter())
+                .map(|(idx, tally)| dispatch_stats::row_json(*idx, tally))
+                .collect();
+            value["dispatch"] = json!(rows);
+        }
         value
     }
 
@@ -354,6 +363,13 @@ impl ShardLog {
             Value::Null => None,
             coverage => Some(parse_coverage(coverage)?),
         };
+        if value.get("dispatch").is_some() {
+            for row in rows("dispatch", dispatch_stats::ROW_WIDTH)? {
+                let (idx, tally) =
+                    dispatch_stats::row_from(&row).ok_or("'dispatch' rows have the wrong width")?;
+                log.dispatch.insert(idx, tally);
+            }
+        }
         log.units = match value.get("units") {
             None => None,
             Some(units) => Some(parse_units(units)?),

@@ -231,6 +231,9 @@ pub(crate) fn settle(mut log: Log, kind: StrategyKind) -> Log {
     log.executions = (log.executions.iter())
         .filter_map(|(key, checks)| Some((*rank.get(key)?, *checks)))
         .collect();
+    log.dispatch = (log.dispatch.iter())
+        .filter_map(|(key, tally)| Some((*rank.get(key)?, *tally)))
+        .collect();
     let found = log.found.take();
     let last = match &found {
         Some((key, _)) if rank.contains_key(key) => Some(*key),

@@ -62,6 +62,7 @@ pub fn summary_table(rows: &[Row<'_>]) -> String {
         );
     }
     out.push_str(&certificates(rows, "", ""));
+    out.push_str(&dispatch_outcomes(rows));
     let unexpected = rows.iter().filter(|row| !row.run.as_expected()).count();
     let _ = writeln!(
         out,
@@ -69,6 +70,18 @@ pub fn summary_table(rows: &[Row<'_>]) -> String {
         rows.len(),
         rows.len() - unexpected
     );
+    out
+}
+
+/// How each run's dispatches ended, for runs whose scenario dispatches; empty otherwise.
+fn dispatch_outcomes(rows: &[Row<'_>]) -> String {
+    let mut out = String::new();
+    for run in rows.iter().map(|row| row.run) {
+        if let Some(tally) = &run.dispatch {
+            let _ = writeln!(out, "\ndispatch outcomes of {}:", run.scenario.name);
+            out.push_str(&tally.describe());
+        }
+    }
     out
 }
 
@@ -457,6 +470,9 @@ pub fn json(rows: &[Row<'_>]) -> String {
             }
             if let Some(shard) = &run.shard_log {
                 value["shard"] = shard.to_json();
+            }
+            if let Some(tally) = &run.dispatch {
+                value["dispatch"] = tally.to_json();
             }
             if let Some(elapsed) = row.elapsed {
                 value["elapsed_ms"] = serde_json::json!(elapsed.as_millis() as u64);
