@@ -14,7 +14,7 @@ for name in "${names[@]}"; do
   total_ms=0
   for seed in 1 2 3 4 5 6 7 8 9 10; do
     json="$(cd "$scratch/tree" && "$vigil" explore \
-      "$scenario" --seed "$seed" --json --no-reports || true)"
+      "$scenario" --seed "$seed" --json --no-reports --no-shrink || true)"
     counts+=("$(printf '%s' "$json" | python3 -c 'import json,sys; d=json.load(sys.stdin)["scenarios"][0]; print(d["executions"] if d["outcome"]!="pass" else "none")')")
     invariant="$(printf '%s' "$json" | python3 -c 'import json,sys; print(json.load(sys.stdin)["scenarios"][0]["outcome"])')"
     ms="$(printf '%s' "$json" | python3 -c 'import json,sys; print(json.load(sys.stdin)["scenarios"][0]["elapsed_ms"])')"

@@ -2,6 +2,7 @@
 //! error paths, the routing-function router, and dispatch on the real process substrate.
 
 mod doubles;
+mod malformed;
 mod real;
 mod routing;
 mod spec;

@@ -85,6 +85,12 @@ struct Written {
     id: Option<String>,
     /// Whether it has a process of its own that others may share.
     owns_participant: bool,
+    /// The workload task that registers it.
+    owner: usize,
+    queue: String,
+    /// Whether it answers dispatches (a pool-owned registration in a dispatch workload;
+    /// supplied processes never answer).
+    serves: bool,
 }
 
 struct Generator<'a> {
@@ -131,6 +137,16 @@ impl<'a> Generator<'a> {
             if scenario.faults.budget > 0 {
                 fault_kinds = swarm(&mut rng, &fault_kinds, |_| true);
             }
+            // Only pool-owned registrations answer dispatches: with them switched off every
+            // dispatch would find an empty pool, and a quarter of the executions would test
+            // nothing but that.
+            let registers = spec
+                .mix
+                .iter()
+                .any(|(kind, weight)| *kind == OpKind::Register && *weight > 0);
+            if on.contains(&OpKind::Dispatch) && registers && !on.contains(&OpKind::Register) {
+                on.push(OpKind::Register);
+            }
         }
         workload.op_kinds = on;
         workload.fault_kinds = fault_kinds;
@@ -168,11 +184,19 @@ impl<'a> Generator<'a> {
                 }
                 registrations -= 1;
                 let kind = self.pick(&registering);
-                self.register(kind)
+                self.register(kind, owner)
             } else {
                 others -= 1;
                 let kind = self.pick(&acting);
-                self.act(kind)
+                if kind == OpKind::Dispatch && registrations > 0 && self.serve_first(owner) {
+                    // A worker registered earlier in the same task is live when the dispatch
+                    // starts unless a crash, an unregister or a fault ends it first: the
+                    // races the dispatch oracle is for.
+                    registrations -= 1;
+                    let step = self.register(OpKind::Register, owner);
+                    self.workload.tasks[owner].steps.push(step);
+                }
+                self.act(kind, owner)
             };
             self.workload.tasks[owner].steps.push(step);
         }
@@ -218,9 +242,18 @@ impl<'a> Generator<'a> {
         format!("w{}", self.next_id)
     }
 
-    /// Writes one registration step of `kind`; a kind whose precondition is missing (nothing
-    /// to share or restart yet) becomes a supplied registration with a fresh id.
-    fn register(&mut self, kind: OpKind) -> Step {
+    /// Whether to write a dispatch worker in `owner` before its dispatch: in half the cases
+    /// where the task has none yet (the other half dispatches to whatever other tasks have
+    /// registered by then, or to nothing).
+    fn serve_first(&mut self, owner: usize) -> bool {
+        let served = (self.written.iter()).any(|written| written.serves && written.owner == owner);
+        self.workload.op_kinds.contains(&OpKind::Register) && !served && self.index(2) == 0
+    }
+
+    /// Writes one registration step of `kind` for task `owner`; a kind whose precondition is
+    /// missing (nothing to share or restart yet) becomes a supplied registration with a fresh
+    /// id.
+    fn register(&mut self, kind: OpKind, owner: usize) -> Step {
         let shared = self.choose_written(|written| written.owns_participant);
         let restarted = self.choose_written(|written| written.id.is_some());
         let queue = self.queue();
@@ -252,14 +285,18 @@ impl<'a> Generator<'a> {
                 (id.clone(), id, true, None, true)
             }
         };
+        let dispatching = self.workload.op_kinds.contains(&OpKind::Dispatch);
         self.written.push(Written {
             name: name.clone(),
             id: supplied.then(|| id.clone()),
             owns_participant: owns,
+            owner,
+            queue: queue.clone(),
+            serves: dispatching && !supplied,
         });
         // Dispatch workloads declare the activity type they send, so affinity routing has
         // something to match; without dispatch the steps stay as they always were.
-        let tags = if self.workload.op_kinds.contains(&OpKind::Dispatch) {
+        let tags = if dispatching {
             vec!["activity".to_owned()]
         } else {
             Vec::new()
@@ -285,8 +322,8 @@ impl<'a> Generator<'a> {
         Some(fitting[self.index(fitting.len())])
     }
 
-    fn act(&mut self, kind: OpKind) -> Step {
-        let target = self.index(self.written.len());
+    fn act(&mut self, kind: OpKind, owner: usize) -> Step {
+        let target = self.target(kind, owner);
         let worker = self.written[target].name.clone();
         match kind {
             OpKind::Unregister => Step::Unregister { worker },
@@ -306,17 +343,59 @@ impl<'a> Generator<'a> {
                     reason: reasons[self.index(reasons.len())],
                 }
             }
-            OpKind::Dispatch => self.dispatch(),
+            OpKind::Dispatch => self.dispatch(owner),
             _ => Step::Snapshot {
                 queue: self.queue(),
             },
         }
     }
 
+    /// The registration a step of `kind` in task `owner` names. In a dispatch workload,
+    /// crashes, unregisters and drops name a dispatch worker three times in four, one that
+    /// another task registered when there is one: that task's dispatches run concurrently
+    /// with this step, so the step can reach the worker mid-activity (in its own task it
+    /// would only ever come before or after them). Otherwise any registration written so far.
+    fn target(&mut self, kind: OpKind, owner: usize) -> usize {
+        let ends = matches!(kind, OpKind::Crash | OpKind::Unregister | OpKind::Drop);
+        if ends && self.written.iter().any(|written| written.serves) && self.index(4) != 0 {
+            let elsewhere = self.choose_written(|written| written.serves && written.owner != owner);
+            if let Some(target) = elsewhere.or_else(|| self.choose_written(|w| w.serves)) {
+                return target;
+            }
+        }
+        self.index(self.written.len())
+    }
+
+    /// The queue a dispatch of task `owner` goes to: seven times in eight, one that a
+    /// dispatch worker written so far serves (this task's own first); otherwise, or when
+    /// none serves any, any queue, so dispatches to an empty queue stay in the mix.
+    fn dispatch_queue(&mut self, owner: usize) -> String {
+        let served = |here: bool| -> Vec<String> {
+            let mut queues: Vec<String> = Vec::new();
+            for written in &self.written {
+                if written.serves && (!here || written.owner == owner) {
+                    if !queues.contains(&written.queue) {
+                        queues.push(written.queue.clone());
+                    }
+                }
+            }
+            queues
+        };
+        let mut queues = served(true);
+        if queues.is_empty() {
+            queues = served(false);
+        }
+        if queues.is_empty() || self.index(8) == 0 {
+            return self.queue();
+        }
+        let index = self.index(queues.len());
+        queues.swap_remove(index)
+    }
+
     /// A dispatch: one in five asks the worker to fail, one in four routes through a
     /// misbehaving function instead of a policy.
-    fn dispatch(&mut self) -> Step {
-        let queue = self.queue();
+    fn dispatch(&mut self, owner: usize) -> Step {
+        let queue = self.dispatch_queue(owner);
         let activity_type = if self.index(5) == 0 {
             "fail"
         } else {

@@ -657,3 +657,73 @@ fn a_schedule_replayed_against_another_scenario_is_rejected() {
     let output = vigil(&dir, &["replay", "step-limit-with-faults.toml", &old]);
     assert_ne!(output.status.code(), Some(3), "{}", text(&output.stderr));
 }
+
+/// `vigil explore` tallies how the dispatches ended, on the terminal and in `--json`. The
+/// smoke scenario's dispatcher makes six dispatches per execution, three of them through a
+/// routing function that always panics, overruns or selects an unknown worker, so those
+/// counts are exact; the other three end in one of the other ways.
+#[test]
+fn dispatch_outcomes_are_tallied_on_the_terminal_and_in_json() {
+    let dir = scratch("cli-dispatch-tally");
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/smoke/dispatch.toml");
+    let args = |json: bool| {
+        let mut args = vec![
+            "explore",
+            file.to_str().unwrap(),
+            "--executions",
+            "20",
+            "--no-reports",
+        ];
+        if json {
+            args.push("--json");
+        }
+        vigil(&dir, &args)
+    };
+    let output = args(true);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stdout));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let tally = &json["scenarios"][0]["dispatch"];
+    let count = |path: &[&str]| -> u64 {
+        let mut value = tally;
+        for key in path {
+            value = &value[*key];
+        }
+        value
+            .as_u64()
+            .unwrap_or_else(|| panic!("{path:?} in {tally}"))
+    };
+    assert_eq!(count(&["dispatches"]), 120, "{tally}");
+    assert_eq!(count(&["errors", "routing_panicked"]), 20, "{tally}");
+    assert_eq!(count(&["errors", "routing_timed_out"]), 20, "{tally}");
+    assert_eq!(count(&["errors", "routing_unknown_worker"]), 20, "{tally}");
+    assert_eq!(count(&["errors", "other"]), 0, "{tally}");
+    let ended = count(&["completed"])
+        + count(&["failed_by_worker"])
+        + count(&["errors", "no_workers_available"]);
+    assert_eq!(ended, 60, "{tally}");
+    assert!(
+        count(&["completed"]) > 0 && count(&["failed_by_worker"]) > 0,
+        "{tally}"
+    );
+    let output = args(false);
+    let table = text(&output.stdout);
+    assert!(
+        table.contains("dispatch outcomes of dispatch-smoke:\n  120 dispatches;"),
+        "{table}"
+    );
+    // A scenario without dispatch steps prints and writes no tally.
+    let plain = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/smoke/crash-removal.toml");
+    let output = vigil(
+        &dir,
+        &[
+            "explore",
+            plain.to_str().unwrap(),
+            "--executions",
+            "5",
+            "--json",
+            "--no-reports",
+        ],
+    );
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(json["scenarios"][0].get("dispatch").is_none(), "{json}");
+}

@@ -202,3 +202,71 @@ fn every_fixed_step_scenario_renders_back_to_itself() {
     }
     assert!(checked > 20, "{checked}");
 }
+
+/// The generated dispatch mix: every draw that dispatches can register dispatch workers;
+/// most dispatches go to a queue that a dispatch worker written earlier in the same task
+/// serves (so it is live when the dispatch starts unless something ends it), and some still
+/// go where none does (the empty-pool case stays in the mix); crashes mostly name a dispatch
+/// worker.
+#[test]
+fn generated_dispatches_mostly_find_a_worker_of_their_own_task_and_crashes_target_them() {
+    use vigil_sim::scenario::Step;
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/generated/dispatch.toml");
+    let scenario = scenario::load(&path).unwrap_or_else(|error| panic!("{error}"));
+    let spec = scenario.generate.as_ref().expect("a [generate] table");
+    let (mut dispatches, mut served_here, mut unserved) = (0, 0, 0);
+    let (mut crashes, mut crashes_on_servers) = (0, 0);
+    for seed in 0..400 {
+        let workload = Workload::generate(&scenario, spec, seed);
+        if !workload.op_kinds.contains(&OpKind::Dispatch) {
+            continue;
+        }
+        assert!(workload.op_kinds.contains(&OpKind::Register), "seed {seed}");
+        // Pool-owned registrations are the dispatch workers; supplied processes never answer.
+        let servers: Vec<(&str, &str)> = (workload.tasks.iter())
+            .flat_map(|task| &task.steps)
+            .filter_map(|step| match step {
+                Step::Register {
+                    worker,
+                    queue,
+                    supplied: false,
+                    ..
+                } => Some((worker.as_str(), queue.as_str())),
+                _ => None,
+            })
+            .collect();
+        for task in &workload.tasks {
+            let mut here: Vec<&str> = Vec::new();
+            for step in &task.steps {
+                match step {
+                    Step::Register {
+                        queue,
+                        supplied: false,
+                        ..
+                    } => here.push(queue),
+                    Step::Dispatch { queue, .. } => {
+                        dispatches += 1;
+                        served_here += usize::from(here.contains(&queue.as_str()));
+                        unserved += usize::from(!servers.iter().any(|(_, q)| q == queue));
+                    }
+                    Step::Crash { worker, .. } => {
+                        crashes += 1;
+                        crashes_on_servers +=
+                            usize::from(servers.iter().any(|(name, _)| name == worker));
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    assert!(dispatches > 500, "{dispatches} dispatches");
+    assert!(
+        served_here * 2 > dispatches,
+        "{served_here} of {dispatches} dispatches follow a dispatch worker of their own task"
+    );
+    assert!(unserved > 0, "no dispatch goes to a queue nobody serves");
+    assert!(
+        crashes_on_servers * 3 > crashes * 2,
+        "{crashes_on_servers} of {crashes} crashes name a dispatch worker"
+    );
+}

@@ -75,6 +75,13 @@ fn cases() -> Vec<(Scenario, String, Overrides)> {
         executions: Some(90),
         ..Overrides::default()
     };
+    // Dispatch outcomes are tallied per execution: the JSON's tally must not depend on the
+    // spread either.
+    let (dispatch, dispatch_file) = load("scenarios/smoke/dispatch.toml");
+    let dispatches = Overrides {
+        executions: Some(40),
+        ..Overrides::default()
+    };
     let mut cases = vec![
         (smoke.clone(), smoke_file.clone(), plain.clone()),
         (failing, failing_file, plain),
@@ -83,6 +90,7 @@ fn cases() -> Vec<(Scenario, String, Overrides)> {
         (smoke, smoke_file, pct),
     ];
     cases.extend(split_cases());
+    cases.push((dispatch, dispatch_file, dispatches));
     cases
 }
 

@@ -13,14 +13,14 @@ use crate::pool::{DispatchWorker, DispatchWorkerPool, WorkerContext};
 use crate::process::{ExitReason, Pid};
 use crate::sync::{Mutex, OnceCell};
 
-fn capacity(max: usize) -> WorkerCapacity {
+pub(super) fn capacity(max: usize) -> WorkerCapacity {
     WorkerCapacity {
         max_concurrent: max,
         activity_types: vec!["send-email".into()],
     }
 }
 
-fn answering(text: &'static str) -> ActivityHandler {
+pub(super) fn answering(text: &'static str) -> ActivityHandler {
     Arc::new(move |_: &ActivityRequest| completed(text))
 }
 
@@ -29,7 +29,7 @@ fn channel() -> ChannelName {
 }
 
 /// A context on `pool` that records into `recorder` and routes first-with-capacity.
-fn context(pool: &WorkerContext, recorder: &Arc<MemoryRecorder>) -> DispatchContext {
+pub(super) fn context(pool: &WorkerContext, recorder: &Arc<MemoryRecorder>) -> DispatchContext {
     let router = RoutingFunctionDispatchRouter::new(policy::first_with_capacity());
     DispatchContext {
         recorder: recorder.clone(),
@@ -37,7 +37,7 @@ fn context(pool: &WorkerContext, recorder: &Arc<MemoryRecorder>) -> DispatchCont
     }
 }
 
-fn kinds(recorder: &MemoryRecorder) -> Vec<DispatchOperationKind> {
+pub(super) fn kinds(recorder: &MemoryRecorder) -> Vec<DispatchOperationKind> {
     recorder.operations().iter().map(|op| op.kind).collect()
 }
 
@@ -52,7 +52,7 @@ fn selected(recorder: &MemoryRecorder) -> Vec<String> {
 
 /// Nothing of any dispatch is left: no conversation process, and every worker's process is
 /// linked to its monitor actor only.
-fn assert_nothing_open(pool: &WorkerContext, workers: &[&DispatchWorkerHandle]) {
+pub(super) fn assert_nothing_open(pool: &WorkerContext, workers: &[&DispatchWorkerHandle]) {
     let Some(supervisor) = pool.peek_supervisor() else {
         return;
     };

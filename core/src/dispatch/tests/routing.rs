@@ -168,9 +168,9 @@ fn policies_choose_as_documented() {
 }
 
 /// The production scheduler with a clock that only the test moves, so an overrun is exact.
-struct ManualClock {
-    inner: Arc<dyn Scheduler>,
-    nanos: AtomicU64,
+pub(super) struct ManualClock {
+    pub(super) inner: Arc<dyn Scheduler>,
+    pub(super) nanos: AtomicU64,
 }
 
 impl Scheduler for ManualClock {
