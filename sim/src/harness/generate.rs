@@ -357,13 +357,14 @@ impl<'a> Generator<'a> {
     /// would only ever come before or after them). Otherwise any registration written so far.
     fn target(&mut self, kind: OpKind, owner: usize) -> usize {
         let ends = matches!(kind, OpKind::Crash | OpKind::Unregister | OpKind::Drop);
-        if ends && self.written.iter().any(|written| written.serves) && self.index(4) != 0 {
-            let elsewhere = self.choose_written(|written| written.serves && written.owner != owner);
-            if let Some(target) = elsewhere.or_else(|| self.choose_written(|w| w.serves)) {
-                return target;
-            }
+        let aimed = ends && self.written.iter().any(|written| written.serves) && self.index(4) != 0;
+        if !aimed {
+            return self.index(self.written.len());
         }
-        self.index(self.written.len())
+        let elsewhere = self.choose_written(|written| written.serves && written.owner != owner);
+        elsewhere
+            .or_else(|| self.choose_written(|written| written.serves))
+            .unwrap_or_else(|| self.index(self.written.len()))
     }
 
     /// The queue a dispatch of task `owner` goes to: seven times in eight, one that a
@@ -373,10 +374,9 @@ impl<'a> Generator<'a> {
         let served = |here: bool| -> Vec<String> {
             let mut queues: Vec<String> = Vec::new();
             for written in &self.written {
-                if written.serves && (!here || written.owner == owner) {
-                    if !queues.contains(&written.queue) {
-                        queues.push(written.queue.clone());
-                    }
+                let fits = written.serves && (!here || written.owner == owner);
+                if fits && !queues.contains(&written.queue) {
+                    queues.push(written.queue.clone());
                 }
             }
             queues

@@ -661,7 +661,7 @@ fn a_schedule_replayed_against_another_scenario_is_rejected() {
 /// `vigil explore` tallies how the dispatches ended, on the terminal and in `--json`. The
 /// smoke scenario's dispatcher makes six dispatches per execution, three of them through a
 /// routing function that always panics, overruns or selects an unknown worker, so those
-/// counts are exact; the other three end in one of the other ways.
+/// counts are exact; the other three complete, fail by their worker or find no worker.
 #[test]
 fn dispatch_outcomes_are_tallied_on_the_terminal_and_in_json() {
     let dir = scratch("cli-dispatch-tally");
