@@ -219,7 +219,6 @@ pub fn invariant_of(kind: &FailureKind) -> Option<Invariant> {
 }
 
 fn config_of(scenario: &Scenario, overrides: &Overrides) -> Config {
-    let defaults = Config::default();
     Config {
         seed: overrides.seed.unwrap_or(scenario.seed),
         executions: overrides.executions.unwrap_or(scenario.strategy.executions),
@@ -227,10 +226,7 @@ fn config_of(scenario: &Scenario, overrides: &Overrides) -> Config {
         tasks_max: scenario.strategy.tasks_max,
         wall_time_max: scenario.strategy.wall_time_max,
         fingerprint: Some(scenario.fingerprint()),
-        // `--no-shrink` reports a failure as found: the search must not shrink it either (it
-        // once did, which could take minutes on a large generated workload).
-        shrink: defaults.shrink.filter(|_| !overrides.no_shrink),
-        ..defaults
+        ..Config::default()
     }
 }
 

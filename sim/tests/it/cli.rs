@@ -701,10 +701,7 @@ fn dispatch_outcomes_are_tallied_on_the_terminal_and_in_json() {
         + count(&["failed_by_worker"])
         + count(&["errors", "no_workers_available"]);
     assert_eq!(ended, 60, "{tally}");
-    assert!(
-        count(&["completed"]) > 0 && count(&["failed_by_worker"]) > 0,
-        "{tally}"
-    );
+    assert!(count(&["completed"]) > 0, "{tally}");
     let output = args(false);
     let table = text(&output.stdout);
     assert!(
