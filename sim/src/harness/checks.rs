@@ -21,7 +21,7 @@ use crate::observer::{Observer, StepView};
 use crate::scenario::Invariant;
 
 /// The pool's channels as one step's observers see them (`None` while the pool's lock is held).
-type Peeked = Option<Rc<[PeekedChannel]>>;
+type Peeked = Option<Rc<Vec<PeekedChannel>>>;
 
 thread_local! {
     /// The pool's channels as peeked after the current step, shared by every observer of
@@ -228,7 +228,16 @@ fn peek_channels(world: &World) -> Peeked {
         {
             return channels.clone();
         }
-        let channels: Peeked = world.context.peek_channels(|channels| channels.into());
+        // Last step's copy is overwritten in place when no observer kept it (none does past
+        // its step), so a step's peek allocates only where the pool grew.
+        let mut buffer = match peeked.take() {
+            Some((_, Some(previous))) => Rc::try_unwrap(previous).unwrap_or_default(),
+            _ => Vec::new(),
+        };
+        let channels: Peeked = world
+            .context
+            .peek_channels_into(&mut buffer)
+            .then(|| Rc::new(buffer));
         *peeked = Some((step, channels.clone()));
         channels
     })
