@@ -781,7 +781,13 @@ impl Strategy for Dpor {
         self.cursor = 0;
         self.spawned_by.clear();
         self.all_clock.clear();
-        self.objects.clear();
+        // Histories are emptied rather than removed, keeping the map's nodes and the read
+        // lists' buffers for the next execution: an empty history reads as an absent one.
+        for history in self.objects.values_mut() {
+            history.last_write = None;
+            history.reads.clear();
+            history.acquire_released = None;
+        }
         self.last_of_actor.clear();
         self.next_sleep.clear();
         self.next_kept_awake.clear();
