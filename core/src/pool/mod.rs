@@ -6,6 +6,7 @@
 //! snapshot ever returns a worker without a live monitor.
 
 mod link;
+mod peek;
 mod snapshot;
 
 pub use link::{LISTENER_TASK, ListenerView, WorkerLinkMonitor};
@@ -395,40 +396,6 @@ impl WorkerContext {
     /// The supervisor, if one was created, without a scheduling point (for observers).
     pub fn peek_supervisor(&self) -> Option<&ConversationSupervisor> {
         self.inner.supervisor.peek()
-    }
-
-    /// Runs `read` over every channel's entries without scheduling points; `None` while the
-    /// channels lock is held. For invariant checkers that observe between steps.
-    pub fn peek_channels<R>(&self, read: impl FnOnce(&[PeekedChannel]) -> R) -> Option<R> {
-        let peeked = self.inner.channels.peek(|channels| {
-            channels
-                .iter()
-                .map(|(name, state)| PeekedChannel {
-                    name: name.clone(),
-                    actor: state.session.handle.peek_actor(),
-                    fan_out: state.session.handle.peek_fan_out(),
-                    entries: state
-                        .entries
-                        .slots
-                        .iter()
-                        .map(|slot| {
-                            slot.owner.upgrade().map(|entry| PeekedEntry {
-                                registration: entry.registration,
-                                worker_id: entry.view.worker_id.to_string(),
-                                participant: entry.view.participant,
-                                active: entry.view.active().peek(),
-                                in_flight: entry.view.in_flight().peek(),
-                                subscriber: entry
-                                    .subscription
-                                    .peek(|subscription| subscription.as_ref().map(|s| s.pid()))
-                                    .flatten(),
-                            })
-                        })
-                        .collect(),
-                })
-                .collect::<Vec<_>>()
-        })?;
-        Some(read(&peeked))
     }
 
     /// The context's listener, once the first monitor spawned it, without scheduling points

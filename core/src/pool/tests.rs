@@ -301,3 +301,22 @@ fn default_context_is_shared_by_the_free_function() {
             .any(|listed| listed.worker_id == worker.worker_id())
     );
 }
+
+/// A peek into a buffer left over from another pool holds exactly what a fresh peek holds:
+/// no channel, entry or worker id of the old contents survives, longer or shorter.
+#[test]
+fn peeking_into_a_used_buffer_matches_a_fresh_peek() {
+    let large = WorkerContext::new();
+    let _a = register(&large, "one", "a-worker-with-a-long-id", capacity(1, &[]));
+    let _b = register(&large, "one", "b", capacity(1, &[]));
+    let _c = register(&large, "two", "c", capacity(2, &[]));
+    let small = WorkerContext::new();
+    let _d = register(&small, "alone", "d", capacity(1, &[]));
+    let fresh = |context: &WorkerContext| context.peek_channels_owned().unwrap();
+    assert_eq!(fresh(&large).len(), 2);
+    for (first, then) in [(&large, &small), (&small, &large)] {
+        let mut buffer = fresh(first);
+        assert!(then.peek_channels_into(&mut buffer));
+        assert_eq!(buffer, fresh(then));
+    }
+}

@@ -279,6 +279,12 @@ impl NodeView<'_> {
         self.table.processes.get(&pid).map(|process| process.name)
     }
 
+    /// How many live processes are named `name`.
+    pub fn count_named(&self, name: &str) -> usize {
+        let processes = self.table.processes.values();
+        processes.filter(|process| process.name == name).count()
+    }
+
     /// Whether live processes `a` and `b` are linked.
     pub fn linked(&self, a: Pid, b: Pid) -> bool {
         self.table

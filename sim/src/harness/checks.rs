@@ -21,7 +21,7 @@ use crate::observer::{Observer, StepView};
 use crate::scenario::Invariant;
 
 /// The pool's channels as one step's observers see them (`None` while the pool's lock is held).
-type Peeked = Option<Rc<[PeekedChannel]>>;
+type Peeked = Option<Rc<Vec<PeekedChannel>>>;
 
 thread_local! {
     /// The pool's channels as peeked after the current step, shared by every observer of
@@ -228,7 +228,16 @@ fn peek_channels(world: &World) -> Peeked {
         {
             return channels.clone();
         }
-        let channels: Peeked = world.context.peek_channels(|channels| channels.into());
+        // Last step's copy is overwritten in place when no observer kept it (none does past
+        // its step), so a step's peek allocates only where the pool grew.
+        let mut buffer = match peeked.take() {
+            Some((_, Some(previous))) => Rc::try_unwrap(previous).unwrap_or_default(),
+            _ => Vec::new(),
+        };
+        let channels: Peeked = world
+            .context
+            .peek_channels_into(&mut buffer)
+            .then(|| Rc::new(buffer));
         *peeked = Some((step, channels.clone()));
         channels
     })
@@ -570,9 +579,11 @@ fn snapshot_monitored(world: &World) -> Result<(), String> {
 
 fn registration_visible(world: &World) -> Result<(), String> {
     with_channels(world, |channels, node| {
-        let shown: BTreeSet<RegistrationId> = visible(channels)
+        // Sorted for binary search: a set's tree costs more to build at every step.
+        let mut shown: Vec<RegistrationId> = visible(channels)
             .map(|(_, entry)| entry.registration)
             .collect();
+        shown.sort_unstable();
         let missing = node.peek_view(|view| {
             world.registrations.iter().find(|state| {
                 let (Some(id), Some(pid)) = (state.id, state.participant) else {
@@ -581,7 +592,7 @@ fn registration_visible(world: &World) -> Result<(), String> {
                 state.status == Status::Registered
                     && !state.faulted
                     && view.alive(pid)
-                    && !shown.contains(&id)
+                    && shown.binary_search(&id).is_err()
             })
         });
         tally(missing.is_some());
@@ -601,14 +612,10 @@ fn one_session(world: &World) -> Result<(), String> {
     let Some(node) = world.node() else {
         return Ok(());
     };
-    let Some(processes) = node.peek_processes() else {
+    let Some(actors) = node.peek_view(|view| view.count_named("channel-actor")) else {
         tally(false);
         return Ok(());
     };
-    let actors = processes
-        .iter()
-        .filter(|(_, name)| *name == "channel-actor")
-        .count();
     match peek_channels(world) {
         Some(channels) if actors > channels.len() => Err(format!(
             "{actors} channel actors are alive for {} channel names: a channel has more than \
@@ -620,16 +627,16 @@ fn one_session(world: &World) -> Result<(), String> {
 }
 
 fn one_node(world: &World) -> Result<(), String> {
-    // Registrations may share a process only when the workload supplied it to each of them.
-    let supplied: BTreeSet<Pid> = world.participants.values().copied().collect();
+    // Registrations may share a process only when the workload supplied it to each of them
+    // (looked up only for two registrations on one process, which is rare).
+    let supplied = |pid: &Pid| world.participants.values().any(|supplied| supplied == pid);
     with_channels(world, |channels, node| {
         let entries: Vec<_> = visible(channels).collect();
         let mut first_by_process: BTreeMap<Pid, &PeekedEntry> = BTreeMap::new();
         for (channel, entry) in &entries {
             let first = *first_by_process.entry(entry.participant).or_insert(entry);
-            let twin = (first.registration != entry.registration
-                && !supplied.contains(&entry.participant))
-            .then_some(first);
+            let twin = (first.registration != entry.registration && !supplied(&entry.participant))
+                .then_some(first);
             if let Some(other) = twin {
                 return Err(format!(
                     "workers '{}' and '{}' on '{channel}' both name process {}, but nothing \

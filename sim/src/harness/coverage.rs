@@ -99,11 +99,16 @@ impl Reach {
 #[derive(Debug)]
 pub(crate) struct StateProbe {
     seen: Rc<RefCell<Vec<u64>>>,
+    /// `state_hash`'s index of registrations, kept to reuse its buffer at every step.
+    indices: Vec<(RegistrationId, u32)>,
 }
 
 impl StateProbe {
     pub(crate) fn new(seen: Rc<RefCell<Vec<u64>>>) -> Self {
-        StateProbe { seen }
+        StateProbe {
+            seen,
+            indices: Vec::new(),
+        }
     }
 }
 
@@ -117,7 +122,8 @@ impl Observer for StateProbe {
     }
 
     fn after_step(&mut self, view: &StepView<'_>) -> Result<(), String> {
-        if let Some(hash) = world::with(|world| state_hash(world, view.step)) {
+        let indices = &mut self.indices;
+        if let Some(hash) = world::with(|world| state_hash(world, view.step, indices)) {
             self.seen.borrow_mut().push(hash);
         }
         Ok(())
@@ -136,7 +142,7 @@ fn status_code(status: Status) -> u8 {
 }
 
 /// The hash of what the observers see after step `step`.
-fn state_hash(world: &World, step: u64) -> u64 {
+fn state_hash(world: &World, step: u64, indices: &mut Vec<(RegistrationId, u32)>) -> u64 {
     let mut hash = FNV_OFFSET_BASIS;
     for state in &world.registrations {
         hash = fnv1a64_extend(hash, &[status_code(state.status), u8::from(state.faulted)]);
@@ -146,12 +152,9 @@ fn state_hash(world: &World, step: u64) -> u64 {
         return fnv1a64_extend(hash, &[0xff]);
     };
     // The workload's index of each registration the pool has named, by the pool's id.
-    let mut indices: Vec<(RegistrationId, u32)> = world
-        .registrations
-        .iter()
-        .enumerate()
-        .filter_map(|(index, state)| Some((state.id?, index as u32)))
-        .collect();
+    indices.clear();
+    let named = world.registrations.iter().enumerate();
+    indices.extend(named.filter_map(|(index, state)| Some((state.id?, index as u32))));
     indices.sort_unstable();
     let pool = node.peek_view(|view| {
         let mut hash = hash;

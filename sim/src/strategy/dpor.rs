@@ -62,6 +62,7 @@
 //! against the write it waits for in every execution, for ever.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
 
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
@@ -77,7 +78,9 @@ use crate::schedule::Choice;
 #[derive(Clone, Debug)]
 struct Sleeper {
     actor: Actor,
-    accesses: Vec<Access>,
+    /// Shared with the node that ran the event: sleep sets are rebuilt at every step and
+    /// copy their sleepers, which then costs a count rather than an allocation.
+    accesses: Rc<[Access]>,
     /// In `Node::done`: the preemptions its exploration at the node spent on the way in and
     /// out (0 to 2). In `Node::sleep`: whether covering it may cost more preemptions than
     /// running it later does, so it cannot sleep under a preemption bound.
@@ -269,7 +272,7 @@ impl Dpor {
                 .last_mut()
                 .expect("[internal bug] above the floor");
             let actor = std::mem::take(&mut node.chosen);
-            let accesses = std::mem::take(&mut node.accesses);
+            let accesses = Rc::from(std::mem::take(&mut node.accesses));
             let cost = u32::from(Self::preempts(node, &actor))
                 + u32::from(matches!(actor, Actor::Task(task) if went_on == Some(task)));
             node.done.push(Sleeper {
@@ -316,6 +319,29 @@ impl Dpor {
             }
         }
         enabled
+    }
+
+    /// Whether `enabled` equals what [`Dpor::enabled`] would build from `view` (a replayed
+    /// node's check, done without copying every fault's name).
+    fn enabled_is(&self, enabled: &[Actor], view: &PickView<'_>, faults: u32) -> bool {
+        let mut expected = enabled.iter();
+        for task in view.runnable {
+            if !matches!(expected.next(), Some(Actor::Task(known)) if known == task) {
+                return false;
+            }
+        }
+        if faults < self.faults_max {
+            for (k, name) in view.fault_names.iter().enumerate() {
+                // A name pending twice is one actor (a task never equals a fault).
+                if view.fault_names[..k].contains(name) {
+                    continue;
+                }
+                if !matches!(expected.next(), Some(Actor::Fault(known)) if known == name) {
+                    return false;
+                }
+            }
+        }
+        expected.next().is_none()
     }
 
     /// Whether choosing `actor` at `node` preempts its current task.
@@ -457,52 +483,16 @@ impl Dpor {
         let idx = self.cursor;
         let actor_idx = self.actor_idx(event.actor);
         let width = self.actors.len();
-        let mut clock = self.base_clock(event, actor_idx, width);
-        let mut races = Vec::new();
-        // A replayed event keeps the clock it had: the prefix before it is the same.
-        let replayed = idx + 1 < self.replay_len;
-        // Only earlier events on the same objects can race with this one, and of those only
-        // the object's last write and (for a write) the reads since: everything before that
-        // write happened before it. Visit them latest first.
-        // A candidate is an earlier event and, for a release raced by a lock attempt, the
-        // acquire that release ended (the race is reversed there instead).
-        let mut candidates: Vec<(usize, Option<usize>)> = Vec::new();
-        if !replayed {
-            for access in event.accesses {
-                if let Some(history) = self.objects.get(&access.object) {
-                    let acquire = history
-                        .acquire_released
-                        .filter(|_| access.lock == LockRole::Acquire);
-                    candidates.extend(history.last_write.map(|write| (write, acquire)));
-                    if access.write {
-                        candidates.extend(history.reads.iter().map(|&read| (read, None)));
-                    }
-                }
-            }
-            candidates.sort_unstable_by(|a, b| b.cmp(a));
-            candidates.dedup_by_key(|candidate| candidate.0);
-        }
-        for (earlier, acquire) in candidates {
-            let other = &self.nodes[earlier];
-            if other.actor_idx == actor_idx || !dependent(&other.accesses, event.accesses) {
-                continue;
-            }
-            let unordered =
-                |node: &Node| clock.get(node.actor_idx).copied().unwrap_or(0) < node.actor_seq;
-            if unordered(other) {
-                match acquire {
-                    Some(acquire) if unordered(&self.nodes[acquire]) => races.push(acquire),
-                    _ => races.push(earlier),
-                }
-            }
-            join(&mut clock, &other.clock);
-        }
-        let seq = clock.get(actor_idx).copied().unwrap_or(0) + 1;
-        clock.resize(width, 0);
-        clock[actor_idx] = seq;
-        if replayed {
-            clock = std::mem::take(&mut self.nodes[idx].clock);
-        }
+        let (clock, seq, races) = if idx + 1 < self.replay_len {
+            // A replayed event keeps the clock it had (the prefix before it is the same), and
+            // its races were handled by the execution that first ran it, so of the clock it
+            // would start from only its own entry is needed: its count of events.
+            let seq = self.base_entry(event, actor_idx) + 1;
+            let clock = std::mem::take(&mut self.nodes[idx].clock);
+            (clock, seq, Vec::new())
+        } else {
+            self.clock_and_races(event, actor_idx, width)
+        };
         join(&mut self.all_clock, &clock);
         for access in event.accesses {
             let acquire_released = match access.lock {
@@ -530,7 +520,9 @@ impl Dpor {
             self.spawned_by[slot] = Some(idx);
         }
         let node = &mut self.nodes[idx];
-        node.accesses = event.accesses.to_vec();
+        // A replayed node's buffer is reused: same accesses, no allocation.
+        node.accesses.clear();
+        node.accesses.extend_from_slice(event.accesses);
         node.actor_idx = actor_idx;
         node.actor_seq = seq;
         node.clock = clock;
@@ -538,36 +530,7 @@ impl Dpor {
         self.next_sleep = if event.barrier {
             Vec::new()
         } else {
-            let bounded = self.preemptions_max != u32::MAX;
-            let node = &self.nodes[idx];
-            let spent = u32::from(Self::preempts(node, &node.chosen));
-            let sleeping = node.sleep.iter().cloned();
-            let explored = node.done.iter().map(|done| Sleeper {
-                cost: u32::from(done.cost > spent),
-                ..done.clone()
-            });
-            let mut kept_awake = Vec::new();
-            let sleep = sleeping
-                .chain(explored)
-                .filter(|sleeper| {
-                    if sleeper.actor == node.chosen || dependent(&sleeper.accesses, &node.accesses)
-                    {
-                        return false;
-                    }
-                    // Under a preemption bound, the execution that covers a sleeping task
-                    // (its event moved back to where it was explored) may need more
-                    // preemptions than running it here: such a task cannot sleep (faults
-                    // cost no preemption and always may).
-                    let bound_wakes = bounded && sleeper.cost > 0;
-                    if bound_wakes {
-                        kept_awake.push(sleeper.actor.clone());
-                    }
-                    !bound_wakes
-                })
-                .collect();
-            self.stats.kept_awake += kept_awake.len() as u64;
-            self.next_kept_awake = kept_awake;
-            sleep
+            self.sleep_after(idx)
         };
         // Races of a replayed event were handled by the execution that first ran it.
         if idx + 1 >= self.replay_len && !self.blocked {
@@ -575,6 +538,118 @@ impl Dpor {
                 self.race(earlier, idx);
             }
         }
+    }
+
+    /// The sleep set of the node after `idx`: the actors asleep or explored at `idx` whose
+    /// events are independent of the event taken there. When that node exists already (it
+    /// is replayed and keeps the set it was created with, and nothing reads this one before
+    /// the next event's `record` replaces it), the set is only counted for the statistics,
+    /// not copied.
+    fn sleep_after(&mut self, idx: usize) -> Vec<Sleeper> {
+        let bounded = self.preemptions_max != u32::MAX;
+        let needed = idx + 1 >= self.nodes.len();
+        let node = &self.nodes[idx];
+        let spent = u32::from(Self::preempts(node, &node.chosen));
+        let sleeping = node.sleep.iter().map(|sleeper| (sleeper, sleeper.cost));
+        let explored = node
+            .done
+            .iter()
+            .map(|done| (done, u32::from(done.cost > spent)));
+        let mut sleep = Vec::new();
+        for (sleeper, cost) in sleeping.chain(explored) {
+            if sleeper.actor == node.chosen || dependent(&sleeper.accesses, &node.accesses) {
+                continue;
+            }
+            // Under a preemption bound, the execution that covers a sleeping task (its event
+            // moved back to where it was explored) may need more preemptions than running it
+            // here: such a task cannot sleep (faults cost no preemption and always may).
+            let bound_wakes = bounded && cost > 0;
+            if bound_wakes {
+                self.stats.kept_awake += 1;
+                if needed {
+                    self.next_kept_awake.push(sleeper.actor.clone());
+                }
+            } else if needed {
+                sleep.push(Sleeper {
+                    actor: sleeper.actor.clone(),
+                    accesses: Rc::clone(&sleeper.accesses),
+                    cost,
+                });
+            }
+        }
+        sleep
+    }
+
+    /// The count entry of the clock [`Dpor::base_clock`] would build for `event` (its
+    /// actor's own entry), without building the clock.
+    fn base_entry(&self, event: &Event<'_>, actor_idx: usize) -> u32 {
+        let entry = |clock: &[u32]| clock.get(actor_idx).copied().unwrap_or(0);
+        let barrier = if event.barrier {
+            entry(&self.all_clock)
+        } else {
+            0
+        };
+        let inherited = match self.last_of_actor.get(actor_idx).copied().flatten() {
+            Some(previous) => entry(&self.nodes[previous].clock),
+            None => match event.actor {
+                Actor::Task(task) => match self.spawned_by.get(task.0 as usize) {
+                    Some(Some(spawner)) => entry(&self.nodes[*spawner].clock),
+                    _ => 0,
+                },
+                Actor::Fault(_) => 0,
+            },
+        };
+        barrier.max(inherited)
+    }
+
+    /// The clock of a new event at `self.cursor` (`base_clock` joined with every earlier
+    /// dependent event's), its count of events, and the earlier events it races with.
+    fn clock_and_races(
+        &self,
+        event: &Event<'_>,
+        actor_idx: usize,
+        width: usize,
+    ) -> (Vec<u32>, u32, Vec<usize>) {
+        let mut clock = self.base_clock(event, actor_idx, width);
+        let mut races = Vec::new();
+        // Only earlier events on the same objects can race with this one, and of those only
+        // the object's last write and (for a write) the reads since: everything before that
+        // write happened before it. Visit them latest first.
+        // A candidate is an earlier event and, for a release raced by a lock attempt, the
+        // acquire that release ended (the race is reversed there instead).
+        let mut candidates: Vec<(usize, Option<usize>)> = Vec::new();
+        for access in event.accesses {
+            if let Some(history) = self.objects.get(&access.object) {
+                let acquire = history
+                    .acquire_released
+                    .filter(|_| access.lock == LockRole::Acquire);
+                candidates.extend(history.last_write.map(|write| (write, acquire)));
+                if access.write {
+                    candidates.extend(history.reads.iter().map(|&read| (read, None)));
+                }
+            }
+        }
+        candidates.sort_unstable_by(|a, b| b.cmp(a));
+        candidates.dedup_by_key(|candidate| candidate.0);
+        for (earlier, acquire) in candidates {
+            let other = &self.nodes[earlier];
+            if other.actor_idx == actor_idx || !dependent(&other.accesses, event.accesses) {
+                continue;
+            }
+            let unordered =
+                |node: &Node| clock.get(node.actor_idx).copied().unwrap_or(0) < node.actor_seq;
+            if unordered(other) {
+                match acquire {
+                    Some(acquire) if unordered(&self.nodes[acquire]) => races.push(acquire),
+                    _ => races.push(earlier),
+                }
+            }
+            join(&mut clock, &other.clock);
+        }
+        let seq = clock.get(actor_idx).copied().unwrap_or(0) + 1;
+        clock.resize(width, 0);
+        clock[actor_idx] = seq;
+        (clock, seq, races)
     }
 
     /// The latest lock attempt on `object` by actor `actor_idx` before node `idx`: the
@@ -706,7 +781,13 @@ impl Strategy for Dpor {
         self.cursor = 0;
         self.spawned_by.clear();
         self.all_clock.clear();
-        self.objects.clear();
+        // Histories are emptied rather than removed, keeping the map's nodes and the read
+        // lists' buffers for the next execution: an empty history reads as an absent one.
+        for history in self.objects.values_mut() {
+            history.last_write = None;
+            history.reads.clear();
+            history.acquire_released = None;
+        }
         self.last_of_actor.clear();
         self.next_sleep.clear();
         self.next_kept_awake.clear();
@@ -723,10 +804,10 @@ impl Strategy for Dpor {
         }
         let idx = self.cursor;
         let (preemptions, faults) = self.counts(idx);
-        let enabled = self.enabled(view, faults);
         let actor = if idx < self.nodes.len() {
             let node = &self.nodes[idx];
-            if node.enabled != enabled {
+            if !self.enabled_is(&node.enabled, view, faults) {
+                let enabled = self.enabled(view, faults);
                 return Err(Divergence {
                     step: view.step,
                     expected: format!("the choices {:?}", node.enabled),
@@ -737,7 +818,7 @@ impl Strategy for Dpor {
         } else {
             let current = view.current.filter(|task| view.runnable.contains(task));
             let mut node = Node {
-                enabled,
+                enabled: self.enabled(view, faults),
                 current,
                 current_yields: view.current_yields,
                 yielding: view.yielding.to_vec(),
