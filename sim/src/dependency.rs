@@ -22,8 +22,10 @@
 //!   write the task's own object ([`ObjectKey::Task`]); a step that unparks it reads it. So a
 //!   wake-up is never reordered with the park it ends, while two wake-ups of one task (a
 //!   token is a flag) commute.
-//! - spawning writes the child's task object, finishing writes the task's own, and a join
-//!   reads the joined task's: the end of a task is ordered before the join that sees it.
+//! - spawning writes the child's task object, finishing writes the task's own and its end
+//!   ([`ObjectKey::Ended`]), and a join reads the joined task's end: the end of a task is
+//!   ordered before the join that sees it, while the task's parks and wake-ups on the way
+//!   (which write its task object) commute with the join, whose result they cannot change.
 //! - named pool steps (`pool.insert`, op `step`), yields and random draws touch nothing: they
 //!   have no memory effect. A site fault that fires when a task reaches a named step is part
 //!   of the step that reached it (it spawns, holds or marks a task, all recorded).
@@ -45,7 +47,12 @@
 //! the same order, plus a wait. So the search reverses the race at A's *acquire* instead
 //! (B takes the mutex first), which is the order that differs. This trusts the mutex (a
 //! waiter is woken by the unlock; `core`'s mutex has its own tests); waits still occur when
-//! some other race puts a task there. `try_lock` is its own operation (`Op::TryLock`), a
+//! some other race puts a task there. For the same reason a race from a lock attempt that
+//! found the mutex held (it parked) to the unlock that ended the wait is not reversed at
+//! all: reversing it only moves the attempt after the unlock, where it takes the mutex at
+//! once, in the same order of critical sections; the waiting order already covers it, for
+//! no more preemptions (the switch away from a parked task is free). The two events stay
+//! ordered. `try_lock` is its own operation (`Op::TryLock`), a
 //! plain write: it fails while the mutex is held instead of waiting, a different outcome,
 //! so its races are reversed where they happen (the comparison with exhaustive DFS in
 //! `sim/tests/it/dpor.rs` covers both).
@@ -71,8 +78,10 @@ use vigil_core::rt::TaskId;
 pub enum ObjectKey {
     /// A `core::sync` object, numbered in order of first touch within the execution.
     Shared(u32),
-    /// A task: its parking, waking, spawning, ending and joining.
+    /// A task: its parking, waking, spawning and ending.
     Task(TaskId),
+    /// A task's end: written when it finishes, read by a join (all a join can observe).
+    Ended(TaskId),
     /// What faults inject into a task (a panic, a delay): written by the fault, read by
     /// every step of the task while a fault source is active.
     Injected(TaskId),

@@ -1246,6 +1246,10 @@ impl Execution<'_> {
                 None
             }
             Request::Access(site, object) => {
+                let object = match (site.op, object) {
+                    (Op::Join, ObjectKey::Task(joined)) => ObjectKey::Ended(joined),
+                    _ => object,
+                };
                 self.world.touch(object, !site.op.only_reads());
                 if site.op == Op::Unlock {
                     self.world.record(task, EventKind::Access(site));
@@ -1367,6 +1371,7 @@ impl Execution<'_> {
 
     fn finish_task(&mut self, task: TaskId) {
         self.world.touch(ObjectKey::Task(task), true);
+        self.world.touch(ObjectKey::Ended(task), true);
         let state = self.world.task(task);
         state.state = TaskState::Finished;
         let coroutine = state

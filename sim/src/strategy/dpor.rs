@@ -17,7 +17,9 @@
 //!
 //! A race from an unlock to a later lock attempt of another actor (see "Mutexes" in
 //! `crate::dependency`) is reversed at the lock attempt that unlock ended: reversing it at the
-//! unlock would only make the later task wait inside the critical section.
+//! unlock would only make the later task wait inside the critical section. A race from a lock
+//! attempt that parked to an unlock of that mutex is not reversed (`ends_wait`): it would
+//! only remove the wait.
 //!
 //! Sleep sets prune the rest: an actor explored at a node sleeps in the siblings explored
 //! after it, and stays asleep until an event dependent with its own event runs. Once an
@@ -638,7 +640,7 @@ impl Dpor {
             }
             let unordered =
                 |node: &Node| clock.get(node.actor_idx).copied().unwrap_or(0) < node.actor_seq;
-            if unordered(other) {
+            if unordered(other) && !ends_wait(&other.accesses, event.accesses) {
                 match acquire {
                     Some(acquire) if unordered(&self.nodes[acquire]) => races.push(acquire),
                     _ => races.push(earlier),
@@ -740,6 +742,21 @@ impl Dpor {
             .map(|node| node.backtrack.len() as u64)
             .sum()
     }
+}
+
+/// Whether `later` releases a mutex that `earlier` tried to acquire: when the two are not
+/// ordered otherwise, that attempt found the mutex held (it is the mutex's last write before
+/// the release, and no task releases a mutex another holds), so it parked until this release
+/// or a later one woke it. Reversing the pair only moves the attempt after the release, where
+/// it takes the mutex at once: the same critical sections in the same order, without the
+/// wait, and never for fewer preemptions (see "Mutexes" in `crate::dependency`).
+fn ends_wait(earlier: &[Access], later: &[Access]) -> bool {
+    later.iter().any(|release| {
+        release.lock == LockRole::Release
+            && earlier.iter().any(|attempt| {
+                attempt.lock == LockRole::Acquire && attempt.object == release.object
+            })
+    })
 }
 
 /// The actor a split unit's prefix choice names at this pick.

@@ -61,7 +61,7 @@ where
     (report, reached)
 }
 
-fn record(state: String) {
+pub(super) fn record(state: String) {
     STATES.with(|states| states.borrow_mut().insert(state));
 }
 

@@ -8,6 +8,7 @@ mod cli;
 mod corpus;
 mod determinism;
 mod dpor;
+mod dpor_generated;
 mod explorer;
 mod facade;
 mod facade_choices;

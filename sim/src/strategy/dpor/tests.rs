@@ -178,3 +178,20 @@ fn a_fault_between_two_tasks_does_not_hide_the_switch_after_it() {
     dpor.nodes[2].chosen = Actor::Task(TaskId(0));
     assert_eq!(dpor.last_switch(2), None);
 }
+
+#[test]
+fn only_a_lock_attempt_ended_by_an_unlock_of_its_mutex_is_a_wait() {
+    let (mutex, other) = (ObjectKey::Shared(0), ObjectKey::Shared(1));
+    let parked = Access::write(ObjectKey::Task(TaskId(1)));
+    let attempt = [Access::acquire(mutex), parked];
+    let unlock = [
+        Access::release(mutex),
+        Access::read(ObjectKey::Task(TaskId(1))),
+    ];
+    assert!(ends_wait(&attempt, &unlock));
+    // Another mutex's unlock, a plain write, and a lock attempt after an unlock (reversed at
+    // the acquire the unlock ended, not here) are races as before.
+    assert!(!ends_wait(&attempt, &[Access::release(other)]));
+    assert!(!ends_wait(&[Access::write(mutex), parked], &unlock));
+    assert!(!ends_wait(&unlock, &attempt));
+}
