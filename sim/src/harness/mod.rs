@@ -226,6 +226,11 @@ fn config_of(scenario: &Scenario, overrides: &Overrides) -> Config {
         tasks_max: scenario.strategy.tasks_max,
         wall_time_max: scenario.strategy.wall_time_max,
         fingerprint: Some(scenario.fingerprint()),
+        // The runner never shrinks here: `finish` shrinks the failure a search or replay
+        // reports when the run asks for it, once, after the search's figures are taken.
+        // (A search that shrank each found failure itself did the work twice, and under
+        // `--no-shrink` it still shrank: minutes on a large generated workload.)
+        shrink: None,
         ..Config::default()
     }
 }
