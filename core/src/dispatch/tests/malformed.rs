@@ -8,16 +8,17 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use super::doubles::{completed, request};
-use super::real::{answering, assert_nothing_open, capacity, context, kinds};
+use super::real::{
+    answering, assert_nothing_open, capacity, context, kinds, register_exiting_worker,
+};
 use super::routing::ManualClock;
-use crate::aion::{ActivityRequest, AionSurfaceError};
+use crate::aion::AionSurfaceError;
 use crate::dispatch::DispatchOperationKind::*;
 use crate::dispatch::*;
 use crate::pool::WorkerContext;
-use crate::process::{ExitReason, Pid};
+use crate::process::Pid;
 use crate::routing::ConsumerId;
 use crate::rt;
-use crate::sync::OnceCell;
 
 /// Every process of the pool's node with its name and its links, in pid order.
 type Census = Vec<(Pid, &'static str, Vec<Pid>)>;
@@ -208,21 +209,7 @@ fn an_overrunning_routing_function_is_timed_out_and_leaves_the_node_as_it_was() 
 #[test]
 fn selecting_an_excluded_worker_is_an_unknown_selection_and_closes_the_conversation() {
     let pool = WorkerContext::new();
-    let pid: Arc<OnceCell<Pid>> = Arc::new(OnceCell::named("test.pid"));
-    let node = pool
-        .supervisor_for(&crate::aion::dispatch_channel("prod", "email").unwrap())
-        .unwrap()
-        .node()
-        .clone();
-    let crash = {
-        let (pid, node) = (pid.clone(), node.clone());
-        Arc::new(move |_: &ActivityRequest| {
-            node.terminate(*pid.get().unwrap(), ExitReason::Error);
-            completed("too late")
-        })
-    };
-    let mut a = register_dispatch_worker(&pool, "prod", "email", capacity(1), crash).unwrap();
-    let _ = pid.set(a.registration().participant());
+    let mut a = register_exiting_worker(&pool);
     let b = register_dispatch_worker(&pool, "prod", "email", capacity(1), answering("b")).unwrap();
     let always_a = RoutingFunction::new("always-a", b"a", |_, _| RoutingDecision {
         selected: Some(ConsumerId("worker-1".into())),

@@ -37,6 +37,24 @@ pub(super) fn context(pool: &WorkerContext, recorder: &Arc<MemoryRecorder>) -> D
     }
 }
 
+/// Registers a dispatch worker on prod/email whose handler ends the worker's own process
+/// before it answers: a worker that exits mid-activity.
+pub(super) fn register_exiting_worker(pool: &WorkerContext) -> DispatchWorkerHandle {
+    let pid: Arc<OnceCell<Pid>> = Arc::new(OnceCell::named("test.pid"));
+    let node = pool.supervisor_for(&channel()).unwrap().node().clone();
+    let crash = {
+        let pid = pid.clone();
+        Arc::new(move |_: &ActivityRequest| {
+            // The exit reaches the linked conversation before this answer is sent.
+            node.terminate(*pid.get().unwrap(), ExitReason::Error);
+            completed("too late")
+        })
+    };
+    let worker = register_dispatch_worker(pool, "prod", "email", capacity(1), crash).unwrap();
+    let _ = pid.set(worker.registration().participant());
+    worker
+}
+
 pub(super) fn kinds(recorder: &MemoryRecorder) -> Vec<DispatchOperationKind> {
     recorder.operations().iter().map(|op| op.kind).collect()
 }
@@ -195,18 +213,7 @@ fn a_worker_dead_before_its_link_counts_as_exited_and_dispatch_reselects() {
 #[test]
 fn a_worker_that_exits_mid_activity_is_excluded_and_another_answers() {
     let pool = WorkerContext::new();
-    let a_pid: Arc<OnceCell<Pid>> = Arc::new(OnceCell::named("test.pid"));
-    let node = pool.supervisor_for(&channel()).unwrap().node().clone();
-    let crash = {
-        let (a_pid, node) = (a_pid.clone(), node.clone());
-        Arc::new(move |_: &ActivityRequest| {
-            // The exit reaches the linked conversation before this answer is sent.
-            node.terminate(*a_pid.get().unwrap(), ExitReason::Error);
-            completed("too late")
-        })
-    };
-    let mut a = register_dispatch_worker(&pool, "prod", "email", capacity(1), crash).unwrap();
-    let _ = a_pid.set(a.registration().participant());
+    let mut a = register_exiting_worker(&pool);
     let b = register_dispatch_worker(&pool, "prod", "email", capacity(1), answering("b")).unwrap();
     let recorder = Arc::new(MemoryRecorder::new());
     let result =
