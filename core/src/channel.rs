@@ -322,20 +322,44 @@ impl ChannelActor {
                 let _ = reply.try_send(self.publish(&payload));
             }
             Command::Subscribe { pid, inbox, reply } => {
-                let linked = ctx
+                let joined = ctx
                     .link(pid)
-                    .map_err(|error| LiminalError::SubscriptionFailed(error.to_string()));
-                if linked.is_ok() {
-                    let _counted = self.census.token(Counted::FanOut);
-                    self.subscribers.lock().push(FanOutSlot {
-                        pid,
-                        inbox,
-                        _counted,
-                    });
-                }
-                let _ = reply.try_send(linked);
+                    .map_err(|error| LiminalError::SubscriptionFailed(error.to_string()))
+                    .and_then(|()| self.join_fan_out(ctx, pid, inbox));
+                let _ = reply.try_send(joined);
             }
         }
+    }
+}
+
+impl ChannelActor {
+    /// Adds a linked subscriber to the shared fan-out list, unless this actor was terminated
+    /// while it ran the command. A successor actor links to the subscribers on the list when
+    /// it is spawned, under the same lock, so a slot pushed by a live actor is always linked
+    /// to the successor too. A slot pushed after the actor's death could miss that link,
+    /// leaving a subscriber whose exit no actor hears: the `reachable` check found this in
+    /// d3-10 with one preemption and one channel fault. Such a subscribe fails instead, as a
+    /// command in flight when the actor crashed.
+    fn join_fan_out(
+        &self,
+        ctx: &ProcessContext<'_>,
+        pid: Pid,
+        inbox: Inbox,
+    ) -> Result<(), LiminalError> {
+        let mut subscribers = self.subscribers.lock();
+        if !ctx.is_alive() {
+            return Err(LiminalError::SubscriptionFailed(format!(
+                "the channel actor for '{}' exited while subscribing",
+                self.channel
+            )));
+        }
+        let _counted = self.census.token(Counted::FanOut);
+        subscribers.push(FanOutSlot {
+            pid,
+            inbox,
+            _counted,
+        });
+        Ok(())
     }
 }
 

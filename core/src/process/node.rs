@@ -86,6 +86,12 @@ impl ProcessContext<'_> {
         self.pid
     }
 
+    /// Whether the running process is still alive: another task may terminate it while an
+    /// activation runs, and the runner finishes that activation either way.
+    pub fn is_alive(&self) -> bool {
+        self.node.table.lock().processes.contains_key(&self.pid)
+    }
+
     /// Links the running process to `other` (see [`Node::link`]).
     pub fn link(&self, other: Pid) -> Result<(), ProcessError> {
         self.node.link(self.pid, other)
