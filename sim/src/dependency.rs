@@ -45,7 +45,10 @@
 //! pair puts B's attempt inside A's critical section, where a blocking `lock` can only
 //! register as a waiter and park until A's unlock wakes it: the same critical sections in
 //! the same order, plus a wait. So the search reverses the race at A's *acquire* instead
-//! (B takes the mutex first), which is the order that differs. This trusts the mutex (a
+//! (B takes the mutex first), which is the order that differs. An unlock with no scheduling
+//! point (nobody waits) is a release in the same sense when its critical section began in an
+//! earlier step; when it began in the same step, that step is its own acquire and the unlock
+//! a plain write. This trusts the mutex (a
 //! waiter is woken by the unlock; `core`'s mutex has its own tests); waits still occur when
 //! some other race puts a task there. For the same reason a race from a lock attempt that
 //! found the mutex held (it parked) to the unlock that ended the wait is not reversed at

@@ -504,6 +504,24 @@ impl World {
         }
     }
 
+    /// Notes an unlock without a scheduling point (no task waits for the mutex). Its
+    /// critical section began in an earlier step: a release, whose races with later lock
+    /// attempts are reversed at that acquire (see "Mutexes" in `crate::dependency`). One
+    /// that began in this step is a plain write: the step is its own acquire.
+    fn unlock(&mut self, object: ObjectKey) {
+        if !self.track {
+            return;
+        }
+        let acquired_here = self.accesses.iter().any(|access| {
+            access.object == object && access.lock == crate::dependency::LockRole::Acquire
+        });
+        self.accesses.push(if acquired_here {
+            Access::write(object)
+        } else {
+            Access::release(object)
+        });
+    }
+
     fn record(&mut self, task: TaskId, kind: EventKind) {
         self.trace.push(Event {
             step: self.step,
@@ -1250,9 +1268,11 @@ impl Execution<'_> {
                     (Op::Join, ObjectKey::Task(joined)) => ObjectKey::Ended(joined),
                     _ => object,
                 };
-                self.world.touch(object, !site.op.only_reads());
                 if site.op == Op::Unlock {
+                    self.world.unlock(object);
                     self.world.record(task, EventKind::Access(site));
+                } else {
+                    self.world.touch(object, !site.op.only_reads());
                 }
                 Some(Reply::Go)
             }

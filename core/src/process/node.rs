@@ -355,40 +355,7 @@ impl Shared {
 
     fn terminate(&self, pid: Pid, reason: ExitReason) -> bool {
         let mut dropped: Vec<Box<dyn Behaviour>> = Vec::new();
-        let (found, rang) = {
-            let mut table = self.table.lock();
-            let mut pending = vec![(pid, reason)];
-            let mut found = false;
-            let mut rang = false;
-            while let Some((pid, reason)) = pending.pop() {
-                let Some(process) = table.processes.remove(&pid) else {
-                    continue;
-                };
-                found = true;
-                table.record_exit(pid, process.name, reason);
-                table.run_queue.retain(|queued| *queued != pid);
-                dropped.extend(process.behaviour);
-                let signal = reason.propagated();
-                for linked in process.links {
-                    let Some(peer) = table.processes.get_mut(&linked) else {
-                        continue;
-                    };
-                    peer.links.remove(&pid);
-                    if peer.trap_exit {
-                        rang |= table.push_message(
-                            linked,
-                            Message::Exit {
-                                from: pid,
-                                reason: signal,
-                            },
-                        );
-                    } else if !signal.is_normal() {
-                        pending.push((linked, signal));
-                    }
-                }
-            }
-            (found, rang)
-        };
+        let (found, rang) = self.table.lock().terminate(pid, reason, &mut dropped);
         if rang {
             self.ring();
         }
@@ -430,14 +397,34 @@ impl Table {
 }
 
 /// The runner: activates queued processes one message at a time until shutdown.
+///
+/// Returning an activated process's behaviour (and ending the process when it asked to
+/// stop) and taking the next message are one critical section: one lock per message, and no
+/// other task can tell that the runner ever held the two apart.
 fn run(shared: &Shared, ring: &Receiver<()>) {
+    let mut finished: Option<(Pid, Box<dyn Behaviour>, Outcome)> = None;
     loop {
+        let mut dropped: Vec<Box<dyn Behaviour>> = Vec::new();
         let next = {
             let mut table = shared.table.lock();
-            if table.shutdown {
-                return;
+            if let Some((pid, behaviour, outcome)) = finished.take() {
+                dropped.extend(table.put_back(pid, behaviour));
+                if let Outcome::Stop(reason) = outcome {
+                    // Exit messages this queues are taken below or on a later turn of this
+                    // loop, before the runner waits: no need to ring its own doorbell.
+                    table.terminate(pid, reason, &mut dropped);
+                }
             }
-            table.take_next()
+            if table.shutdown {
+                None
+            } else {
+                Some(table.take_next())
+            }
+        };
+        // Behaviours are dropped outside the table lock (see `Shared::terminate`).
+        drop(dropped);
+        let Some(next) = next else {
+            return;
         };
         let Some((pid, mut behaviour, message)) = next else {
             if ring.recv().is_err() {
@@ -446,18 +433,54 @@ fn run(shared: &Shared, ring: &Receiver<()>) {
             continue;
         };
         let outcome = behaviour.handle(&ProcessContext { node: shared, pid }, message);
-        let leftover = {
-            let mut table = shared.table.lock();
-            table.put_back(pid, behaviour)
-        };
-        drop(leftover);
-        if let Outcome::Stop(reason) = outcome {
-            shared.terminate(pid, reason);
-        }
+        finished = Some((pid, behaviour, outcome));
     }
 }
 
 impl Table {
+    /// Ends `pid` and propagates its exit along links: linked processes that trap exits get
+    /// a message, the others end too unless the exit is normal. The behaviours of the ended
+    /// processes go to `dropped`, for the caller to drop outside the lock. Returns whether
+    /// `pid` was alive, and whether a message was queued (the runner must be rung).
+    fn terminate(
+        &mut self,
+        pid: Pid,
+        reason: ExitReason,
+        dropped: &mut Vec<Box<dyn Behaviour>>,
+    ) -> (bool, bool) {
+        let mut pending = vec![(pid, reason)];
+        let mut found = false;
+        let mut rang = false;
+        while let Some((pid, reason)) = pending.pop() {
+            let Some(process) = self.processes.remove(&pid) else {
+                continue;
+            };
+            found = true;
+            self.record_exit(pid, process.name, reason);
+            self.run_queue.retain(|queued| *queued != pid);
+            dropped.extend(process.behaviour);
+            let signal = reason.propagated();
+            for linked in process.links {
+                let Some(peer) = self.processes.get_mut(&linked) else {
+                    continue;
+                };
+                peer.links.remove(&pid);
+                if peer.trap_exit {
+                    rang |= self.push_message(
+                        linked,
+                        Message::Exit {
+                            from: pid,
+                            reason: signal,
+                        },
+                    );
+                } else if !signal.is_normal() {
+                    pending.push((linked, signal));
+                }
+            }
+        }
+        (found, rang)
+    }
+
     fn take_next(&mut self) -> Option<(Pid, Box<dyn Behaviour>, Message)> {
         while let Some(pid) = self.run_queue.pop_front() {
             let Some(process) = self.processes.get_mut(&pid) else {

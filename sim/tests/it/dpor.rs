@@ -316,6 +316,60 @@ fn lockers_are_explored_per_order_of_their_critical_sections_without_waiting() {
     assert_eq!(waits, 0, "lock attempts explored while the mutex was held");
 }
 
+/// Two tasks each take `outer`, then `inner` inside it, and record the order they got
+/// `outer` in: the unlock of `outer` has no scheduling point of its own and runs in the step
+/// that took `inner`, so its critical section spans two steps.
+fn nested_lockers() -> impl Fn() + Send + Sync + 'static {
+    || {
+        let outer = Arc::new(Mutex::named("outer", Vec::new()));
+        let inner = Arc::new(Mutex::named("inner", 0u32));
+        let (outer_2, inner_2) = (outer.clone(), inner.clone());
+        let nest = move |outer: &Mutex<Vec<u32>>, inner: &Mutex<u32>, id: u32| {
+            let mut order = outer.lock();
+            order.push(id);
+            *inner.lock() += 1;
+        };
+        let worker = thread::spawn("nester", move || nest(&outer_2, &inner_2, 2));
+        nest(&outer, &inner, 1);
+        worker.join().unwrap();
+        let order = outer.lock().clone();
+        record(format!("{order:?}"));
+    }
+}
+
+#[test]
+fn a_critical_section_over_two_steps_is_reversed_where_it_was_acquired() {
+    // The race from the first holder's unlock of `outer` to the second's lock is reversed at
+    // the first holder's lock, not at the step that unlocked (where the second task could
+    // only wait): two executions, one per order of the critical sections, and no waits.
+    let mut strategy = Dpor::new(2, 0);
+    let mut executor = Executor::new(&config(100));
+    let model: Model = Arc::new(nested_lockers());
+    STATES.with(|states| states.borrow_mut().clear());
+    let (mut executions, mut waits) = (0, 0);
+    for idx in 0.. {
+        let Some(outcome) = executor.execute(idx, &mut strategy, &mut [], &mut NoFaults, &model)
+        else {
+            break;
+        };
+        assert_eq!(outcome.verdict, vigil_sim::Verdict::Pass);
+        executions += 1;
+        waits += executor
+            .trace()
+            .render()
+            .lines()
+            .filter(|line| line.contains(" outer ") && line.trim_end().ends_with("park"))
+            .count();
+    }
+    let reached = STATES.with(|states| std::mem::take(&mut *states.borrow_mut()));
+    assert_eq!(reached.len(), 2, "{reached:?}");
+    assert_eq!(
+        executions, 2,
+        "one execution per order of the critical sections"
+    );
+    assert_eq!(waits, 0, "lock attempts explored while the mutex was held");
+}
+
 /// Three tasks in a ring, each storing to its own atomic twice and then reading its
 /// neighbour's: each task can go on after its first store, so moving that store back to
 /// where the task was first explored costs a switch back, and the terminal states (what each
