@@ -15,6 +15,7 @@ use crate::LiminalError;
 use crate::census::{Census, Counted, Token};
 use crate::process::{
     Behaviour, ExitReason, Message, Node, Outcome, ParticipantPid, Pid, ProcessContext,
+    ProcessError,
 };
 use crate::rt::{self, Instant};
 use crate::sync::{Mutex, Sender, channel};
@@ -164,14 +165,16 @@ impl ConversationSupervisor {
         let process = Box::new(ActorProcess { core: core.clone() });
         let pid = self
             .node
-            .spawn("conversation-actor", process, true)
-            .map_err(|error| LiminalError::SpawnFailed(error.to_string()))?;
-        for participant in &core.config.participants {
-            if let Err(error) = self.node.link(pid, *participant) {
-                self.node.terminate(pid, ExitReason::Normal);
-                return Err(LiminalError::ParticipantCrashed(error.to_string()));
-            }
-        }
+            .spawn_linked(
+                "conversation-actor",
+                process,
+                true,
+                &core.config.participants,
+            )
+            .map_err(|error| match error {
+                ProcessError::NoProc(_) => LiminalError::ParticipantCrashed(error.to_string()),
+                ProcessError::NodeDown(_) => LiminalError::SpawnFailed(error.to_string()),
+            })?;
         core.state.lock().phase = ConversationPhase::Active;
         Ok(ConversationActor {
             node: self.node.clone(),

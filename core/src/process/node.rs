@@ -39,6 +39,10 @@ struct Table {
     exits: VecDeque<(Pid, &'static str, ExitReason)>,
     run_queue: VecDeque<Pid>,
     shutdown: bool,
+    /// Set by the runner when it found nothing to run and is about to wait for its
+    /// doorbell; whoever queues work next rings once and clears it. While the runner is
+    /// busy nobody rings: it takes all queued work before it waits again.
+    runner_waiting: bool,
 }
 
 struct Process {
@@ -138,7 +142,21 @@ impl Node {
         behaviour: Box<dyn Behaviour>,
         trap_exit: bool,
     ) -> Result<Pid, ProcessError> {
-        self.spawn_for(rt::owner(), name, behaviour, trap_exit)
+        self.spawn_for(rt::owner(), name, behaviour, trap_exit, &[])
+    }
+
+    /// Spawns a process already linked to each of `links`, as one step: either every one
+    /// of them is alive and the new process is linked to all, or none is touched and the
+    /// process is never created (`NoProc` names a dead one). Spawning first and linking after
+    /// would let a link target die in between, leaving a process to terminate again.
+    pub fn spawn_linked(
+        &self,
+        name: &'static str,
+        behaviour: Box<dyn Behaviour>,
+        trap_exit: bool,
+        links: &[Pid],
+    ) -> Result<Pid, ProcessError> {
+        self.spawn_for(rt::owner(), name, behaviour, trap_exit, links)
     }
 
     /// Spawns a process that serves the whole node (a channel's actor) rather than whoever
@@ -149,7 +167,7 @@ impl Node {
         behaviour: Box<dyn Behaviour>,
         trap_exit: bool,
     ) -> Result<Pid, ProcessError> {
-        self.spawn_for(0, name, behaviour, trap_exit)
+        self.spawn_for(0, name, behaviour, trap_exit, &[])
     }
 
     fn spawn_for(
@@ -158,20 +176,31 @@ impl Node {
         name: &'static str,
         behaviour: Box<dyn Behaviour>,
         trap_exit: bool,
+        links: &[Pid],
     ) -> Result<Pid, ProcessError> {
+        // The guard is a local and `behaviour` a parameter: on an early return the lock is
+        // released before the behaviour is dropped (its destructor may use the scheduler).
         let mut table = self.shared.table.lock();
         if table.shutdown {
             return Err(ProcessError::NodeDown(self.shared.name));
         }
+        if let Some(&dead) = links.iter().find(|pid| !table.processes.contains_key(pid)) {
+            return Err(ProcessError::NoProc(dead));
+        }
         table.next_pid += 1;
         let pid = Pid(table.next_pid);
+        for other in links {
+            if let Some(process) = table.processes.get_mut(other) {
+                process.links.insert(pid);
+            }
+        }
         table.processes.insert(
             pid,
             Process {
                 name,
                 owner,
                 trap_exit,
-                links: BTreeSet::new(),
+                links: links.iter().copied().collect(),
                 mailbox: VecDeque::new(),
                 behaviour: Some(behaviour),
                 queued: false,
@@ -336,11 +365,12 @@ impl Shared {
     }
 
     fn deliver(&self, pid: Pid, message: Message) -> bool {
-        let queued = {
+        let (queued, wake) = {
             let mut table = self.table.lock();
-            table.push_message(pid, message)
+            let queued = table.push_message(pid, message);
+            (queued, queued && table.wake_runner())
         };
-        if queued {
+        if wake {
             self.ring();
         }
         queued
@@ -355,8 +385,12 @@ impl Shared {
 
     fn terminate(&self, pid: Pid, reason: ExitReason) -> bool {
         let mut dropped: Vec<Box<dyn Behaviour>> = Vec::new();
-        let (found, rang) = self.table.lock().terminate(pid, reason, &mut dropped);
-        if rang {
+        let (found, wake) = {
+            let mut table = self.table.lock();
+            let (found, queued) = table.terminate(pid, reason, &mut dropped);
+            (found, queued && table.wake_runner())
+        };
+        if wake {
             self.ring();
         }
         // Behaviours are dropped outside the table lock: their destructors may use the
@@ -418,7 +452,9 @@ fn run(shared: &Shared, ring: &Receiver<()>) {
             if table.shutdown {
                 None
             } else {
-                Some(table.take_next())
+                let next = table.take_next();
+                table.runner_waiting = next.is_none();
+                Some(next)
             }
         };
         // Behaviours are dropped outside the table lock (see `Shared::terminate`).
@@ -438,10 +474,16 @@ fn run(shared: &Shared, ring: &Receiver<()>) {
 }
 
 impl Table {
+    /// Whether work just queued must ring the runner's doorbell: only when the runner said
+    /// it would wait for it, and only once.
+    fn wake_runner(&mut self) -> bool {
+        std::mem::take(&mut self.runner_waiting)
+    }
+
     /// Ends `pid` and propagates its exit along links: linked processes that trap exits get
     /// a message, the others end too unless the exit is normal. The behaviours of the ended
     /// processes go to `dropped`, for the caller to drop outside the lock. Returns whether
-    /// `pid` was alive, and whether a message was queued (the runner must be rung).
+    /// `pid` was alive, and whether a message was queued (the runner may need waking).
     fn terminate(
         &mut self,
         pid: Pid,

@@ -259,15 +259,14 @@ fn spawning_a_conversation_with_a_dead_participant_fails_and_leaves_no_actor() {
         ))
         .unwrap_err();
     assert!(matches!(error, crate::LiminalError::ParticipantCrashed(_)));
-    // Pids are issued in order and never reused: the half-booted actor took the pid just
-    // before the next one, and it must be gone.
+    // The actor is spawned already linked, in one step (`Node::spawn_linked`): with its
+    // participant dead, no process is created at all. Pids are issued in order, so the
+    // next process gets the pid right after the dead participant's.
     let next = participant(&supervisor);
-    let actor = Pid(next.0 - 1);
-    assert_ne!(actor, worker);
-    assert!(!supervisor.node().is_alive(actor));
+    assert_eq!(next, Pid(worker.0 + 1));
     assert_eq!(
-        supervisor.node().exit_reason(actor),
-        Some(ExitReason::Normal)
+        supervisor.node().peek_census().map(|c| c.processes),
+        Some(1)
     );
 }
 
