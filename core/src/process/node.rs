@@ -434,7 +434,9 @@ impl Table {
 ///
 /// Returning an activated process's behaviour (and ending the process when it asked to
 /// stop) and taking the next message are one critical section: one lock per message, and no
-/// other task can tell that the runner ever held the two apart.
+/// other task can tell that the runner ever held the two apart. When there is nothing to
+/// take, the same critical section sets `runner_waiting` before the runner waits on its
+/// doorbell, so whoever queues work next rings it exactly once (see `Table::wake_runner`).
 fn run(shared: &Shared, ring: &Receiver<()>) {
     let mut finished: Option<(Pid, Box<dyn Behaviour>, Outcome)> = None;
     loop {
@@ -492,7 +494,7 @@ impl Table {
     ) -> (bool, bool) {
         let mut pending = vec![(pid, reason)];
         let mut found = false;
-        let mut rang = false;
+        let mut queued = false;
         while let Some((pid, reason)) = pending.pop() {
             let Some(process) = self.processes.remove(&pid) else {
                 continue;
@@ -508,7 +510,7 @@ impl Table {
                 };
                 peer.links.remove(&pid);
                 if peer.trap_exit {
-                    rang |= self.push_message(
+                    queued |= self.push_message(
                         linked,
                         Message::Exit {
                             from: pid,
@@ -520,7 +522,7 @@ impl Table {
                 }
             }
         }
-        (found, rang)
+        (found, queued)
     }
 
     fn take_next(&mut self) -> Option<(Pid, Box<dyn Behaviour>, Message)> {

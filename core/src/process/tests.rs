@@ -62,6 +62,37 @@ fn trapping_process_receives_exit_for_every_reason_and_kill_arrives_as_killed() 
 }
 
 #[test]
+fn spawn_linked_links_both_ways_or_creates_nothing() {
+    let node = Node::new("test");
+    let (watcher, exits) = recorder(&node);
+    // Linked at birth: the new process's exit reaches the trapping watcher...
+    let idle = || Box::new(IdleWorkerProcess);
+    let child = node
+        .spawn_linked("child", idle(), false, &[watcher])
+        .unwrap();
+    assert!(node.terminate(child, ExitReason::Error));
+    assert_eq!(
+        exits.recv_timeout(SIGNAL_BOUND),
+        Ok((child, ExitReason::Error.propagated()))
+    );
+    // ...and the watcher's abnormal exit takes a non-trapping child with it.
+    let child = node
+        .spawn_linked("child", idle(), false, &[watcher])
+        .unwrap();
+    assert!(node.terminate(watcher, ExitReason::Kill));
+    assert!(!node.is_alive(child));
+    // With a link target dead, no process is created: no pid is issued for it.
+    let before = node.spawn("probe", idle(), false).unwrap();
+    assert_eq!(
+        node.spawn_linked("orphan", idle(), false, &[before, watcher]),
+        Err(ProcessError::NoProc(watcher))
+    );
+    let after = node.spawn("probe", idle(), false).unwrap();
+    assert_eq!(after, Pid(before.0 + 1));
+    assert!(node.is_alive(before));
+}
+
+#[test]
 fn non_trapping_process_ignores_normal_and_dies_on_abnormal() {
     let node = Node::new("test");
     let a = node.spawn("a", Box::new(IdleWorkerProcess), false).unwrap();
