@@ -19,6 +19,7 @@ use super::checks;
 use super::coverage::{Reach, StateProbe};
 use super::dispatch_stats::{DispatchProbe, DispatchTally};
 use super::faults::FaultTally;
+use super::rows::{FirstSeen, Rows};
 use super::{runner_for, workload};
 use crate::part::Part;
 use crate::runner::{Config, StopReason};
@@ -30,13 +31,13 @@ use crate::strategy::{Coverage, Dfs, Dpor, Pct, Portfolio, Random, Strategy};
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Log {
     /// Per execution index run: lock-dependent checks `(read, skipped)`.
-    pub(crate) executions: BTreeMap<u64, (u64, u64)>,
+    pub(crate) executions: Rows<(u64, u64)>,
     /// Schedule digest to the first execution index that made it.
-    pub(crate) schedules: BTreeMap<u64, u64>,
+    pub(crate) schedules: FirstSeen,
     /// Abstract state hash to the first execution index that reached it.
     pub(crate) states: BTreeMap<u64, u64>,
     /// Per execution index that dispatched: how its dispatches ended.
-    pub(crate) dispatch: BTreeMap<u64, DispatchTally>,
+    pub(crate) dispatch: Rows<DispatchTally>,
     /// How often each part of the fault plan fired, summed over the parts.
     pub(crate) tally: FaultTally,
     /// The lowest failing execution index found and its schedule.
@@ -64,16 +65,13 @@ pub(crate) struct Cut {
 impl Log {
     /// Adds another part's log to this one: the union of what they ran, the lower failure.
     pub fn absorb(&mut self, other: Log) {
-        self.executions.extend(other.executions);
-        for (digest, idx) in other.schedules {
-            let first = self.schedules.entry(digest).or_insert(idx);
-            *first = (*first).min(idx);
-        }
+        self.executions.absorb(other.executions);
+        self.schedules.absorb(other.schedules);
         for (state, idx) in other.states {
             let first = self.states.entry(state).or_insert(idx);
             *first = (*first).min(idx);
         }
-        self.dispatch.extend(other.dispatch);
+        self.dispatch.absorb(other.dispatch);
         self.tally.absorb(&other.tally);
         self.found = match (self.found.take(), other.found) {
             (Some(a), Some(b)) => Some(if b.0 < a.0 { b } else { a }),
@@ -97,23 +95,20 @@ impl Log {
     pub(crate) fn cut(&self) -> Cut {
         let limit = self.found.as_ref().map_or(u64::MAX, |(idx, _)| *idx);
         let within = |idx: &u64| *idx <= limit;
-        let ran = self.executions.range(..=limit);
+        let ran = self.executions.up_to(limit);
         let checks = ran.clone().fold((0, 0), |(read, skipped), (_, (r, s))| {
             (read + r, skipped + s)
         });
         let executions = ran.count() as u64;
         let firsts = self.states.values().copied().filter(within).collect();
-        let dispatch = self
-            .dispatch
-            .range(..=limit)
-            .fold(None, |total, (_, tally)| {
-                let mut total: DispatchTally = total.unwrap_or_default();
-                total.absorb(tally);
-                Some(total)
-            });
+        let dispatch = self.dispatch.up_to(limit).fold(None, |total, (_, tally)| {
+            let mut total: DispatchTally = total.unwrap_or_default();
+            total.absorb(tally);
+            Some(total)
+        });
         Cut {
             executions,
-            distinct_schedules: self.schedules.values().filter(|idx| within(idx)).count() as u64,
+            distinct_schedules: self.schedules.count_up_to(limit),
             checks,
             reach: Reach::new(firsts, executions),
             dispatch,
@@ -242,7 +237,7 @@ pub(crate) fn run_part(
             let mut log = hook_log.borrow_mut();
             let key = base + idx;
             log.executions.insert(key, checks::take_tally());
-            log.schedules.entry(schedule.digest()).or_insert(key);
+            log.schedules.note(schedule.digest(), key);
             for state in probe_seen.borrow_mut().drain(..) {
                 log.states.entry(state).or_insert(key);
             }

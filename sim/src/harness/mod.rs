@@ -9,6 +9,7 @@ mod dispatch_stats;
 mod explore;
 mod faults;
 mod generate;
+mod rows;
 mod shard;
 mod units;
 mod workload;

@@ -239,7 +239,7 @@ impl ShardLog {
         let executions: Vec<[u64; 3]> = log
             .executions
             .iter()
-            .map(|(idx, (read, skipped))| [*idx, *read, *skipped])
+            .map(|(idx, (read, skipped))| [idx, *read, *skipped])
             .collect();
         let mut value = json!({
             "shard": self.shard.to_string(),
@@ -249,7 +249,7 @@ impl ShardLog {
             "strategy": kind_text(self.settings.kind),
             "shrink": self.settings.shrink,
             "executions": executions,
-            "schedules": pairs(&log.schedules),
+            "schedules": log.schedules.sorted().into_iter().map(|(digest, idx)| [digest, idx]).collect::<Vec<_>>(),
             "states": pairs(&log.states),
             "tally": {
                 "chosen": log.tally.chosen,
@@ -279,7 +279,7 @@ impl ShardLog {
         // Only runs that dispatched carry these, so other reports stay as they were.
         if !log.dispatch.is_empty() {
             let rows: Vec<Vec<u64>> = (log.dispatch.iter())
-                .map(|(idx, tally)| dispatch_stats::row_json(*idx, tally))
+                .map(|(idx, tally)| dispatch_stats::row_json(idx, tally))
                 .collect();
             value["dispatch"] = json!(rows);
         }
@@ -341,7 +341,7 @@ impl ShardLog {
             log.executions.insert(row[0], (row[1], row[2]));
         }
         for row in rows("schedules", 2)? {
-            log.schedules.insert(row[0], row[1]);
+            log.schedules.note(row[0], row[1]);
         }
         for row in rows("states", 2)? {
             log.states.insert(row[0], row[1]);

@@ -216,7 +216,9 @@ pub(crate) fn settle(mut log: Log, kind: StrategyKind) -> Log {
         return log;
     };
     let all = log.executions.len() as u64;
-    let rank: BTreeMap<u64, u64> = (log.executions.keys().copied())
+    let rank: BTreeMap<u64, u64> = log
+        .executions
+        .keys()
         .take(usize::try_from(units.budget).unwrap_or(usize::MAX))
         .zip(0..)
         .collect();
@@ -226,13 +228,13 @@ pub(crate) fn settle(mut log: Log, kind: StrategyKind) -> Log {
             .filter_map(|(item, key)| Some((*item, *rank.get(key)?)));
         ranked.collect()
     };
-    log.schedules = renumber(&log.schedules);
+    log.schedules = log.schedules.renumber(|key| rank.get(&key).copied());
     log.states = renumber(&log.states);
     log.executions = (log.executions.iter())
-        .filter_map(|(key, checks)| Some((*rank.get(key)?, *checks)))
+        .filter_map(|(key, checks)| Some((*rank.get(&key)?, *checks)))
         .collect();
     log.dispatch = (log.dispatch.iter())
-        .filter_map(|(key, tally)| Some((*rank.get(key)?, *tally)))
+        .filter_map(|(key, tally)| Some((*rank.get(&key)?, *tally)))
         .collect();
     let found = log.found.take();
     let last = match &found {
