@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Certifies window scenarios at preemption bound 2 with one fault, the way issue 10 asks:
 # `vigil explore FILE --strategy dpor --preemptions 2 --faults 1`, one scenario after another
-# on one thread, and prints a markdown table of executions, seconds and peak memory per
-# scenario. The biggest take tens of minutes each on this project's 2-core machine, so this
+# on one thread, and prints a markdown table of executions, seconds (wall clock, and CPU when
+# GNU time is installed: the search is single-threaded, so CPU seconds hold still on a busy
+# machine) and peak memory per scenario. The biggest take tens of minutes each on this project's 2-core machine, so this
 # is a bench, not part of CI (CI requires the certificates that fit: see `certify` in the
 # scenario files).
 #
@@ -21,23 +22,24 @@ vigil="${CARGO_TARGET_DIR:-$root/target}/release/vigil"
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
 
-echo "| scenario | result | executions | seconds | peak memory |"
-echo "|---|---|---:|---:|---:|"
+echo "| scenario | result | executions | wall s | CPU s | peak memory |"
+echo "|---|---|---:|---:|---:|---:|"
 for file in "$@"; do
   name="$(basename "$file" .toml)"
   status=0
   if [ -x /usr/bin/time ]; then
-    /usr/bin/time -f "%e %M" -o "$out/time" "$vigil" explore "$file" --strategy dpor \
+    /usr/bin/time -f "%e %U %M" -o "$out/time" "$vigil" explore "$file" --strategy dpor \
       --preemptions 2 --faults 1 --executions "$budget" --jobs 1 --no-reports \
       >"$out/stdout" 2>"$out/stderr" || status=$?
     # GNU time puts "Command exited with non-zero status N" first when the search fails.
-    read -r seconds kib < <(tail -n 1 "$out/time")
+    read -r seconds cpu kib < <(tail -n 1 "$out/time")
     memory="$((kib / 1024)) MiB"
   else
     start="$(date +%s)"
     "$vigil" explore "$file" --strategy dpor --preemptions 2 --faults 1 \
       --executions "$budget" --jobs 1 --no-reports >"$out/stdout" 2>"$out/stderr" || status=$?
     seconds="$(($(date +%s) - start))"
+    cpu="-"
     memory="-"
   fi
   # The certificate (or what was covered instead) is the line naming the scenario.
@@ -48,5 +50,5 @@ for file in "$@"; do
     *"not exhaustive"*) result="budget ran out: ${line#*not exhaustive: }" ;;
     *) result="exit $status: $(tail -n 1 "$out/stderr")" ;;
   esac
-  echo "| $name | $result | ${executions:--} | $seconds | $memory |"
+  echo "| $name | $result | ${executions:--} | $seconds | $cpu | $memory |"
 done
