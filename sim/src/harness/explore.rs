@@ -10,7 +10,6 @@
 //! whichever finished first.
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -35,7 +34,7 @@ pub struct Log {
     /// Schedule digest to the first execution index that made it.
     pub(crate) schedules: FirstSeen,
     /// Abstract state hash to the first execution index that reached it.
-    pub(crate) states: BTreeMap<u64, u64>,
+    pub(crate) states: FirstSeen,
     /// Per execution index that dispatched: how its dispatches ended.
     pub(crate) dispatch: Rows<DispatchTally>,
     /// How often each part of the fault plan fired, summed over the parts.
@@ -67,10 +66,7 @@ impl Log {
     pub fn absorb(&mut self, other: Log) {
         self.executions.absorb(other.executions);
         self.schedules.absorb(other.schedules);
-        for (state, idx) in other.states {
-            let first = self.states.entry(state).or_insert(idx);
-            *first = (*first).min(idx);
-        }
+        self.states.absorb(other.states);
         self.dispatch.absorb(other.dispatch);
         self.tally.absorb(&other.tally);
         self.found = match (self.found.take(), other.found) {
@@ -94,13 +90,12 @@ impl Log {
     /// The figures counting only the executions up to and including the first failure.
     pub(crate) fn cut(&self) -> Cut {
         let limit = self.found.as_ref().map_or(u64::MAX, |(idx, _)| *idx);
-        let within = |idx: &u64| *idx <= limit;
         let ran = self.executions.up_to(limit);
         let checks = ran.clone().fold((0, 0), |(read, skipped), (_, (r, s))| {
             (read + r, skipped + s)
         });
         let executions = ran.count() as u64;
-        let firsts = self.states.values().copied().filter(within).collect();
+        let firsts = self.states.firsts_up_to(limit);
         let dispatch = self.dispatch.up_to(limit).fold(None, |total, (_, tally)| {
             let mut total: DispatchTally = total.unwrap_or_default();
             total.absorb(tally);
@@ -239,7 +234,7 @@ pub(crate) fn run_part(
             log.executions.insert(key, checks::take_tally());
             log.schedules.note(schedule.digest(), key);
             for state in probe_seen.borrow_mut().drain(..) {
-                log.states.entry(state).or_insert(key);
+                log.states.note(state, key);
             }
             let dispatched = probe_dispatched.take();
             if dispatched.dispatches > 0 {

@@ -89,7 +89,7 @@ impl<V> FromIterator<(u64, V)> for Rows<V> {
     }
 }
 
-/// For each item (a schedule digest), the lowest execution key that produced it.
+/// For each item (a schedule digest or a state hash), the lowest execution key that produced it.
 ///
 /// Notes are appended and compacted (sorted by item, one entry per item) whenever they
 /// outnumber the compacted entries: amortised `O(log n)` per note, 16 bytes per distinct
@@ -127,8 +127,16 @@ impl FirstSeen {
 
     /// How many items were first produced by an execution up to and including `limit`.
     pub(crate) fn count_up_to(&self, limit: u64) -> u64 {
-        let sorted = self.sorted();
-        sorted.iter().filter(|(_, key)| *key <= limit).count() as u64
+        self.firsts_up_to(limit).len() as u64
+    }
+
+    /// The lowest keys that are at most `limit`, one per item, in item order.
+    pub(crate) fn firsts_up_to(&self, limit: u64) -> Vec<u64> {
+        let sorted = self.sorted().into_iter();
+        sorted
+            .map(|(_, key)| key)
+            .filter(|key| *key <= limit)
+            .collect()
     }
 
     pub(crate) fn absorb(&mut self, other: FirstSeen) {

@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 use super::dispatch_stats;
 use super::explore::Log;
 use super::faults::FaultTally;
+use super::rows::FirstSeen;
 use super::units::{UnitRecord, Units};
 use super::{Observed, Overrides, ScenarioRun};
 use crate::part::Shard;
@@ -233,8 +234,11 @@ impl ShardLog {
     /// The log as the `shard` object of a scenario in the JSON report.
     pub fn to_json(&self) -> Value {
         let log = &self.log;
-        let pairs = |map: &std::collections::BTreeMap<u64, u64>| -> Vec<[u64; 2]> {
-            map.iter().map(|(key, idx)| [*key, *idx]).collect()
+        let pairs = |seen: &FirstSeen| -> Vec<[u64; 2]> {
+            seen.sorted()
+                .into_iter()
+                .map(|(item, idx)| [item, idx])
+                .collect()
         };
         let executions: Vec<[u64; 3]> = log
             .executions
@@ -249,7 +253,7 @@ impl ShardLog {
             "strategy": kind_text(self.settings.kind),
             "shrink": self.settings.shrink,
             "executions": executions,
-            "schedules": log.schedules.sorted().into_iter().map(|(digest, idx)| [digest, idx]).collect::<Vec<_>>(),
+            "schedules": pairs(&log.schedules),
             "states": pairs(&log.states),
             "tally": {
                 "chosen": log.tally.chosen,
@@ -344,7 +348,7 @@ impl ShardLog {
             log.schedules.note(row[0], row[1]);
         }
         for row in rows("states", 2)? {
-            log.states.insert(row[0], row[1]);
+            log.states.note(row[0], row[1]);
         }
         log.tally = parse_tally(field("tally")?)?;
         log.found = match field("found")? {

@@ -222,14 +222,9 @@ pub(crate) fn settle(mut log: Log, kind: StrategyKind) -> Log {
         .take(usize::try_from(units.budget).unwrap_or(usize::MAX))
         .zip(0..)
         .collect();
-    let renumber = |map: &BTreeMap<u64, u64>| -> BTreeMap<u64, u64> {
-        let ranked = map
-            .iter()
-            .filter_map(|(item, key)| Some((*item, *rank.get(key)?)));
-        ranked.collect()
-    };
-    log.schedules = log.schedules.renumber(|key| rank.get(&key).copied());
-    log.states = renumber(&log.states);
+    let ranked = |key: u64| rank.get(&key).copied();
+    log.schedules = log.schedules.renumber(ranked);
+    log.states = log.states.renumber(ranked);
     log.executions = (log.executions.iter())
         .filter_map(|(key, checks)| Some((*rank.get(&key)?, *checks)))
         .collect();
