@@ -110,10 +110,7 @@ pub fn unexpected_details(rows: &[Row<'_>]) -> String {
             }
             (Observed::Pass, None) if !run.certified() => {
                 let required = run.scenario.certify.map_or(String::new(), |bound| {
-                    format!(
-                        "{} preemptions and {} faults",
-                        bound.preemptions, bound.faults
-                    )
+                    crate::strategy::bounds_phrase(bound.preemptions, bound.faults)
                 });
                 let got = run.certificate().unwrap_or_else(|| {
                     "the strategy is not a systematic search (use kind = \"dpor\")".to_owned()

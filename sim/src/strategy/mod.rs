@@ -87,13 +87,7 @@ pub struct Coverage {
 impl Coverage {
     /// The sentence every output uses for this coverage after `executions` executions.
     pub fn describe(&self, executions: u64) -> String {
-        let bound = format!(
-            "{} preemption{} and {} fault{}",
-            self.preemptions_max,
-            if self.preemptions_max == 1 { "" } else { "s" },
-            self.faults_max,
-            if self.faults_max == 1 { "" } else { "s" },
-        );
+        let bound = bounds_phrase(self.preemptions_max, self.faults_max);
         if self.exhaustive {
             format!("no violation within {bound}, {executions} executions, exhaustive")
         } else {
@@ -105,6 +99,16 @@ impl Coverage {
             )
         }
     }
+}
+
+/// "2 preemptions and 1 fault": a systematic search's bounds as every output words them.
+pub(crate) fn bounds_phrase(preemptions: u32, faults: u32) -> String {
+    let plural = |n: u32| if n == 1 { "" } else { "s" };
+    format!(
+        "{preemptions} preemption{} and {faults} fault{}",
+        plural(preemptions),
+        plural(faults)
+    )
 }
 
 /// Identifies the execution a strategy is about to drive.

@@ -656,6 +656,18 @@ fn a_required_certificate_fails_a_run_that_was_not_exhaustive() {
     assert!(!run.certified());
     assert!(!run.as_expected());
     assert!(run.certificate().unwrap().contains("not exhaustive"));
+    let rows = [vigil_sim::report::Row {
+        run: &run,
+        elapsed: None,
+    }];
+    let details = vigil_sim::report::unexpected_details(&rows);
+    assert!(
+        details.contains(
+            "the scenario requires certification within 0 preemptions and 1 fault, but: \
+             no violation found within 0 preemptions and 1 fault in 2 executions, not exhaustive"
+        ),
+        "{details}"
+    );
 }
 
 #[test]
