@@ -10,11 +10,12 @@ use vigil_core::rt;
 use vigil_core::sync::{Mutex, channel};
 use vigil_core::thread;
 use vigil_sim::{
-    Access, Actor, Choice, Divergence, DrawView, Event, FaultAction, FaultView, Faults, ObjectKey,
-    PickView, Runner, Start, Strategy,
+    Access, Actor, Choice, Divergence, DrawView, Event, ObjectKey, PickView, Runner, Start,
+    Strategy,
 };
 
 use super::dpor::config;
+use super::faults::PanicVictim;
 
 /// Runs one execution, lowest task first and a pending fault at once, and records every
 /// event: who acted and what it touched.
@@ -65,32 +66,6 @@ fn shared_writes(accesses: &[Access]) -> Vec<ObjectKey> {
     let mut objects: Vec<ObjectKey> = shared.map(|access| access.object).collect();
     objects.dedup();
     objects
-}
-
-/// Panics the task named "victim" as soon as it is alive.
-struct PanicVictim {
-    fired: bool,
-}
-
-impl Faults for PanicVictim {
-    fn start_execution(&mut self) {
-        self.fired = false;
-    }
-
-    fn pending(&mut self, view: &FaultView<'_>) -> u32 {
-        u32::from(!self.fired && view.live_task("victim").is_some())
-    }
-
-    fn fire(&mut self, _k: u32, view: &FaultView<'_>) -> Option<FaultAction> {
-        self.fired = true;
-        Some(FaultAction::Panic {
-            task: view.live_task("victim")?,
-        })
-    }
-
-    fn describe(&self, _k: u32) -> String {
-        "panic victim".to_owned()
-    }
 }
 
 #[test]

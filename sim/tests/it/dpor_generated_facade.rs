@@ -25,9 +25,10 @@ use rand_core::{RngCore, SeedableRng};
 use vigil_sim::sync::atomic::{AtomicU32, Ordering};
 use vigil_sim::sync::mpsc::{self, Receiver, Sender, SyncSender};
 use vigil_sim::sync::{Mutex, OnceLock, RwLock};
-use vigil_sim::{Dfs, Dpor, FaultAction, FaultView, Faults, Strategy, thread};
+use vigil_sim::{Dfs, Dpor, Strategy, thread};
 
 use super::dpor::{exhausted, record, states, states_with_faults};
+use super::faults::PanicVictim;
 
 thread_local! {
     /// What each task of the running program observed, in order.
@@ -262,32 +263,6 @@ fn model(program: &Program) -> impl Fn() + Send + Sync + 'static {
         record(format!(
             "{seen:?} panicked={panicked} {cells:?} {orders:?} {rw:?} left={left:?} once={once:?}"
         ));
-    }
-}
-
-/// One fault: a panic injected into task 0 wherever it stands, while it is alive.
-struct PanicVictim {
-    fired: bool,
-}
-
-impl Faults for PanicVictim {
-    fn start_execution(&mut self) {
-        self.fired = false;
-    }
-
-    fn pending(&mut self, view: &FaultView<'_>) -> u32 {
-        u32::from(!self.fired && view.live_task("victim").is_some())
-    }
-
-    fn fire(&mut self, _k: u32, view: &FaultView<'_>) -> Option<FaultAction> {
-        self.fired = true;
-        Some(FaultAction::Panic {
-            task: view.live_task("victim")?,
-        })
-    }
-
-    fn describe(&self, _k: u32) -> String {
-        "panic victim".to_owned()
     }
 }
 
