@@ -8,7 +8,8 @@
 # scenario files).
 #
 # Usage: benches/certify.sh [FILE...]   (default: every scenarios/faults/d3-*.toml)
-# Environment: BUDGET (executions at most per scenario, default 100000000).
+# Environment: BUDGET (executions at most per scenario, default 100000000); VIGIL (a vigil
+# binary to use instead of building this checkout's release build).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -17,8 +18,12 @@ if [ "$#" -eq 0 ]; then
   set -- scenarios/faults/d3-*.toml
 fi
 
-cargo build --release -p vigil-sim --bin vigil >&2
-vigil="${CARGO_TARGET_DIR:-$root/target}/release/vigil"
+if [ -n "${VIGIL:-}" ]; then
+  vigil="$VIGIL"
+else
+  cargo build --release -p vigil-sim --bin vigil >&2
+  vigil="${CARGO_TARGET_DIR:-$root/target}/release/vigil"
+fi
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
 

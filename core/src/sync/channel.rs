@@ -194,6 +194,14 @@ impl<T> Clone for Sender<T> {
 
 impl<T> Drop for Sender<T> {
     fn drop(&mut self) {
+        // No point, but a write of the channel: the last sender's drop is what a receiver
+        // sees as a disconnect, so a search that reduces by dependencies must order it
+        // against the receiver's operations (which sender drops last depends on the order
+        // of the drops, so every drop counts, not only the last).
+        rt::access(
+            Site::new(self.shared.name, Op::Send),
+            Object::Shared(&self.shared.id),
+        );
         let woken = self.shared.state.with(|state| {
             state.senders -= 1;
             if state.senders == 0 {
@@ -212,7 +220,8 @@ impl<T> HangUp<T> {
     /// Marks the channel hung up and wakes a waiting receiver. A scheduling point
     /// (`<name> send`); idempotent.
     pub fn hang_up(&self) {
-        rt::current().point(Site::new(self.shared.name, Op::Send));
+        let site = Site::new(self.shared.name, Op::Send);
+        rt::current().point_on(site, Object::Shared(&self.shared.id));
         let woken = self.shared.state.with(|state| {
             state.hung_up = true;
             state.receiver_waiting.take()
@@ -308,6 +317,11 @@ impl<T> Receiver<T> {
 
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
+        // A write of the channel without a point: senders see the receiver gone after it.
+        rt::access(
+            Site::new(self.shared.name, Op::Recv),
+            Object::Shared(&self.shared.id),
+        );
         let woken = self.shared.state.with(|state| {
             state.receiver_alive = false;
             std::mem::take(&mut state.senders_waiting)

@@ -272,18 +272,20 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for MutexGuard<'_, T> {
 impl<T: ?Sized> Drop for MutexGuard<'_, T> {
     fn drop(&mut self) {
         let scheduler = rt::current();
-        if !std::thread::panicking() {
-            let site = Site::new(self.mutex.name, Op::Unlock);
-            let object = Object::Shared(&self.mutex.id);
-            let observable = self.mutex.state.with(|state| {
+        let site = Site::new(self.mutex.name, Op::Unlock);
+        let object = Object::Shared(&self.mutex.id);
+        // While the thread unwinds no point is taken (the executor would not switch there
+        // anyway), but the release is still recorded: a `try_lock` that ran before it failed
+        // and one after it succeeds, so a search that reduces by dependencies must order them.
+        let observable = !std::thread::panicking()
+            && self.mutex.state.with(|state| {
                 let empty_section = state.epoch == scheduler.epoch();
                 !state.waiters.is_empty() || (empty_section && state.trying > 0)
             });
-            if observable {
-                scheduler.point_on(site, object);
-            } else {
-                scheduler.access(site, object);
-            }
+        if observable {
+            scheduler.point_on(site, object);
+        } else {
+            scheduler.access(site, object);
         }
         let next = self.mutex.state.with(|state| {
             state.held_by = None;

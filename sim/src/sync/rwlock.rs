@@ -193,8 +193,12 @@ impl<T: ?Sized> RwLock<T> {
     /// The unlock of the calling task's hold, a point, and wakes every waiter (which re-check).
     fn release(&self, op: Op) {
         let scheduler = rt::current();
-        if !std::thread::panicking() {
-            scheduler.point_on(Site::new(self.name, op), Object::Shared(&self.id));
+        let (site, object) = (Site::new(self.name, op), Object::Shared(&self.id));
+        if std::thread::panicking() {
+            // No point while unwinding, but the release is recorded (see `core`'s mutex).
+            scheduler.access(site, object);
+        } else {
+            scheduler.point_on(site, object);
         }
         let me = scheduler.current();
         let woken: Vec<TaskId> = self.state.with(|state| {

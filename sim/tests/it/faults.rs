@@ -150,8 +150,8 @@ fn a_delay_holds_a_task_but_never_stalls_the_execution() {
 }
 
 /// Offers one panic fault on task "victim" until it fires.
-struct PanicVictim {
-    fired: bool,
+pub(super) struct PanicVictim {
+    pub(super) fired: bool,
 }
 
 impl Faults for PanicVictim {

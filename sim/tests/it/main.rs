@@ -6,9 +6,11 @@
 
 mod cli;
 mod corpus;
+mod dependency_events;
 mod determinism;
 mod dpor;
 mod dpor_generated;
+mod dpor_generated_facade;
 mod explorer;
 mod facade;
 mod facade_choices;
