@@ -18,6 +18,13 @@
 //!   `Op::ReadUnlock`), so two readers commute while a write lock (`Op::Lock`) conflicts
 //!   with both. Object numbers come from `vigil_core::rt::ObjectId`, assigned in the
 //!   order objects are first touched in the execution.
+//! - a channel is three objects: its queue (written by every send and receive), its sending
+//!   side (written by the last sender's drop and a hang-up, read by other senders' drops and
+//!   by a receive that finds the queue empty) and its receiving side (written by the
+//!   receiver's drop, read by every send); see `vigil_core::sync::channel`. Drops take no
+//!   scheduling point but are recorded in the step they fall in.
+//! - a mutex or reader-writer lock released by a task unwinding out of its critical
+//!   section takes no point either, and is recorded as the release it is.
 //! - a step that parks (or consumes a wake-up token) and a step that resumes a woken task
 //!   write the task's own object ([`ObjectKey::Task`]); a step that unparks it reads it. So a
 //!   wake-up is never reordered with the park it ends, while two wake-ups of one task (a

@@ -7,6 +7,25 @@
 //! The receiver has a single waiter slot, so it is `!Sync`: only its owner receives. A
 //! [`HangUp`] lets another task end the receiver's wait without being a sender, which is how
 //! the link monitor stops its listener without a timer.
+//!
+//! # What a search that reduces by dependencies sees
+//!
+//! A channel is three objects (see [`crate::rt::Object`]), so that operations which cannot
+//! tell each other's order apart commute:
+//!
+//! - the *queue*: every send and receive is a point on it and writes it;
+//! - the *sending side*: the number of senders and the hang-up flag, which is what decides
+//!   whether an empty channel is disconnected. The last sender's drop and a hang-up write
+//!   it, any other sender's drop reads it (so those commute with each other and with
+//!   receives, but come before the last drop); a receive that finds the queue empty reads it (one that finds a value does not look at
+//!   it, and whether the queue is empty is ordered by the queue). A send does not touch it,
+//!   so dropping one sender commutes with another's sends, and a clone (which never takes
+//!   the count to or from zero) touches nothing;
+//! - the *receiving side*: whether the receiver is alive. Its drop writes it; every send
+//!   reads it.
+//!
+//! The reads are recorded each time the state is checked (a send or receive woken from a
+//! wait checks again, in a later step).
 
 use std::cell::Cell;
 use std::collections::VecDeque;
@@ -19,7 +38,12 @@ use crate::rt::{self, Object, ObjectId, Op, RawLock, Site, TaskId};
 
 struct Shared<T> {
     name: &'static str,
+    /// The queue (see the module documentation for the three objects).
     id: ObjectId,
+    /// The sending side: sender count and hang-up.
+    sending: ObjectId,
+    /// The receiving side: whether the receiver is alive.
+    receiving: ObjectId,
     capacity: usize,
     state: RawLock<State<T>>,
 }
@@ -43,6 +67,8 @@ pub fn channel<T>(name: &'static str, capacity: usize) -> (Sender<T>, Receiver<T
     let shared = Arc::new(Shared {
         name,
         id: ObjectId::new(),
+        sending: ObjectId::new(),
+        receiving: ObjectId::new(),
         capacity,
         state: RawLock::new(State {
             queue: VecDeque::with_capacity(capacity.min(64)),
@@ -163,6 +189,7 @@ impl<T> Sender<T> {
 
     /// Pushes without a scheduling point; a full channel registers `waiter` when given.
     fn push(&self, value: T, waiter: Option<TaskId>) -> Result<(), TrySendError<T>> {
+        self.shared.read_side(&self.shared.receiving);
         let woken = self.shared.state.with(|state| {
             if !state.receiver_alive {
                 return Err(TrySendError::Disconnected(value));
@@ -194,22 +221,23 @@ impl<T> Clone for Sender<T> {
 
 impl<T> Drop for Sender<T> {
     fn drop(&mut self) {
-        // No point, but a write of the channel: the last sender's drop is what a receiver
-        // sees as a disconnect, so a search that reduces by dependencies must order it
-        // against the receiver's operations (which sender drops last depends on the order
-        // of the drops, so every drop counts, not only the last).
-        rt::access(
-            Site::new(self.shared.name, Op::Send),
-            Object::Shared(&self.shared.id),
-        );
-        let woken = self.shared.state.with(|state| {
+        let (last, woken) = self.shared.state.with(|state| {
             state.senders -= 1;
             if state.senders == 0 {
-                state.receiver_waiting.take()
+                (true, state.receiver_waiting.take())
             } else {
-                None
+                (false, None)
             }
         });
+        // No point. The last sender's drop writes the sending side: it is what a receiver
+        // sees as a disconnect. Any other drop only reads it, so two of them commute, while
+        // each is ordered before the last drop and so stays a drop that is not the last in
+        // every order the search takes as equivalent.
+        if last {
+            self.shared.write_side(&self.shared.sending, Op::Send);
+        } else {
+            self.shared.read_side(&self.shared.sending);
+        }
         if let Some(receiver) = woken {
             rt::current().unpark(receiver);
         }
@@ -221,7 +249,7 @@ impl<T> HangUp<T> {
     /// (`<name> send`); idempotent.
     pub fn hang_up(&self) {
         let site = Site::new(self.shared.name, Op::Send);
-        rt::current().point_on(site, Object::Shared(&self.shared.id));
+        rt::current().point_on(site, Object::Shared(&self.shared.sending));
         let woken = self.shared.state.with(|state| {
             state.hung_up = true;
             state.receiver_waiting.take()
@@ -229,6 +257,18 @@ impl<T> HangUp<T> {
         if let Some(receiver) = woken {
             rt::current().unpark(receiver);
         }
+    }
+}
+
+impl<T> Shared<T> {
+    /// Records a read of one side of the channel in the calling task's step, no point.
+    fn read_side(&self, side: &ObjectId) {
+        rt::access(Site::new(self.name, Op::Load), Object::Shared(side));
+    }
+
+    /// Records a write of one side of the channel in the calling task's step, no point.
+    fn write_side(&self, side: &ObjectId, op: Op) {
+        rt::access(Site::new(self.name, op), Object::Shared(side));
     }
 }
 
@@ -308,6 +348,10 @@ impl<T> Receiver<T> {
                     (Poll::Empty, None)
                 }
             });
+        if !matches!(poll, Poll::Ready(_)) {
+            // Only an empty queue looks at the sending side.
+            self.shared.read_side(&self.shared.sending);
+        }
         if let Some(sender) = woken {
             rt::current().unpark(sender);
         }
@@ -317,11 +361,8 @@ impl<T> Receiver<T> {
 
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
-        // A write of the channel without a point: senders see the receiver gone after it.
-        rt::access(
-            Site::new(self.shared.name, Op::Recv),
-            Object::Shared(&self.shared.id),
-        );
+        // No point, but a write of the receiving side: senders see the receiver gone after it.
+        self.shared.write_side(&self.shared.receiving, Op::Recv);
         let woken = self.shared.state.with(|state| {
             state.receiver_alive = false;
             std::mem::take(&mut state.senders_waiting)

@@ -3,8 +3,9 @@
 //! atomics and mutexes; here each task mixes atomic loads, stores, swaps and compare-exchanges,
 //! mutex sections entered by `lock` or `try_lock`, reader-writer sections (`read`, `write`,
 //! `try_read`, `try_write`), sends on an unbounded channel, `try_send` on a one-slot channel,
-//! a `OnceLock`, named steps of the task's own, and (task 0 only) `try_recv` on both
-//! channels. Every operation that cannot
+//! dropping the task's channel ends early, a `OnceLock`, named steps of the task's own, and
+//! (task 0 only) `try_recv` on both channels, which tells an empty channel from one whose
+//! senders are all gone. Every operation that cannot
 //! block forever is in; a blocking receive or a condvar wait is not, since a generated program
 //! would deadlock in some orders and a failing execution ends the search. Half of the programs
 //! also carry a fault that panics task 0 (at its next named step or receive, where the
@@ -23,7 +24,7 @@ use std::sync::Arc;
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
 use vigil_sim::sync::atomic::{AtomicU32, Ordering};
-use vigil_sim::sync::mpsc::{self, Receiver, Sender, SyncSender};
+use vigil_sim::sync::mpsc::{self, Receiver, Sender, SyncSender, TryRecvError};
 use vigil_sim::sync::{Mutex, OnceLock, RwLock};
 use vigil_sim::{Dfs, Dpor, Strategy, thread};
 
@@ -57,6 +58,9 @@ enum Step {
     TrySend(u32),
     /// Task 0 only: `try_recv` on the unbounded channel, then on the one-slot channel.
     TryRecv,
+    /// Task 0: drop both receivers (later sends fail). Any other task: drop both senders
+    /// (task 0 sees a channel disconnected once every sender is gone).
+    DropEnds,
     OnceSet(u32),
     OnceGet,
     /// A named step of the task's own logic, where an injected panic lands.
@@ -96,7 +100,7 @@ fn body(rng: &mut ChaCha8Rng) -> Vec<Step> {
 }
 
 fn step(rng: &mut ChaCha8Rng, task: usize) -> Step {
-    match below(rng, 12) {
+    match below(rng, 13) {
         0 | 1 => atomic_step(rng),
         2 => Step::Locked(below(rng, 2) as usize, body(rng)),
         3 => Step::TryLocked(below(rng, 2) as usize, body(rng)),
@@ -109,7 +113,8 @@ fn step(rng: &mut ChaCha8Rng, task: usize) -> Step {
         9 if task == 0 => Step::TryRecv,
         9 => Step::TrySend(1 + below(rng, 2)),
         10 => Step::OnceSet(1 + below(rng, 2)),
-        _ => Step::OnceGet,
+        11 => Step::OnceGet,
+        _ => Step::DropEnds,
     }
 }
 
@@ -137,18 +142,27 @@ struct Shared {
     once: OnceLock<u32>,
 }
 
-/// The channels' ends a task holds: every task sends, task 0 alone receives.
+/// The channels' ends a task holds: task 0 receives (and never sends, so it can see the
+/// channels disconnected), every other task sends.
 struct Ends {
-    unbounded: Sender<u32>,
-    slot: SyncSender<u32>,
+    senders: Option<(Sender<u32>, SyncSender<u32>)>,
     receivers: Option<(Receiver<u32>, Receiver<u32>)>,
+}
+
+/// What a `try_recv` saw: the value, 0 for empty, 100 for disconnected.
+fn received(result: Result<u32, TryRecvError>) -> u32 {
+    match result {
+        Ok(value) => value,
+        Err(TryRecvError::Empty) => 0,
+        Err(TryRecvError::Disconnected) => 100,
+    }
 }
 
 fn seen(task: usize, value: u32) {
     SEEN.with(|seen| seen.borrow_mut()[task].push(value));
 }
 
-fn run_steps(shared: &Shared, ends: &Ends, task: usize, steps: &[Step]) {
+fn run_steps(shared: &Shared, ends: &mut Ends, task: usize, steps: &[Step]) {
     for step in steps {
         match step {
             Step::Store(cell, value) => shared.cells[*cell].store(*value, Ordering::SeqCst),
@@ -196,14 +210,29 @@ fn run_steps(shared: &Shared, ends: &Ends, task: usize, steps: &[Step]) {
                 }
                 Err(_) => seen(task, 0),
             },
-            // Fails once task 0, the receiver, has panicked.
-            Step::Send(value) => seen(task, u32::from(ends.unbounded.send(*value).is_ok())),
-            Step::TrySend(value) => seen(task, u32::from(ends.slot.try_send(*value).is_ok())),
-            Step::TryRecv => {
-                let (unbounded, slot) = ends.receivers.as_ref().expect("task 0 receives");
-                seen(task, unbounded.try_recv().unwrap_or(0));
-                seen(task, slot.try_recv().unwrap_or(0));
-            }
+            // Fails once task 0, the receiver, has panicked or dropped its ends (200: this
+            // task dropped its own).
+            Step::Send(value) => seen(
+                task,
+                ends.senders
+                    .as_ref()
+                    .map_or(200, |(tx, _)| u32::from(tx.send(*value).is_ok())),
+            ),
+            Step::TrySend(value) => seen(
+                task,
+                ends.senders
+                    .as_ref()
+                    .map_or(200, |(_, tx)| u32::from(tx.try_send(*value).is_ok())),
+            ),
+            Step::TryRecv => match ends.receivers.as_ref() {
+                Some((unbounded, slot)) => {
+                    seen(task, received(unbounded.try_recv()));
+                    seen(task, received(slot.try_recv()));
+                }
+                None => seen(task, 300),
+            },
+            Step::DropEnds if task == 0 => drop(ends.receivers.take()),
+            Step::DropEnds => drop(ends.senders.take()),
             Step::OnceSet(value) => seen(task, u32::from(shared.once.set(*value).is_ok())),
             Step::OnceGet => seen(task, shared.once.get().copied().unwrap_or(0)),
             Step::Work => vigil_core::rt::step("work"),
@@ -229,9 +258,8 @@ fn model(program: &Program) -> impl Fn() + Send + Sync + 'static {
         let mut receivers = Some((unbounded_rx, slot_rx));
         let handles: Vec<_> = (0..program.len())
             .map(|task| {
-                let ends = Ends {
-                    unbounded: unbounded.clone(),
-                    slot: slot.clone(),
+                let mut ends = Ends {
+                    senders: (task != 0).then(|| (unbounded.clone(), slot.clone())),
                     receivers: if task == 0 { receivers.take() } else { None },
                 };
                 let (shared, program) = (shared.clone(), program.clone());
@@ -239,7 +267,7 @@ fn model(program: &Program) -> impl Fn() + Send + Sync + 'static {
                 thread::Builder::new()
                     .name(name.to_owned())
                     .spawn(move || {
-                        run_steps(&shared, &ends, task, &program[task]);
+                        run_steps(&shared, &mut ends, task, &program[task]);
                         ends.receivers
                     })
                     .unwrap()
@@ -277,26 +305,31 @@ fn reach(strategy: &mut dyn Strategy, program: &Program) -> (u64, BTreeSet<Strin
     (exhausted(&report), reached)
 }
 
-/// Hand-picked programs the generator rarely makes: task 0 panics inside a section while
-/// task 1 tries to enter it, so the release made while unwinding decides whether the try
-/// succeeds. (Numbered from 1000, after the generated ones.)
-fn unwinding() -> impl Iterator<Item = (u64, Program)> {
-    use Step::{Locked, Read, TryLocked, TryRead, TryWrite, Work, Write};
-    let shapes = [
-        (vec![Locked(0, vec![Work])], vec![TryLocked(0, vec![])]),
-        (vec![Write(vec![Work])], vec![TryRead]),
-        (vec![Read(vec![Work])], vec![TryWrite]),
+/// Hand-picked programs the generator rarely makes, numbered from 1000 (after the generated
+/// ones). With a fault: task 0 panics inside a section while task 1 tries to enter it, so the
+/// release made while unwinding decides whether the try succeeds. Without: a channel end's
+/// drop (early, or when the task ends) is the only thing ordered against the other side's
+/// operation, so the order of that drop alone decides what task 0 receives or a send returns.
+fn hand_picked() -> impl Iterator<Item = (u64, Program)> {
+    use Step::{DropEnds, Locked, Read, Send, TryLocked, TryRead, TryRecv, TryWrite, Work, Write};
+    let unwinding = [
+        vec![vec![Locked(0, vec![Work])], vec![TryLocked(0, vec![])]],
+        vec![vec![Write(vec![Work])], vec![TryRead]],
+        vec![vec![Read(vec![Work])], vec![TryWrite]],
     ];
-    shapes
-        .into_iter()
+    let ends = [
+        vec![vec![TryRecv], vec![Work]],
+        vec![vec![TryRecv], vec![DropEnds, Work]],
+        vec![vec![TryRecv], vec![Work], vec![Work]],
+        vec![vec![Work, TryRecv], vec![Send(1), DropEnds], vec![Work]],
+        vec![vec![TryRecv, DropEnds], vec![Send(1), Send(2)]],
+    ];
+    let unwinding = unwinding.into_iter().map(|tasks| (tasks, true));
+    let ends = ends.into_iter().map(|tasks| (tasks, false));
+    unwinding
+        .chain(ends)
         .zip(1000..)
-        .map(|((victim, other), seed)| {
-            let program = Program {
-                tasks: vec![victim, other],
-                fault: true,
-            };
-            (seed, program)
-        })
+        .map(|((tasks, fault), seed)| (seed, Program { tasks, fault }))
 }
 
 #[test]
@@ -305,7 +338,7 @@ fn bounded_dpor_covers_what_bounded_dfs_covers_on_generated_facade_programs() {
     let mut faulted = 0;
     for (seed, program) in (0..60)
         .map(|seed| (seed, program(seed, 3)))
-        .chain(unwinding())
+        .chain(hand_picked())
     {
         for bound in 0..=2 {
             let (dfs_runs, within) = reach(&mut Dfs::new(bound), &program);
