@@ -16,11 +16,12 @@
 //! - the *queue*: every send and receive is a point on it and writes it;
 //! - the *sending side*: the number of senders and the hang-up flag, which is what decides
 //!   whether an empty channel is disconnected. The last sender's drop and a hang-up write
-//!   it, any other sender's drop reads it (so those commute with each other and with
-//!   receives, but come before the last drop); a receive that finds the queue empty reads it (one that finds a value does not look at
-//!   it, and whether the queue is empty is ordered by the queue). A send does not touch it,
-//!   so dropping one sender commutes with another's sends, and a clone (which never takes
-//!   the count to or from zero) touches nothing;
+//!   it; any other sender's drop reads it (so those commute with each other and with
+//!   receives, but come before the last drop). A receive that finds the queue empty reads
+//!   it; one that finds a value does not look at it (and whether the queue is empty is
+//!   ordered by the queue). A send does not touch it, so dropping one sender commutes with
+//!   another's sends, and a clone (which never takes the count to or from zero) touches
+//!   nothing;
 //! - the *receiving side*: whether the receiver is alive. Its drop writes it; every send
 //!   reads it.
 //!
