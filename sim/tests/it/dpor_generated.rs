@@ -37,7 +37,8 @@ enum Step {
 /// A generated program: the steps of each task.
 type Program = Vec<Vec<Step>>;
 
-fn below(rng: &mut ChaCha8Rng, n: u32) -> u32 {
+/// A number below `n` from the generator (shared with `dpor_generated_facade`).
+pub(super) fn below(rng: &mut ChaCha8Rng, n: u32) -> u32 {
     rng.next_u32() % n
 }
 
@@ -75,8 +76,19 @@ struct Shared {
     locks: [Mutex<Vec<usize>>; 2],
 }
 
-fn seen(task: usize, value: u32) {
+/// Notes what `task` observed (shared with `dpor_generated_facade`).
+pub(super) fn seen(task: usize, value: u32) {
     SEEN.with(|seen| seen.borrow_mut()[task].push(value));
+}
+
+/// Starts an execution of a program of `tasks` tasks: nothing observed yet.
+pub(super) fn start_seen(tasks: usize) {
+    SEEN.with(|seen| *seen.borrow_mut() = vec![Vec::new(); tasks]);
+}
+
+/// What each task observed in the execution that just ended.
+pub(super) fn take_seen() -> Vec<Vec<u32>> {
+    SEEN.with(|seen| std::mem::take(&mut *seen.borrow_mut()))
 }
 
 fn run_steps(shared: &Shared, task: usize, steps: &[Step]) {
@@ -100,7 +112,7 @@ fn run_steps(shared: &Shared, task: usize, steps: &[Step]) {
 fn model(program: Program) -> impl Fn() + Send + Sync + 'static {
     let program = Arc::new(program);
     move || {
-        SEEN.with(|seen| *seen.borrow_mut() = vec![Vec::new(); program.len()]);
+        start_seen(program.len());
         let shared = Arc::new(Shared {
             cells: [AtomicU32::named("a", 0), AtomicU32::named("b", 0)],
             locks: [Mutex::named("m", Vec::new()), Mutex::named("n", Vec::new())],
@@ -119,7 +131,7 @@ fn model(program: Program) -> impl Fn() + Send + Sync + 'static {
             shared.locks[0].peek(Vec::clone),
             shared.locks[1].peek(Vec::clone),
         ];
-        let seen = SEEN.with(|seen| std::mem::take(&mut *seen.borrow_mut()));
+        let seen = take_seen();
         super::dpor::record(format!("{seen:?} {cells:?} {orders:?}"));
     }
 }

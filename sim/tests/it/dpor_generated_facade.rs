@@ -17,24 +17,19 @@
 //! (a lock's at the acquire, a read lock's as a read, a `try_*` where it happened), so a rule
 //! that is wrong for one primitive shows here as a terminal state DPOR never reaches.
 
-use std::cell::RefCell;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use rand_chacha::ChaCha8Rng;
-use rand_core::{RngCore, SeedableRng};
+use rand_core::SeedableRng;
 use vigil_sim::sync::atomic::{AtomicU32, Ordering};
 use vigil_sim::sync::mpsc::{self, Receiver, Sender, SyncSender, TryRecvError};
 use vigil_sim::sync::{Mutex, OnceLock, RwLock};
 use vigil_sim::{Dfs, Dpor, Strategy, thread};
 
 use super::dpor::{exhausted, record, states, states_with_faults};
+use super::dpor_generated::{below, seen, start_seen, take_seen};
 use super::faults::PanicVictim;
-
-thread_local! {
-    /// What each task of the running program observed, in order.
-    static SEEN: RefCell<Vec<Vec<u32>>> = const { RefCell::new(Vec::new()) };
-}
 
 /// One operation of a generated task.
 #[derive(Clone, Debug)]
@@ -72,10 +67,6 @@ enum Step {
 struct Program {
     tasks: Vec<Vec<Step>>,
     fault: bool,
-}
-
-fn below(rng: &mut ChaCha8Rng, n: u32) -> u32 {
-    rng.next_u32() % n
 }
 
 /// A step with no section: an atomic access.
@@ -156,10 +147,6 @@ fn received(result: Result<u32, TryRecvError>) -> u32 {
         Err(TryRecvError::Empty) => 0,
         Err(TryRecvError::Disconnected) => 100,
     }
-}
-
-fn seen(task: usize, value: u32) {
-    SEEN.with(|seen| seen.borrow_mut()[task].push(value));
 }
 
 fn run_steps(shared: &Shared, ends: &mut Ends, task: usize, steps: &[Step]) {
@@ -246,7 +233,7 @@ fn run_steps(shared: &Shared, ends: &mut Ends, task: usize, steps: &[Step]) {
 fn model(program: &Program) -> impl Fn() + Send + Sync + 'static {
     let program = Arc::new(program.tasks.clone());
     move || {
-        SEEN.with(|seen| *seen.borrow_mut() = vec![Vec::new(); program.len()]);
+        start_seen(program.len());
         let shared = Arc::new(Shared {
             cells: [AtomicU32::new(0), AtomicU32::new(0)],
             locks: [Mutex::new(Vec::new()), Mutex::new(Vec::new())],
@@ -287,7 +274,7 @@ fn model(program: &Program) -> impl Fn() + Send + Sync + 'static {
         let orders = [0, 1].map(|k| shared.locks[k].lock().unwrap().clone());
         let rw = shared.rw.read().unwrap().clone();
         let once = shared.once.get().copied();
-        let seen = SEEN.with(|seen| std::mem::take(&mut *seen.borrow_mut()));
+        let seen = take_seen();
         record(format!(
             "{seen:?} panicked={panicked} {cells:?} {orders:?} {rw:?} left={left:?} once={once:?}"
         ));
