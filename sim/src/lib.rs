@@ -68,6 +68,7 @@ pub mod sync;
 pub mod thread;
 mod trace;
 mod wall_clock;
+mod wire;
 mod workers;
 
 pub use check::{check_dfs, check_dpor, check_pct, check_random, check_replay, model};
@@ -77,8 +78,9 @@ pub use failure::{BlockedTask, Failure, FailureKind, REPLAY_ENV, TRACE_TAIL_LINE
 pub use fault::{FaultAction, FaultView, Faults, NoFaults};
 pub use harness::{
     DispatchTally, Log, Observed, Overrides, Reach, ScenarioRun, ShardLog, ShardMode, Workload,
-    expect_label, invariant_of, merge_scenario, pinned_regression, regression_scenario,
-    replay_scenario, run_scenario, run_scenario_with_progress, shrink_scenario,
+    checkpoint_error, expect_label, invariant_of, merge_scenario, pinned_regression,
+    regression_scenario, replay_scenario, run_scenario, run_scenario_with_progress,
+    shrink_scenario,
 };
 pub use observer::{Observer, StepView};
 pub use part::{Part, Shard};

@@ -97,6 +97,12 @@ enum Command {
         /// is a unit that `--jobs` and `--shard` share out (0: run the search whole).
         #[arg(long)]
         split_depth: Option<u32>,
+        /// Keep a dpor search's state in this file, saved every million executions and when
+        /// the search stops (Ctrl-C included); when the file exists, resume from it. A resumed
+        /// search reports what one uninterrupted run would have. For certifications that take
+        /// hours: run the same command again to go on.
+        #[arg(long, value_name = "FILE")]
+        checkpoint: Option<PathBuf>,
         #[command(flatten)]
         spread: Spread,
         #[command(flatten)]
@@ -279,6 +285,7 @@ fn run(cli: Cli) -> Result<u8> {
             faults,
             executions,
             split_depth,
+            checkpoint,
             spread,
             output,
         } => {
@@ -329,8 +336,15 @@ fn run(cli: Cli) -> Result<u8> {
                 no_shrink: output.no_shrink,
                 jobs: spread.jobs(),
                 shard: spread.shard,
+                checkpoint,
                 ..Overrides::default()
             };
+            if let Some(error) = vigil_sim::checkpoint_error(&scenarios[0].1, &overrides) {
+                bail!("--checkpoint: {error}");
+            }
+            if let Some(path) = overrides.checkpoint.as_ref().filter(|path| path.exists()) {
+                eprintln!("vigil: resuming the search saved in {}", path.display());
+            }
             let output = output.resolved(false);
             run_and_report(&scenarios, &overrides, &output)
         }

@@ -230,6 +230,8 @@ pub struct Runner {
     part: Part,
     lowest_failure: Option<Arc<AtomicU64>>,
     after_execution: Option<Box<AfterExecution>>,
+    /// The first execution index [`Runner::run`] runs (a resumed search's).
+    first: u64,
 }
 
 impl std::fmt::Debug for Runner {
@@ -254,12 +256,21 @@ impl Runner {
             part: Part::WHOLE,
             lowest_failure: None,
             after_execution: None,
+            first: 0,
         }
     }
 
     /// Runs only the executions of `part` (the others belong to other threads or machines).
     pub fn part(mut self, part: Part) -> Self {
         self.part = part;
+        self
+    }
+
+    /// Starts [`Runner::run`] at execution index `first` instead of zero: a search resumed
+    /// from a checkpoint goes on where it stopped, with the same indices (and seeds) an
+    /// uninterrupted run would give its executions.
+    pub fn starting_at(mut self, first: u64) -> Self {
+        self.first = first;
         self
     }
 
@@ -319,7 +330,7 @@ impl Runner {
         F: Fn() + Send + Sync + 'static,
     {
         let part = self.part;
-        let indices = (0..self.config.executions).filter(move |&idx| part.owns(idx));
+        let indices = (self.first..self.config.executions).filter(move |&idx| part.owns(idx));
         self.run_indices(strategy, Arc::new(model), indices)
     }
 

@@ -207,6 +207,8 @@ pub(crate) struct PartRun<'a> {
     /// Added to every execution index this part logs (a split unit's key, see
     /// [`super::units`]); zero otherwise.
     pub(crate) key_base: u64,
+    /// The first execution index to run (a search resumed from a checkpoint); zero otherwise.
+    pub(crate) first: u64,
 }
 
 /// Runs one part of a search on this thread and logs it.
@@ -226,6 +228,7 @@ pub(crate) fn run_part(
         .observer(StateProbe::new(seen))
         .observer(DispatchProbe::new(dispatched))
         .part(run.part)
+        .starting_at(run.first)
         .lowest_failure(run.lowest)
         .on_execution(progress)
         .after_execution(move |idx, schedule| {
@@ -297,6 +300,7 @@ pub(crate) fn on_jobs(
         lowest: run.lowest.clone(),
         interrupt: run.interrupt.clone(),
         key_base: 0,
+        first: 0,
     };
     let logs = crate::workers::on_threads(
         jobs,

@@ -1,6 +1,7 @@
 //! Runs scenario files: the workload as simulated tasks, the fault plan as a fault source,
 //! the invariants as observers, and the expected outcome compared with what happened.
 
+mod checkpoint;
 mod checks;
 mod coverage;
 mod dispatch;
@@ -55,6 +56,9 @@ pub struct Overrides {
     /// Split a systematic search at this many deviations (see [`crate::Split`]); `None`
     /// keeps the scenario's `split_depth`.
     pub split_depth: Option<u32>,
+    /// Save a whole systematic search's state to this file as it goes, and resume from it
+    /// when it exists (see [`checkpoint`]).
+    pub checkpoint: Option<std::path::PathBuf>,
 }
 
 /// What a scenario run observed.
@@ -377,6 +381,7 @@ fn search_scenario(
         lowest: Arc::new(AtomicU64::new(u64::MAX)),
         interrupt: options.interrupt.clone(),
         key_base: 0,
+        first: 0,
     };
     let split_depth = overrides
         .split_depth
@@ -397,12 +402,23 @@ fn search_scenario(
         Search::Run(progress) if shard.owns_unit(shard::unit_of(&scenario)) => {
             // Not splittable: the horizons are not used.
             let horizons = explore::Horizons::default();
-            let mut strategy = explore::strategy_of(kind, config.seed, horizons);
             let whole = PartRun {
                 part: Part::WHOLE,
                 ..part
             };
-            let log = explore::run_part(whole, &mut *strategy, progress);
+            let log = match &overrides.checkpoint {
+                Some(path) => {
+                    match checkpoint::run_checkpointed(whole, kind, options.shrink, path, progress)
+                    {
+                        Ok(log) => log,
+                        Err(message) => return checkpoint_failed(&scenario, file, message),
+                    }
+                }
+                None => {
+                    let mut strategy = explore::strategy_of(kind, config.seed, horizons);
+                    explore::run_part(whole, &mut *strategy, progress)
+                }
+            };
             (log, Some(ShardMode::Whole))
         }
         Search::Run(_) => (explore::Log::default(), Some(ShardMode::Elsewhere)),
@@ -506,6 +522,7 @@ fn run_with(
         lowest: Arc::new(AtomicU64::new(u64::MAX)),
         interrupt: options.interrupt.clone(),
         key_base: 0,
+        first: 0,
     };
     let log = explore::run_part(part, strategy, progress);
     finish(scenario, file, config, options, &log, Shard::WHOLE)
@@ -652,6 +669,50 @@ fn finish(
         shard_log: None,
         dispatch: cut.dispatch,
     }
+}
+
+/// The run of a search whose checkpoint could not be read, used or written: an error of the
+/// harness, with what and where.
+fn checkpoint_failed(scenario: &Arc<Scenario>, file: &str, message: String) -> ScenarioRun {
+    ScenarioRun {
+        scenario: scenario.clone(),
+        file: file.to_owned(),
+        observed: Observed::Error { message },
+        executions: 0,
+        distinct_schedules: 0,
+        failure: None,
+        trace: Trace::default(),
+        schedule: None,
+        checks_read: 0,
+        checks_skipped: 0,
+        workload: None,
+        coverage: None,
+        notes: Vec::new(),
+        regression: None,
+        stop: None,
+        reach: Reach::default(),
+        shard_log: None,
+        dispatch: None,
+    }
+}
+
+/// Why `overrides.checkpoint` cannot be used for `scenario`'s search, if it cannot: not a
+/// dpor search, a search split or sharded, or a file that exists and cannot be resumed for
+/// this scenario, seed and bounds (`vigil explore` refuses before anything runs).
+pub fn checkpoint_error(scenario: &Scenario, overrides: &Overrides) -> Option<String> {
+    let path = overrides.checkpoint.as_ref()?;
+    let kind = overrides.strategy.unwrap_or(scenario.strategy.kind);
+    let split = overrides
+        .split_depth
+        .unwrap_or(scenario.strategy.split_depth);
+    if split > 0 {
+        return Some("a checkpoint is kept for a whole search, not one split into units".into());
+    }
+    if overrides.shard.is_some_and(|shard| shard.count > 1) {
+        return Some("a checkpoint is kept for a whole search, not a shard of one".into());
+    }
+    let seed = overrides.seed.unwrap_or(scenario.seed);
+    checkpoint::unusable(path, scenario, seed, kind)
 }
 
 /// A failure of a generated workload, as the exploration found it.

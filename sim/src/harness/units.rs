@@ -157,6 +157,7 @@ fn run_units(
             lowest: Arc::new(AtomicU64::new(u64::MAX)),
             interrupt: run.interrupt.clone(),
             key_base: base,
+            first: 0,
         };
         let (shown, progress) = (shown.clone(), progress.clone());
         let count = Box::new(move |_| {

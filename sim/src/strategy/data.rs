@@ -85,3 +85,38 @@ impl DataChoices {
             .sum()
     }
 }
+
+impl DataChoices {
+    /// Writes the assignment being searched (between executions: what was drawn within the
+    /// last one is not kept).
+    pub(crate) fn save(&self, out: &mut crate::wire::Writer) {
+        out.seq(&self.keys, |out, (key, taken)| {
+            out.u32(key.task.0);
+            out.u32(key.nth);
+            out.len(key.outcomes);
+            out.len(*taken);
+        });
+    }
+
+    pub(crate) fn restore(input: &mut crate::wire::Reader<'_>) -> Result<Self, String> {
+        let keys = input.seq("data choices", |input| {
+            let key = Key {
+                task: TaskId(input.u32("draw task")?),
+                nth: input.u32("draw number")?,
+                outcomes: input.len("draw outcomes")?,
+            };
+            let taken = input.len("outcome taken")?;
+            if taken >= key.outcomes {
+                return Err(format!(
+                    "outcome {taken} of a draw with {} outcomes",
+                    key.outcomes
+                ));
+            }
+            Ok((key, taken))
+        })?;
+        Ok(DataChoices {
+            keys,
+            drawn: Vec::new(),
+        })
+    }
+}

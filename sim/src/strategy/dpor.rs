@@ -1006,5 +1006,7 @@ impl Drop for Dpor {
     }
 }
 
+mod saved;
+
 #[cfg(test)]
 mod tests;

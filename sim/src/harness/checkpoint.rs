@@ -1,0 +1,319 @@
+//! Checkpoints of a long systematic search (`vigil explore --checkpoint FILE`).
+//!
+//! A DPOR search that certifies a large scenario can take hours. With a checkpoint file it
+//! runs in chunks of [`CHUNK`] executions and, after each chunk (and when it stops for any
+//! reason, Ctrl-C included), saves what it has learnt: the search's own state between two
+//! executions and the log of everything it ran. Run again with the same file, it goes on
+//! from the first execution it had not run, with the same execution indices, so the
+//! resumed run reports exactly what one uninterrupted run would have (the same executions,
+//! schedules, states, failure and certificate).
+//!
+//! The file starts with a magic line and ends with a checksum of everything before it, and
+//! it names the scenario (a digest of its parsed form), the seed and the bounds it was
+//! saved for: a file for another scenario or setting, a truncated or corrupt file, is an
+//! error that says which, and is left as it was. It is replaced atomically (written beside
+//! and renamed), so an interrupted save leaves the previous checkpoint whole.
+
+use std::cell::RefCell;
+use std::path::Path;
+use std::rc::Rc;
+
+use super::explore::{Log, PartRun, run_part};
+use super::rows::{FirstSeen, Rows};
+use super::shard::{Settings, ShardLog, ShardMode};
+use crate::part::Shard;
+use crate::runner::StopReason;
+use crate::scenario::{Scenario, StrategyKind};
+use crate::strategy::Dpor;
+use crate::trace::{FNV_OFFSET_BASIS, fnv1a64_extend};
+use crate::wire::{Reader, Writer};
+
+/// Executions between two saves: about four minutes of a large scenario's search.
+pub(crate) const CHUNK: u64 = 1_000_000;
+
+const MAGIC: &[u8] = b"vigil search checkpoint, format 1\n";
+
+/// What a checkpoint must have been saved for to be resumed here.
+struct Identity {
+    version: String,
+    /// A digest of the running executable: the search is a function of the code, so a
+    /// checkpoint resumes only with the build that saved it.
+    build: u64,
+    scenario: u64,
+    seed: u64,
+    preemptions_max: u32,
+    faults_max: u32,
+}
+
+impl Identity {
+    fn of(
+        scenario: &Scenario,
+        seed: u64,
+        preemptions_max: u32,
+        faults_max: u32,
+    ) -> Result<Self, String> {
+        let exe = std::env::current_exe()
+            .and_then(std::fs::read)
+            .map_err(|error| format!("this build cannot be identified (reading it: {error})"))?;
+        Ok(Identity {
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            build: fnv1a64_extend(FNV_OFFSET_BASIS, &exe),
+            scenario: fnv1a64_extend(FNV_OFFSET_BASIS, format!("{scenario:?}").as_bytes()),
+            seed,
+            preemptions_max,
+            faults_max,
+        })
+    }
+
+    fn write(&self, out: &mut Writer) {
+        out.str(&self.version);
+        out.u64(self.build);
+        out.u64(self.scenario);
+        out.u64(self.seed);
+        out.u32(self.preemptions_max);
+        out.u32(self.faults_max);
+    }
+
+    /// Reads the saved identity and says how it differs from `self`, if it does.
+    fn check(&self, input: &mut Reader<'_>) -> Result<(), String> {
+        let version = input.str("vigil version")?;
+        if version != self.version {
+            return Err(format!(
+                "it was saved by vigil {version}, and this is vigil {}: searches of different \
+                 versions may differ",
+                self.version
+            ));
+        }
+        if input.u64("build digest")? != self.build {
+            return Err(
+                "it was saved by another build of vigil: resume it with the build that \
+                        saved it (the search is a function of the code)"
+                    .into(),
+            );
+        }
+        if input.u64("scenario digest")? != self.scenario {
+            return Err(
+                "it was saved for another scenario (or this file has changed since)".into(),
+            );
+        }
+        let seed = input.u64("seed")?;
+        if seed != self.seed {
+            return Err(format!("it was saved for seed {seed}, not {}", self.seed));
+        }
+        let bounds = (input.u32("preemption bound")?, input.u32("fault bound")?);
+        if bounds != (self.preemptions_max, self.faults_max) {
+            return Err(format!(
+                "it was saved for {} preemptions and {} faults, not {} and {}",
+                bounds.0, bounds.1, self.preemptions_max, self.faults_max
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A search loaded from a checkpoint, or a fresh one.
+struct Resumed {
+    next: u64,
+    log: Log,
+    dpor: Dpor,
+}
+
+/// Runs the whole systematic search `run` with checkpoints in `path`, resuming from it when
+/// it exists. Errors (a checkpoint that cannot be read, used or written) say what and where.
+pub(crate) fn run_checkpointed(
+    run: PartRun<'_>,
+    kind: StrategyKind,
+    shrink: bool,
+    path: &Path,
+    progress: Box<dyn FnMut(u64)>,
+) -> Result<Log, String> {
+    let StrategyKind::Dpor {
+        preemptions_max,
+        faults_max,
+    } = kind
+    else {
+        return Err("a checkpoint is only kept for the dpor strategy".into());
+    };
+    let identity = Identity::of(run.scenario, run.config.seed, preemptions_max, faults_max)?;
+    let settings = Settings::of(&run.config, kind, shrink);
+    let shown = path.display();
+    let Resumed {
+        mut next,
+        mut log,
+        mut dpor,
+    } = match std::fs::read(path) {
+        Ok(bytes) => load(&bytes, &identity, preemptions_max, faults_max)
+            .map_err(|error| format!("checkpoint {shown} cannot be resumed: {error}"))?,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Resumed {
+            next: 0,
+            log: Log::default(),
+            dpor: Dpor::new(preemptions_max, faults_max),
+        },
+        Err(error) => return Err(format!("checkpoint {shown} cannot be read: {error}")),
+    };
+    let progress = Rc::new(RefCell::new(progress));
+    let budget = run.config.executions;
+    while !finished(&log) && next < budget {
+        let end = next.saturating_add(CHUNK).min(budget);
+        let mut config = run.config.clone();
+        config.executions = end;
+        let part = PartRun {
+            scenario: run.scenario,
+            file: run.file,
+            config,
+            part: run.part,
+            lowest: run.lowest.clone(),
+            interrupt: run.interrupt.clone(),
+            key_base: 0,
+            first: next,
+        };
+        let (shown_progress, offset) = (progress.clone(), next);
+        let count = Box::new(move |done: u64| (shown_progress.borrow_mut())(offset + done));
+        let chunk = run_part(part, &mut dpor, count);
+        next += chunk.executions.len() as u64;
+        // The latest chunk says where the search stands: its coverage and why it stopped
+        // replace the earlier chunks' (an interrupt before a resume is not the end).
+        let (stop, coverage) = (chunk.stop, chunk.coverage);
+        log.absorb(chunk);
+        log.stop = stop;
+        log.coverage = coverage;
+        save(path, &identity, settings, next, &mut log, &dpor)
+            .map_err(|error| format!("checkpoint {shown} cannot be written: {error}"))?;
+        if stop != Some(StopReason::ExecutionsDone) {
+            break;
+        }
+    }
+    Ok(log)
+}
+
+/// Whether the logged search has ended for good (it failed, or exhausted its bounds).
+fn finished(log: &Log) -> bool {
+    log.found.is_some() || log.stop == Some(StopReason::StrategyExhausted)
+}
+
+/// Why the checkpoint at `path` cannot be resumed for this search, if it exists and cannot
+/// (for `vigil explore` to refuse before anything runs).
+pub(crate) fn unusable(
+    path: &Path,
+    scenario: &Scenario,
+    seed: u64,
+    kind: StrategyKind,
+) -> Option<String> {
+    let StrategyKind::Dpor {
+        preemptions_max,
+        faults_max,
+    } = kind
+    else {
+        return Some("a checkpoint is only kept for the dpor strategy".into());
+    };
+    let shown = path.display();
+    match std::fs::read(path) {
+        Ok(bytes) => {
+            let loaded = Identity::of(scenario, seed, preemptions_max, faults_max)
+                .and_then(|identity| load(&bytes, &identity, preemptions_max, faults_max));
+            loaded
+                .err()
+                .map(|error| format!("checkpoint {shown} cannot be resumed: {error}"))
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
+        Err(error) => Some(format!("checkpoint {shown} cannot be read: {error}")),
+    }
+}
+
+fn save(
+    path: &Path,
+    identity: &Identity,
+    settings: Settings,
+    next: u64,
+    log: &mut Log,
+    dpor: &Dpor,
+) -> std::io::Result<()> {
+    let mut out = Writer::default();
+    out.bytes.extend_from_slice(MAGIC);
+    identity.write(&mut out);
+    out.u64(next);
+    // The two per-execution tables go in binary; the rest of the log in the JSON a shard
+    // report uses (without them), which `vigil merge` already reads back.
+    let executions = std::mem::take(&mut log.executions);
+    let schedules = std::mem::take(&mut log.schedules);
+    let shard = ShardLog {
+        shard: Shard::WHOLE,
+        mode: ShardMode::Whole,
+        settings,
+        log: std::mem::take(log),
+    };
+    out.str(&shard.to_json().to_string());
+    *log = shard.log;
+    out.len(executions.len());
+    for (key, (read, skipped)) in executions.iter() {
+        out.u64(key);
+        out.u64(*read);
+        out.u64(*skipped);
+    }
+    out.seq(&schedules.sorted(), |out, (item, key)| {
+        out.u64(*item);
+        out.u64(*key);
+    });
+    log.executions = executions;
+    log.schedules = schedules;
+    dpor.save(&mut out);
+    let checksum = fnv1a64_extend(FNV_OFFSET_BASIS, &out.bytes);
+    out.u64(checksum);
+    let mut partial = path.as_os_str().to_owned();
+    partial.push(".partial");
+    std::fs::write(&partial, &out.bytes)?;
+    std::fs::rename(&partial, path)
+}
+
+fn load(
+    bytes: &[u8],
+    identity: &Identity,
+    preemptions_max: u32,
+    faults_max: u32,
+) -> Result<Resumed, String> {
+    let Some(body) = bytes.strip_prefix(MAGIC) else {
+        return Err("it does not start as a vigil search checkpoint (format 1) does".into());
+    };
+    let Some(split) = bytes.len().checked_sub(8).filter(|&at| at >= MAGIC.len()) else {
+        return Err("it is truncated".into());
+    };
+    let (covered, stored) = bytes.split_at(split);
+    let stored = u64::from_le_bytes(stored.try_into().expect("eight bytes"));
+    if fnv1a64_extend(FNV_OFFSET_BASIS, covered) != stored {
+        return Err("its checksum does not match: it is truncated or corrupt".into());
+    }
+    let mut input = Reader::new(&body[..body.len() - 8]);
+    identity.check(&mut input)?;
+    let next = input.u64("next execution")?;
+    let json = input.str("log")?;
+    let value: serde_json::Value =
+        serde_json::from_str(&json).map_err(|error| format!("its log: {error}"))?;
+    let mut log = ShardLog::from_json(&value)
+        .map_err(|error| format!("its log: {error}"))?
+        .log;
+    let rows = input.seq("execution rows", |input| {
+        Ok((
+            input.u64("execution")?,
+            (input.u64("checks read")?, input.u64("checks skipped")?),
+        ))
+    })?;
+    log.executions = rows.into_iter().collect::<Rows<_>>();
+    let mut schedules = FirstSeen::default();
+    for (item, key) in input.seq("schedules", |input| {
+        Ok((input.u64("schedule digest")?, input.u64("execution")?))
+    })? {
+        schedules.note(item, key);
+    }
+    log.schedules = schedules;
+    let dpor = Dpor::restore(preemptions_max, faults_max, &mut input)?;
+    if !input.at_end() {
+        return Err("it has bytes after the search's state".into());
+    }
+    if log.executions.len() as u64 != next {
+        return Err(format!(
+            "it logs {} executions but says {next} ran",
+            log.executions.len()
+        ));
+    }
+    Ok(Resumed { next, log, dpor })
+}

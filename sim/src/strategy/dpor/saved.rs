@@ -1,0 +1,256 @@
+//! A search's state between two executions, written to and read from a checkpoint: the
+//! stack of nodes with their explored, scheduled and sleeping actors, the actor table the
+//! clocks index, the data choices and the counts. What lives only within one execution
+//! (object histories, the cursor, the next sleep set) and how much of the stack the next
+//! execution replays are set by the next `start`.
+
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use vigil_core::rt::TaskId;
+
+use super::{Dpor, DporStats, Node, Origin, Sleeper};
+use crate::dependency::{Access, Actor, LockRole, ObjectKey};
+use crate::strategy::data::DataChoices;
+use crate::wire::{Reader, Writer};
+
+impl Dpor {
+    /// Writes the search's state. Only between executions (after one ended, before the next
+    /// starts) and only for a whole search (not a split unit).
+    pub(crate) fn save(&self, out: &mut Writer) {
+        assert!(
+            self.forced.is_none() && self.floor == 0,
+            "[internal bug] a split unit's search is not checkpointed"
+        );
+        out.u32(self.preemptions_max);
+        out.u32(self.faults_max);
+        out.u64(self.executions);
+        out.bool(self.exhausted);
+        out.u64(self.redundant);
+        out.seq(&self.actors, actor);
+        self.data.save(out);
+        let stats = &self.stats;
+        for count in [
+            stats.sleep_blocked,
+            stats.from_races,
+            stats.from_last_switch,
+            stats.from_fault_first,
+            stats.fault_branches,
+            stats.kept_awake,
+            stats.from_kept_awake,
+        ] {
+            out.u64(count);
+        }
+        out.seq(&self.nodes, node);
+    }
+
+    /// The search [`Dpor::save`] wrote, for the bounds given (an error if it was saved with
+    /// others, or if the bytes are not a saved search).
+    pub(crate) fn restore(
+        preemptions_max: u32,
+        faults_max: u32,
+        input: &mut Reader<'_>,
+    ) -> Result<Dpor, String> {
+        let saved = (input.u32("preemption bound")?, input.u32("fault bound")?);
+        if saved != (preemptions_max, faults_max) {
+            return Err(format!(
+                "the search was saved with {} preemptions and {} faults, not {preemptions_max} and \
+                 {faults_max}",
+                saved.0, saved.1
+            ));
+        }
+        let mut dpor = Dpor::new(preemptions_max, faults_max);
+        dpor.executions = input.u64("executions")?;
+        dpor.exhausted = input.bool("exhausted")?;
+        dpor.redundant = input.u64("redundant executions")?;
+        dpor.actors = input.seq("actors", read_actor)?;
+        dpor.data = DataChoices::restore(input)?;
+        let mut count = || input.u64("statistics");
+        dpor.stats = DporStats {
+            sleep_blocked: count()?,
+            from_races: count()?,
+            from_last_switch: count()?,
+            from_fault_first: count()?,
+            fault_branches: count()?,
+            kept_awake: count()?,
+            from_kept_awake: count()?,
+        };
+        let actors = dpor.actors.len();
+        dpor.nodes = input.seq("nodes", |input| read_node(input, actors))?;
+        Ok(dpor)
+    }
+}
+
+fn task(out: &mut Writer, task: &TaskId) {
+    out.u32(task.0);
+}
+
+fn read_task(input: &mut Reader<'_>) -> Result<TaskId, String> {
+    Ok(TaskId(input.u32("task id")?))
+}
+
+fn actor(out: &mut Writer, actor: &Actor) {
+    match actor {
+        Actor::Task(id) => {
+            out.u8(0);
+            task(out, id);
+        }
+        Actor::Fault(name) => {
+            out.u8(1);
+            out.str(name);
+        }
+    }
+}
+
+fn read_actor(input: &mut Reader<'_>) -> Result<Actor, String> {
+    match input.u8("actor kind")? {
+        0 => Ok(Actor::Task(read_task(input)?)),
+        1 => Ok(Actor::Fault(input.str("fault name")?)),
+        other => Err(format!("actor kind {other} is unknown (0: task, 1: fault)")),
+    }
+}
+
+fn access(out: &mut Writer, access: &Access) {
+    match access.object {
+        ObjectKey::Shared(id) => {
+            out.u8(0);
+            out.u32(id);
+        }
+        ObjectKey::Task(id) => {
+            out.u8(1);
+            task(out, &id);
+        }
+        ObjectKey::Ended(id) => {
+            out.u8(2);
+            task(out, &id);
+        }
+        ObjectKey::Injected(id) => {
+            out.u8(3);
+            task(out, &id);
+        }
+        ObjectKey::FaultBudget => out.u8(4),
+    }
+    out.bool(access.write);
+    out.u8(match access.lock {
+        LockRole::None => 0,
+        LockRole::Acquire => 1,
+        LockRole::Release => 2,
+    });
+}
+
+fn read_access(input: &mut Reader<'_>) -> Result<Access, String> {
+    let object = match input.u8("object kind")? {
+        0 => ObjectKey::Shared(input.u32("object id")?),
+        1 => ObjectKey::Task(read_task(input)?),
+        2 => ObjectKey::Ended(read_task(input)?),
+        3 => ObjectKey::Injected(read_task(input)?),
+        4 => ObjectKey::FaultBudget,
+        other => return Err(format!("object kind {other} is unknown")),
+    };
+    let write = input.bool("write flag")?;
+    let lock = match input.u8("lock role")? {
+        0 => LockRole::None,
+        1 => LockRole::Acquire,
+        2 => LockRole::Release,
+        other => return Err(format!("lock role {other} is unknown")),
+    };
+    Ok(Access {
+        object,
+        write,
+        lock,
+    })
+}
+
+fn sleeper(out: &mut Writer, sleeper: &Sleeper) {
+    actor(out, &sleeper.actor);
+    out.seq(&sleeper.accesses, access);
+    out.u32(sleeper.cost);
+}
+
+fn read_sleeper(input: &mut Reader<'_>) -> Result<Sleeper, String> {
+    Ok(Sleeper {
+        actor: read_actor(input)?,
+        accesses: Rc::from(input.seq("sleeper accesses", read_access)?),
+        cost: input.u32("sleeper cost")?,
+    })
+}
+
+fn node(out: &mut Writer, node: &Node) {
+    out.seq(&node.enabled, actor);
+    out.bool(node.current.is_some());
+    task(out, &node.current.unwrap_or(TaskId(0)));
+    out.bool(node.current_yields);
+    out.seq(&node.yielding, task);
+    out.u32(node.preemptions);
+    out.u32(node.faults);
+    out.seq(&node.sleep, sleeper);
+    out.seq(&node.done, sleeper);
+    out.seq(&node.backtrack, actor);
+    let origins: Vec<(&Actor, &Origin)> = node.origins.iter().collect();
+    out.seq(&origins, |out, (who, origin)| {
+        actor(out, who);
+        out.u8(match origin {
+            Origin::Race => 0,
+            Origin::LastSwitch => 1,
+            Origin::FaultFirst => 2,
+        });
+    });
+    out.seq(&node.kept_awake, actor);
+    actor(out, &node.chosen);
+    out.seq(&node.accesses, access);
+    out.len(node.actor_idx);
+    out.u32(node.actor_seq);
+    out.seq(&node.clock, |out, count| out.u32(*count));
+}
+
+fn read_node(input: &mut Reader<'_>, actors: usize) -> Result<Node, String> {
+    let enabled = input.seq("enabled actors", read_actor)?;
+    let has_current = input.bool("current flag")?;
+    let current = read_task(input)?;
+    let current_yields = input.bool("yield flag")?;
+    let yielding = input.seq("yielding tasks", read_task)?;
+    let preemptions = input.u32("preemptions")?;
+    let faults = input.u32("faults")?;
+    let sleep = input.seq("sleep set", read_sleeper)?;
+    let done = input.seq("explored actors", read_sleeper)?;
+    let backtrack = input.seq("scheduled actors", read_actor)?;
+    let origins = input.seq("origins", |input| {
+        let who = read_actor(input)?;
+        let origin = match input.u8("origin")? {
+            0 => Origin::Race,
+            1 => Origin::LastSwitch,
+            2 => Origin::FaultFirst,
+            other => return Err(format!("origin {other} is unknown")),
+        };
+        Ok((who, origin))
+    })?;
+    let kept_awake = input.seq("kept-awake actors", read_actor)?;
+    let chosen = read_actor(input)?;
+    let accesses = input.seq("accesses", read_access)?;
+    let actor_idx = input.len("actor index")?;
+    if actor_idx >= actors {
+        return Err(format!(
+            "actor index {actor_idx} is outside the {actors} actors saved"
+        ));
+    }
+    let actor_seq = input.u32("actor event count")?;
+    let clock = input.seq("clock", |input| input.u32("clock entry"))?;
+    Ok(Node {
+        enabled,
+        current: has_current.then_some(current),
+        current_yields,
+        yielding,
+        preemptions,
+        faults,
+        sleep,
+        done,
+        backtrack,
+        origins: origins.into_iter().collect::<BTreeMap<_, _>>(),
+        kept_awake,
+        chosen,
+        accesses,
+        actor_idx,
+        actor_seq,
+        clock,
+    })
+}
