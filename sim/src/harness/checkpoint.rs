@@ -28,8 +28,15 @@ use crate::strategy::Dpor;
 use crate::trace::{FNV_OFFSET_BASIS, fnv1a64_extend};
 use crate::wire::{Reader, Writer};
 
-/// Executions between two saves: about four minutes of a large scenario's search.
+/// Executions between two saves by default: about four minutes of a large scenario's search.
 pub(crate) const CHUNK: u64 = 1_000_000;
+
+/// Where a search is saved, and how often.
+pub(crate) struct Saved<'a> {
+    pub(crate) path: &'a Path,
+    /// Executions between two saves.
+    pub(crate) every: u64,
+}
 
 const MAGIC: &[u8] = b"vigil search checkpoint, format 1\n";
 
@@ -124,9 +131,10 @@ pub(crate) fn run_checkpointed(
     run: PartRun<'_>,
     kind: StrategyKind,
     shrink: bool,
-    path: &Path,
+    saved: Saved<'_>,
     progress: Box<dyn FnMut(u64)>,
 ) -> Result<Log, String> {
+    let path = saved.path;
     let StrategyKind::Dpor {
         preemptions_max,
         faults_max,
@@ -154,7 +162,7 @@ pub(crate) fn run_checkpointed(
     let progress = Rc::new(RefCell::new(progress));
     let budget = run.config.executions;
     while !finished(&log) && next < budget {
-        let end = next.saturating_add(CHUNK).min(budget);
+        let end = next.saturating_add(saved.every).min(budget);
         let mut config = run.config.clone();
         config.executions = end;
         let part = PartRun {

@@ -59,6 +59,8 @@ pub struct Overrides {
     /// Save a whole systematic search's state to this file as it goes, and resume from it
     /// when it exists (see [`checkpoint`]).
     pub checkpoint: Option<std::path::PathBuf>,
+    /// Executions between two saves of the checkpoint (`None`: a million).
+    pub checkpoint_every: Option<u64>,
 }
 
 /// What a scenario run observed.
@@ -408,7 +410,12 @@ fn search_scenario(
             };
             let log = match &overrides.checkpoint {
                 Some(path) => {
-                    match checkpoint::run_checkpointed(whole, kind, options.shrink, path, progress)
+                    let every = overrides
+                        .checkpoint_every
+                        .unwrap_or(checkpoint::CHUNK)
+                        .max(1);
+                    let saved = checkpoint::Saved { path, every };
+                    match checkpoint::run_checkpointed(whole, kind, options.shrink, saved, progress)
                     {
                         Ok(log) => log,
                         Err(message) => return checkpoint_failed(&scenario, file, message),

@@ -4,6 +4,7 @@
 //! deterministic executor. Tests that need a fresh process run this same binary again with
 //! an environment variable that tells one test to act as the child.
 
+mod checkpoint;
 mod cli;
 mod corpus;
 mod dependency_events;

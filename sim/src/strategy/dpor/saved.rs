@@ -254,3 +254,159 @@ fn read_node(input: &mut Reader<'_>, actors: usize) -> Result<Node, String> {
         clock,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::runner::{Config, run};
+    use crate::sync::Mutex;
+    use crate::sync::atomic::{AtomicU32, Ordering};
+
+    /// Everything a search keeps from one execution to the next, as text.
+    fn persistent(dpor: &Dpor) -> String {
+        format!(
+            "{:?}\n{:?}\n{:?}\n{:?}\n{} {} {} {} {}",
+            dpor.nodes,
+            dpor.actors,
+            dpor.data,
+            dpor.stats,
+            dpor.executions,
+            dpor.exhausted,
+            dpor.redundant,
+            dpor.preemptions_max,
+            dpor.faults_max
+        )
+    }
+
+    /// Three threads on a mutex and an atomic: nodes with several explored, scheduled and
+    /// sleeping actors.
+    fn model() {
+        let lock = Arc::new(Mutex::new(0u32));
+        let counter = Arc::new(AtomicU32::new(0));
+        let handles: Vec<_> = (0..2)
+            .map(|_| {
+                let (lock, counter) = (lock.clone(), counter.clone());
+                crate::thread::spawn(move || {
+                    *lock.lock().unwrap() += 1;
+                    let seen = counter.load(Ordering::SeqCst);
+                    counter.store(seen + 1, Ordering::SeqCst);
+                })
+            })
+            .collect();
+        counter.fetch_add(1, Ordering::SeqCst);
+        for handle in handles {
+            handle.join().unwrap();
+        }
+    }
+
+    /// A node holding every kind of actor, object, lock role and origin.
+    fn every_variant() -> Node {
+        let fault = Actor::Fault("participant fault on worker 'a' (error)".into());
+        let accesses: Vec<Access> = [
+            ObjectKey::Shared(3),
+            ObjectKey::Task(TaskId(1)),
+            ObjectKey::Ended(TaskId(2)),
+            ObjectKey::Injected(TaskId(3)),
+            ObjectKey::FaultBudget,
+        ]
+        .into_iter()
+        .flat_map(|object| {
+            [
+                Access::read(object),
+                Access::acquire(object),
+                Access::release(object),
+            ]
+        })
+        .collect();
+        let sleeper = |actor: &Actor, cost| Sleeper {
+            actor: actor.clone(),
+            accesses: Rc::from(accesses.clone()),
+            cost,
+        };
+        Node {
+            enabled: vec![Actor::Task(TaskId(0)), fault.clone()],
+            current: None,
+            current_yields: true,
+            yielding: vec![TaskId(4)],
+            preemptions: 2,
+            faults: 1,
+            sleep: vec![sleeper(&fault, 1)],
+            done: vec![sleeper(&Actor::Task(TaskId(0)), 2), sleeper(&fault, 0)],
+            backtrack: vec![fault.clone(), Actor::Task(TaskId(5))],
+            origins: [
+                (fault.clone(), Origin::FaultFirst),
+                (Actor::Task(TaskId(0)), Origin::Race),
+                (Actor::Task(TaskId(5)), Origin::LastSwitch),
+            ]
+            .into_iter()
+            .collect(),
+            kept_awake: vec![fault.clone()],
+            chosen: fault,
+            accesses,
+            actor_idx: 0,
+            actor_seq: 7,
+            clock: vec![7, 0, 3],
+        }
+    }
+
+    #[test]
+    fn a_saved_search_restores_everything_it_keeps_between_executions() {
+        let config = Config {
+            executions: 40,
+            ..Config::default()
+        };
+        let mut dpor = Dpor::new(2, 1);
+        run(&config, &mut dpor, model);
+        assert_eq!(dpor.executions, 40, "the search was cut by its budget");
+        let explored = dpor.nodes.iter().map(|node| node.done.len()).max();
+        let scheduled = dpor.nodes.iter().map(|node| node.backtrack.len()).max();
+        let asleep = dpor.nodes.iter().map(|node| node.sleep.len()).max();
+        assert!(
+            explored > Some(1) && scheduled > Some(0) && asleep > Some(0),
+            "nodes with explored, scheduled and sleeping actors: {explored:?} {scheduled:?} {asleep:?}"
+        );
+        dpor.nodes.push(every_variant());
+        let mut out = Writer::default();
+        dpor.save(&mut out);
+        let mut input = Reader::new(&out.bytes);
+        let restored = Dpor::restore(2, 1, &mut input).unwrap();
+        assert!(input.at_end());
+        assert_eq!(persistent(&restored), persistent(&dpor));
+
+        let mut input = Reader::new(&out.bytes);
+        let error = Dpor::restore(1, 1, &mut input).unwrap_err();
+        assert!(
+            error.contains("saved with 2 preemptions and 1 faults"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_restored_search_goes_on_as_the_uninterrupted_one() {
+        let mut config = Config {
+            executions: 10_000,
+            ..Config::default()
+        };
+        let mut whole = Dpor::new(2, 0);
+        let all = run(&config, &mut whole, model).progress().executions;
+        assert!(whole.exhausted && all > 40, "{all} executions");
+        config.executions = 40;
+        let mut first = Dpor::new(2, 0);
+        run(&config, &mut first, model);
+        let mut out = Writer::default();
+        first.save(&mut out);
+        let mut rest = Dpor::restore(2, 0, &mut Reader::new(&out.bytes)).unwrap();
+        config.executions = 10_000;
+        let resumed = crate::runner::Runner::new(config)
+            .starting_at(40)
+            .run(&mut rest, model);
+        assert_eq!(40 + resumed.progress().executions, all);
+        assert!(rest.exhausted);
+        assert_eq!(
+            format!("{:?}", rest.stats()),
+            format!("{:?}", whole.stats())
+        );
+    }
+}

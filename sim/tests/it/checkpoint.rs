@@ -1,0 +1,274 @@
+//! Checkpoints of a dpor search (`vigil explore --checkpoint FILE`): a search cut anywhere
+//! and resumed, once or many times, reports what one uninterrupted run reports, byte for
+//! byte; a checkpoint that belongs to another search, or is damaged, is refused before
+//! anything runs and left as it was.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use vigil_sim::report::{self, Row};
+use vigil_sim::scenario::{self, Scenario, StrategyKind};
+use vigil_sim::{Overrides, ScenarioRun, checkpoint_error, run_scenario};
+
+fn load(file: &str) -> (Scenario, String) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(file);
+    (scenario::load(&path).unwrap(), file.to_owned())
+}
+
+/// Every output a run makes: JSON, summary, JUnit, coverage plot, and the trace of a failure.
+fn outputs(run: &ScenarioRun) -> String {
+    let rows = [Row { run, elapsed: None }];
+    let mut out = report::json(&rows);
+    out.push_str(&report::summary_markdown(&rows));
+    out.push_str(&report::junit(&rows));
+    out.push_str(&report::coverage_svg(run));
+    if run.failure.is_some() {
+        out.push_str(&report::trace_text(run));
+    }
+    out
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn dpor(executions: u64) -> Overrides {
+    Overrides {
+        strategy: Some(StrategyKind::Dpor {
+            preemptions_max: 2,
+            faults_max: 1,
+        }),
+        executions: Some(executions),
+        ..Overrides::default()
+    }
+}
+
+fn saved(overrides: &Overrides, path: &Path, every: u64) -> Overrides {
+    Overrides {
+        checkpoint: Some(path.to_owned()),
+        checkpoint_every: Some(every),
+        ..overrides.clone()
+    }
+}
+
+/// Runs `scenario` under `overrides` as a sequence of runs with the budgets `cuts` (each
+/// resuming the last one's checkpoint) and then the full budget; returns the last run.
+fn resumed(scenario: &Scenario, file: &str, overrides: &Overrides, cuts: &[u64]) -> ScenarioRun {
+    let dir = scratch(&format!(
+        "checkpoint-{}-{}",
+        scenario.name,
+        cuts.iter()
+            .map(u64::to_string)
+            .collect::<Vec<_>>()
+            .join("-")
+    ));
+    let path = dir.join("search.ckpt");
+    for &cut in cuts {
+        let part = Overrides {
+            executions: Some(cut),
+            ..saved(overrides, &path, 97)
+        };
+        let run = run_scenario(scenario, file, &part);
+        assert!(run.executions <= cut, "a cut run stops at its budget");
+        let coverage = run.coverage.expect("dpor reports its coverage");
+        assert!(!coverage.exhaustive, "a cut run certifies nothing");
+    }
+    run_scenario(scenario, file, &saved(overrides, &path, 97))
+}
+
+#[test]
+fn a_passing_search_resumed_anywhere_reports_what_an_uninterrupted_one_does() {
+    let (scenario, file) = load("scenarios/faults/d3-02-dies-after-link-before-notify.toml");
+    let overrides = dpor(100_000);
+    let whole = run_scenario(&scenario, &file, &overrides);
+    assert!(whole.certified(), "the search exhausts its bounds");
+    let all = whole.executions;
+    // Cut at the first execution, inside and at the end of a save interval, several times,
+    // and one short of the end.
+    for cuts in [vec![1], vec![97], vec![300, 301, 700], vec![all - 1]] {
+        let resumed = resumed(&scenario, &file, &overrides, &cuts);
+        assert_eq!(outputs(&resumed), outputs(&whole), "cut at {cuts:?}");
+    }
+}
+
+#[test]
+fn a_failing_search_resumed_before_its_failure_finds_and_shrinks_the_same_one() {
+    let (scenario, file) = load("sim/tests/fixtures/dpor-step-limit.toml");
+    let overrides = dpor(5000);
+    let whole = run_scenario(&scenario, &file, &overrides);
+    assert!(whole.failure.is_some(), "the planted livelock is found");
+    // The search counts its executions up to and including the failing one.
+    let at = whole.executions - 1;
+    assert!(
+        at > 100,
+        "the failure is deep enough to cut before it (at {at})"
+    );
+    for cuts in [vec![1], vec![at / 2, at]] {
+        let resumed = resumed(&scenario, &file, &overrides, &cuts);
+        assert_eq!(outputs(&resumed), outputs(&whole), "cut at {cuts:?}");
+    }
+}
+
+#[test]
+fn a_finished_search_resumed_again_reports_the_same_without_running() {
+    let (scenario, file) = load("scenarios/faults/d3-02-dies-after-link-before-notify.toml");
+    let path = scratch("checkpoint-finished").join("search.ckpt");
+    let overrides = saved(&dpor(100_000), &path, 500);
+    let first = run_scenario(&scenario, &file, &overrides);
+    assert!(first.certified());
+    let bytes = std::fs::read(&path).unwrap();
+    let again = run_scenario(&scenario, &file, &overrides);
+    assert_eq!(outputs(&again), outputs(&first));
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        bytes,
+        "nothing new was saved"
+    );
+}
+
+#[test]
+fn a_checkpoint_of_another_search_or_a_damaged_one_is_refused_saying_why() {
+    let (scenario, file) = load("scenarios/faults/d3-02-dies-after-link-before-notify.toml");
+    let (other, _) = load("scenarios/faults/d3-06-unregister-races-snapshot.toml");
+    let dir = scratch("checkpoint-refused");
+    let path = dir.join("search.ckpt");
+    let overrides = saved(&dpor(200), &path, 100);
+    run_scenario(&scenario, &file, &overrides);
+    assert_eq!(checkpoint_error(&scenario, &overrides), None, "it resumes");
+    let bounds = Overrides {
+        strategy: Some(StrategyKind::Dpor {
+            preemptions_max: 1,
+            faults_max: 1,
+        }),
+        ..overrides.clone()
+    };
+    let seed = Overrides {
+        seed: Some(7),
+        ..overrides.clone()
+    };
+    let random = Overrides {
+        strategy: Some(StrategyKind::Random),
+        ..overrides.clone()
+    };
+    let split = Overrides {
+        split_depth: Some(1),
+        ..overrides.clone()
+    };
+    let refused = |scenario: &Scenario, overrides: &Overrides| {
+        checkpoint_error(scenario, overrides).expect("the checkpoint is refused")
+    };
+    let said = refused(&scenario, &bounds);
+    assert!(
+        said.contains("saved for 2 preemptions and 1 faults, not 1 and 1"),
+        "{said}"
+    );
+    let said = refused(&scenario, &seed);
+    assert!(said.contains("not 7"), "{said}");
+    let said = refused(&other, &overrides);
+    assert!(said.contains("another scenario"), "{said}");
+    let said = refused(&scenario, &random);
+    assert!(said.contains("only kept for the dpor strategy"), "{said}");
+    let said = refused(&scenario, &split);
+    assert!(said.contains("not one split into units"), "{said}");
+
+    let bytes = std::fs::read(&path).unwrap();
+    let damaged = |name: &str, bytes: &[u8]| {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let said = refused(&scenario, &saved(&dpor(200), &path, 100));
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            bytes,
+            "{name} is left as it was"
+        );
+        said
+    };
+    let said = damaged("truncated.ckpt", &bytes[..bytes.len() / 2]);
+    assert!(said.contains("truncated or corrupt"), "{said}");
+    let mut flipped = bytes.clone();
+    let middle = flipped.len() / 2;
+    flipped[middle] ^= 0x10;
+    let said = damaged("flipped.ckpt", &flipped);
+    assert!(said.contains("truncated or corrupt"), "{said}");
+    let said = damaged("text.ckpt", b"executions = 200\n");
+    assert!(
+        said.contains("does not start as a vigil search checkpoint"),
+        "{said}"
+    );
+    let said = damaged("empty.ckpt", b"");
+    assert!(said.contains("does not start as"), "{said}");
+}
+
+#[test]
+fn the_cli_refuses_an_unusable_checkpoint_with_exit_3_and_resumes_a_good_one() {
+    let dir = scratch("checkpoint-cli");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let path = dir.join("search.ckpt").display().to_string();
+    let file = "scenarios/faults/d3-02-dies-after-link-before-notify.toml";
+    let vigil = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_vigil"))
+            .args(args)
+            .current_dir(&root)
+            .output()
+            .expect("the vigil binary runs")
+    };
+    let uninterrupted = vigil(&[
+        "explore",
+        file,
+        "--strategy",
+        "dpor",
+        "--no-reports",
+        "--json",
+    ]);
+    let explore = |extra: &[&str]| {
+        let mut args = vec![
+            "explore",
+            file,
+            "--strategy",
+            "dpor",
+            "--no-reports",
+            "--json",
+            "--checkpoint",
+            &path,
+        ];
+        args.extend(extra);
+        vigil(&args)
+    };
+    let cut = explore(&["--executions", "300"]);
+    assert_eq!(
+        cut.status.code(),
+        Some(1),
+        "the file requires a certificate"
+    );
+    let saved = std::fs::read(&path).unwrap();
+    let wrong = explore(&["--preemptions", "1"]);
+    assert_eq!(wrong.status.code(), Some(3));
+    let said = String::from_utf8_lossy(&wrong.stderr);
+    assert!(
+        said.contains("--checkpoint") && said.contains("not 1 and 1"),
+        "{said}"
+    );
+    assert!(wrong.stdout.is_empty(), "nothing ran");
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        saved,
+        "the checkpoint is left as it was"
+    );
+    let done = explore(&[]);
+    assert_eq!(done.status.code(), Some(0));
+    let said = String::from_utf8_lossy(&done.stderr);
+    assert!(said.contains("resuming the search saved in"), "{said}");
+    let timeless = |json: &[u8]| {
+        String::from_utf8_lossy(json)
+            .lines()
+            .filter(|line| !line.contains("\"elapsed_ms\""))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let report = timeless(&done.stdout);
+    assert!(report.contains(", exhaustive\""), "{report}");
+    assert_eq!(report, timeless(&uninterrupted.stdout));
+}
