@@ -9,7 +9,10 @@
 #
 # Usage: benches/certify.sh [FILE...]   (default: every scenarios/faults/d3-*.toml)
 # Environment: BUDGET (executions at most per scenario, default 100000000); VIGIL (a vigil
-# binary to use instead of building this checkout's release build).
+# binary to use instead of building this checkout's release build); CHECKPOINTS (a folder:
+# each search keeps `--checkpoint FOLDER/NAME.ckpt`, so running the script again with the same
+# binary resumes every search where it stopped instead of starting over; the times are then
+# those of this run alone).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -26,15 +29,22 @@ else
 fi
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
+if [ -n "${CHECKPOINTS:-}" ]; then
+  mkdir -p "$CHECKPOINTS"
+fi
 
 echo "| scenario | result | executions | wall s | CPU s | peak memory |"
 echo "|---|---|---:|---:|---:|---:|"
 for file in "$@"; do
   name="$(basename "$file" .toml)"
   status=0
+  keep=()
+  if [ -n "${CHECKPOINTS:-}" ]; then
+    keep=(--checkpoint "$CHECKPOINTS/$name.ckpt")
+  fi
   if [ -x /usr/bin/time ]; then
     /usr/bin/time -f "%e %U %M" -o "$out/time" "$vigil" explore "$file" --strategy dpor \
-      --preemptions 2 --faults 1 --executions "$budget" --jobs 1 --no-reports \
+      --preemptions 2 --faults 1 --executions "$budget" --jobs 1 --no-reports "${keep[@]}" \
       >"$out/stdout" 2>"$out/stderr" || status=$?
     # GNU time puts "Command exited with non-zero status N" first when the search fails.
     read -r seconds cpu kib < <(tail -n 1 "$out/time")
@@ -42,7 +52,8 @@ for file in "$@"; do
   else
     start="$(date +%s)"
     "$vigil" explore "$file" --strategy dpor --preemptions 2 --faults 1 \
-      --executions "$budget" --jobs 1 --no-reports >"$out/stdout" 2>"$out/stderr" || status=$?
+      --executions "$budget" --jobs 1 --no-reports "${keep[@]}" >"$out/stdout" \
+      2>"$out/stderr" || status=$?
     seconds="$(($(date +%s) - start))"
     cpu="-"
     memory="-"
