@@ -418,7 +418,9 @@ fn search_scenario(
                     match checkpoint::run_checkpointed(whole, kind, options.shrink, saved, progress)
                     {
                         Ok(log) => log,
-                        Err(message) => return checkpoint_failed(&scenario, file, message),
+                        Err(message) => {
+                            return nothing_ran(&scenario, file, Observed::Error { message });
+                        }
                     }
                 }
                 None => {
@@ -678,13 +680,12 @@ fn finish(
     }
 }
 
-/// The run of a search whose checkpoint could not be read, used or written: an error of the
-/// harness, with what and where.
-fn checkpoint_failed(scenario: &Arc<Scenario>, file: &str, message: String) -> ScenarioRun {
+/// A run of `scenario` in which nothing ran, observed as `observed`.
+pub(crate) fn nothing_ran(scenario: &Arc<Scenario>, file: &str, observed: Observed) -> ScenarioRun {
     ScenarioRun {
         scenario: scenario.clone(),
         file: file.to_owned(),
-        observed: Observed::Error { message },
+        observed,
         executions: 0,
         distinct_schedules: 0,
         failure: None,

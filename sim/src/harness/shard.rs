@@ -87,26 +87,8 @@ pub(crate) fn unit_of(scenario: &Scenario) -> u64 {
 
 /// The run a shard reports for a search another shard runs whole.
 pub(crate) fn elsewhere(scenario: &Arc<Scenario>, file: &str, shard: Shard) -> ScenarioRun {
-    let mut run = ScenarioRun {
-        scenario: scenario.clone(),
-        file: file.to_owned(),
-        observed: Observed::Pass,
-        executions: 0,
-        distinct_schedules: 0,
-        failure: None,
-        trace: crate::trace::Trace::default(),
-        schedule: None,
-        checks_read: 0,
-        checks_skipped: 0,
-        workload: None,
-        coverage: None,
-        notes: Vec::new(),
-        regression: None,
-        stop: Some(StopReason::ExecutionsDone),
-        reach: super::Reach::default(),
-        shard_log: None,
-        dispatch: None,
-    };
+    let mut run = super::nothing_ran(scenario, file, Observed::Pass);
+    run.stop = Some(StopReason::ExecutionsDone);
     let owner = unit_of(scenario) % shard.count + 1;
     run.notes.push(format!(
         "its search cannot be split by execution, so it runs whole on shard {owner}/{}",

@@ -3,37 +3,13 @@
 //! byte; a checkpoint that belongs to another search, or is damaged, is refused before
 //! anything runs and left as it was.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-use vigil_sim::report::{self, Row};
-use vigil_sim::scenario::{self, Scenario, StrategyKind};
+use vigil_sim::scenario::{Scenario, StrategyKind};
 use vigil_sim::{Overrides, ScenarioRun, checkpoint_error, run_scenario};
 
-fn load(file: &str) -> (Scenario, String) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(file);
-    (scenario::load(&path).unwrap(), file.to_owned())
-}
-
-/// Every output a run makes: JSON, summary, JUnit, coverage plot, and the trace of a failure.
-fn outputs(run: &ScenarioRun) -> String {
-    let rows = [Row { run, elapsed: None }];
-    let mut out = report::json(&rows);
-    out.push_str(&report::summary_markdown(&rows));
-    out.push_str(&report::junit(&rows));
-    out.push_str(&report::coverage_svg(run));
-    if run.failure.is_some() {
-        out.push_str(&report::trace_text(run));
-    }
-    out
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+use crate::spread::{load, outputs, scratch, timeless};
 
 fn dpor(executions: u64) -> Overrides {
     Overrides {
@@ -215,25 +191,18 @@ fn the_cli_refuses_an_unusable_checkpoint_with_exit_3_and_resumes_a_good_one() {
             .output()
             .expect("the vigil binary runs")
     };
-    let uninterrupted = vigil(&[
+    let plain = [
         "explore",
         file,
         "--strategy",
         "dpor",
         "--no-reports",
         "--json",
-    ]);
+    ];
+    let uninterrupted = vigil(&plain);
     let explore = |extra: &[&str]| {
-        let mut args = vec![
-            "explore",
-            file,
-            "--strategy",
-            "dpor",
-            "--no-reports",
-            "--json",
-            "--checkpoint",
-            &path,
-        ];
+        let mut args = plain.to_vec();
+        args.extend(["--checkpoint", path.as_str()]);
         args.extend(extra);
         vigil(&args)
     };
@@ -261,13 +230,6 @@ fn the_cli_refuses_an_unusable_checkpoint_with_exit_3_and_resumes_a_good_one() {
     assert_eq!(done.status.code(), Some(0));
     let said = String::from_utf8_lossy(&done.stderr);
     assert!(said.contains("resuming the search saved in"), "{said}");
-    let timeless = |json: &[u8]| {
-        String::from_utf8_lossy(json)
-            .lines()
-            .filter(|line| !line.contains("\"elapsed_ms\""))
-            .collect::<Vec<_>>()
-            .join("\n")
-    };
     let report = timeless(&done.stdout);
     assert!(report.contains(", exhaustive\""), "{report}");
     assert_eq!(report, timeless(&uninterrupted.stdout));

@@ -9,14 +9,15 @@ use vigil_sim::report::{self, Row};
 use vigil_sim::scenario::{self, Scenario, StrategyKind};
 use vigil_sim::{Observed, Overrides, ScenarioRun, Shard, ShardLog, merge_scenario, run_scenario};
 
-fn load(file: &str) -> (Scenario, String) {
+pub(crate) fn load(file: &str) -> (Scenario, String) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(file);
     (scenario::load(&path).unwrap(), file.to_owned())
 }
 
 /// Everything `vigil` writes about a run except times: the JSON, the summary, JUnit, and
 /// the failure's trace text when there is one.
-fn outputs(run: &ScenarioRun) -> String {
+/// Every output a run makes: JSON, summary, JUnit, coverage plot, and a failure's trace.
+pub(crate) fn outputs(run: &ScenarioRun) -> String {
     let rows = [Row { run, elapsed: None }];
     let mut out = report::json(&rows);
     out.push_str(&report::summary_markdown(&rows));
@@ -206,7 +207,7 @@ fn vigil(dir: &Path, args: &[&str]) -> std::process::Output {
         .expect("the vigil binary runs")
 }
 
-fn scratch(name: &str) -> PathBuf {
+pub(crate) fn scratch(name: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
@@ -214,7 +215,7 @@ fn scratch(name: &str) -> PathBuf {
 }
 
 /// The JSON report without the lines that hold times.
-fn timeless(json: &[u8]) -> String {
+pub(crate) fn timeless(json: &[u8]) -> String {
     String::from_utf8_lossy(json)
         .lines()
         .filter(|line| !line.contains("\"elapsed_ms\""))
