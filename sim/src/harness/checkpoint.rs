@@ -12,7 +12,10 @@
 //! it names the scenario (a digest of its parsed form), the seed and the bounds it was
 //! saved for: a file for another scenario or setting, a truncated or corrupt file, is an
 //! error that says which, and is left as it was. It is replaced atomically (written beside
-//! and renamed), so an interrupted save leaves the previous checkpoint whole.
+//! and renamed), so an interrupted save leaves the previous checkpoint whole. The checksum
+//! (FNV-1a) catches damage, not deliberate edits; a file edited under a matching checksum is
+//! still read without panicking (a test damages every part of one), and a search that would
+//! run an actor where it could not run is refused.
 
 use std::cell::RefCell;
 use std::path::Path;

@@ -234,3 +234,52 @@ fn the_cli_refuses_an_unusable_checkpoint_with_exit_3_and_resumes_a_good_one() {
     assert!(report.contains(", exhaustive\""), "{report}");
     assert_eq!(report, timeless(&uninterrupted.stdout));
 }
+
+/// The checksum the checkpoint ends with (FNV-1a, 64 bits), for damaging a file so that the
+/// checksum still matches.
+fn fnv1a64(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(*byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+#[test]
+fn a_checkpoint_damaged_anywhere_under_a_matching_checksum_never_panics() {
+    let (scenario, file) = load("scenarios/faults/d3-02-dies-after-link-before-notify.toml");
+    let dir = scratch("checkpoint-damaged");
+    let path = dir.join("search.ckpt");
+    run_scenario(&scenario, &file, &saved(&dpor(150), &path, 100));
+    let bytes = std::fs::read(&path).unwrap();
+    let body = bytes.len() - 8;
+    let header = bytes.iter().position(|&byte| byte == b'\n').unwrap() + 1;
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let (mut refused, mut resumed) = (0, 0);
+    for _ in 0..48 {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1);
+        let at = header + (state >> 33) as usize % (body - header);
+        let mut damaged = bytes.clone();
+        damaged[at] ^= 1 << ((state >> 29) % 8);
+        let checksum = fnv1a64(&damaged[..body]);
+        damaged[body..].copy_from_slice(&checksum.to_le_bytes());
+        let damaged_path = dir.join("damaged.ckpt");
+        std::fs::write(&damaged_path, &damaged).unwrap();
+        let overrides = saved(&dpor(300), &damaged_path, 100);
+        let outcome = std::panic::catch_unwind(|| {
+            checkpoint_error(&scenario, &overrides).or_else(|| {
+                match run_scenario(&scenario, &file, &overrides).observed {
+                    vigil_sim::Observed::Error { message } => Some(message),
+                    _ => None,
+                }
+            })
+        });
+        match outcome {
+            Ok(Some(_)) => refused += 1,
+            Ok(None) => resumed += 1,
+            Err(_) => panic!("byte {at} damaged: the resume panicked"),
+        }
+    }
+    // Most damage is caught; some (a count, a flag, a cost) leaves a search that still runs.
+    assert!(refused > 0, "{refused} refused, {resumed} resumed");
+}

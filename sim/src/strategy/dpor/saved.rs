@@ -77,6 +77,19 @@ impl Dpor {
         };
         let actors = dpor.actors.len();
         dpor.nodes = input.seq("nodes", |input| read_node(input, actors))?;
+        // What the search will run again must be something that could run there: a damaged
+        // file whose checksum still matches is refused here rather than replayed.
+        for (idx, node) in dpor.nodes.iter().enumerate() {
+            let explored = node.done.iter().map(|done| &done.actor);
+            let runs = std::iter::once(&node.chosen)
+                .chain(&node.backtrack)
+                .chain(explored);
+            if let Some(actor) = runs.into_iter().find(|actor| !node.enabled.contains(actor)) {
+                return Err(format!(
+                    "node {idx} runs {actor:?}, which could not run there: the search is corrupt"
+                ));
+            }
+        }
         Ok(dpor)
     }
 }
