@@ -78,7 +78,7 @@ pub use failure::{BlockedTask, Failure, FailureKind, REPLAY_ENV, TRACE_TAIL_LINE
 pub use fault::{FaultAction, FaultView, Faults, NoFaults};
 pub use harness::{
     DispatchTally, Log, Observed, Overrides, Reach, ScenarioRun, ShardLog, ShardMode, Workload,
-    checkpoint_error, expect_label, invariant_of, merge_scenario, pinned_regression,
+    checkpoint_status, expect_label, invariant_of, merge_scenario, pinned_regression,
     regression_scenario, replay_scenario, run_scenario, run_scenario_with_progress,
     shrink_scenario,
 };

@@ -339,11 +339,17 @@ fn run(cli: Cli) -> Result<u8> {
                 checkpoint,
                 ..Overrides::default()
             };
-            if let Some(error) = vigil_sim::checkpoint_error(&scenarios[0].1, &overrides) {
-                bail!("--checkpoint: {error}");
-            }
-            if let Some(path) = overrides.checkpoint.as_ref().filter(|path| path.exists()) {
-                eprintln!("vigil: resuming the search saved in {}", path.display());
+            match vigil_sim::checkpoint_status(&scenarios[0].1, &overrides) {
+                Err(error) => bail!("--checkpoint: {error}"),
+                Ok(Some(ran)) => eprintln!(
+                    "vigil: resuming the search saved in {} after {ran} executions",
+                    overrides
+                        .checkpoint
+                        .as_deref()
+                        .unwrap_or(Path::new(""))
+                        .display()
+                ),
+                Ok(None) => {}
             }
             let output = output.resolved(false);
             run_and_report(&scenarios, &overrides, &output)

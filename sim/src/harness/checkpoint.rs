@@ -202,32 +202,30 @@ fn finished(log: &Log) -> bool {
     log.found.is_some() || log.stop == Some(StopReason::StrategyExhausted)
 }
 
-/// Why the checkpoint at `path` cannot be resumed for this search, if it exists and cannot
-/// (for `vigil explore` to refuse before anything runs).
-pub(crate) fn unusable(
+/// How many executions the checkpoint at `path` has run when it can be resumed for this
+/// search (`None`: there is no file yet), or why it cannot (for `vigil explore` to refuse
+/// before anything runs).
+pub(crate) fn status(
     path: &Path,
     scenario: &Scenario,
     seed: u64,
     kind: StrategyKind,
-) -> Option<String> {
+) -> Result<Option<u64>, String> {
     let StrategyKind::Dpor {
         preemptions_max,
         faults_max,
     } = kind
     else {
-        return Some("a checkpoint is only kept for the dpor strategy".into());
+        return Err("a checkpoint is only kept for the dpor strategy".into());
     };
     let shown = path.display();
     match std::fs::read(path) {
-        Ok(bytes) => {
-            let loaded = Identity::of(scenario, seed, preemptions_max, faults_max)
-                .and_then(|identity| load(&bytes, &identity, preemptions_max, faults_max));
-            loaded
-                .err()
-                .map(|error| format!("checkpoint {shown} cannot be resumed: {error}"))
-        }
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
-        Err(error) => Some(format!("checkpoint {shown} cannot be read: {error}")),
+        Ok(bytes) => Identity::of(scenario, seed, preemptions_max, faults_max)
+            .and_then(|identity| load(&bytes, &identity, preemptions_max, faults_max))
+            .map(|resumed| Some(resumed.next))
+            .map_err(|error| format!("checkpoint {shown} cannot be resumed: {error}")),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(error) => Err(format!("checkpoint {shown} cannot be read: {error}")),
     }
 }
 

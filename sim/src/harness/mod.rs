@@ -704,23 +704,30 @@ pub(crate) fn nothing_ran(scenario: &Arc<Scenario>, file: &str, observed: Observ
     }
 }
 
-/// Why `overrides.checkpoint` cannot be used for `scenario`'s search, if it cannot: not a
-/// dpor search, a search split or sharded, or a file that exists and cannot be resumed for
-/// this scenario, seed and bounds (`vigil explore` refuses before anything runs).
-pub fn checkpoint_error(scenario: &Scenario, overrides: &Overrides) -> Option<String> {
-    let path = overrides.checkpoint.as_ref()?;
+/// Whether `overrides.checkpoint` can be used for `scenario`'s search: `Ok(Some(n))` when it
+/// resumes after `n` executions, `Ok(None)` when no checkpoint is asked for or the file does
+/// not exist yet, and why not otherwise: not a dpor search, a search split or sharded, or a
+/// file that cannot be resumed for this scenario, seed and bounds (`vigil explore` refuses
+/// before anything runs).
+pub fn checkpoint_status(
+    scenario: &Scenario,
+    overrides: &Overrides,
+) -> Result<Option<u64>, String> {
+    let Some(path) = overrides.checkpoint.as_ref() else {
+        return Ok(None);
+    };
     let kind = overrides.strategy.unwrap_or(scenario.strategy.kind);
     let split = overrides
         .split_depth
         .unwrap_or(scenario.strategy.split_depth);
     if split > 0 {
-        return Some("a checkpoint is kept for a whole search, not one split into units".into());
+        return Err("a checkpoint is kept for a whole search, not one split into units".into());
     }
     if overrides.shard.is_some_and(|shard| shard.count > 1) {
-        return Some("a checkpoint is kept for a whole search, not a shard of one".into());
+        return Err("a checkpoint is kept for a whole search, not a shard of one".into());
     }
     let seed = overrides.seed.unwrap_or(scenario.seed);
-    checkpoint::unusable(path, scenario, seed, kind)
+    checkpoint::status(path, scenario, seed, kind)
 }
 
 /// A failure of a generated workload, as the exploration found it.

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::Command;
 
 use vigil_sim::scenario::{Scenario, StrategyKind};
-use vigil_sim::{Overrides, ScenarioRun, checkpoint_error, run_scenario};
+use vigil_sim::{Overrides, ScenarioRun, checkpoint_status, run_scenario};
 
 use crate::spread::{load, outputs, scratch, timeless};
 
@@ -113,7 +113,11 @@ fn a_checkpoint_of_another_search_or_a_damaged_one_is_refused_saying_why() {
     let path = dir.join("search.ckpt");
     let overrides = saved(&dpor(200), &path, 100);
     run_scenario(&scenario, &file, &overrides);
-    assert_eq!(checkpoint_error(&scenario, &overrides), None, "it resumes");
+    assert_eq!(
+        checkpoint_status(&scenario, &overrides),
+        Ok(Some(200)),
+        "it resumes after its 200 executions"
+    );
     let bounds = Overrides {
         strategy: Some(StrategyKind::Dpor {
             preemptions_max: 1,
@@ -134,7 +138,7 @@ fn a_checkpoint_of_another_search_or_a_damaged_one_is_refused_saying_why() {
         ..overrides.clone()
     };
     let refused = |scenario: &Scenario, overrides: &Overrides| {
-        checkpoint_error(scenario, overrides).expect("the checkpoint is refused")
+        checkpoint_status(scenario, overrides).expect_err("the checkpoint is refused")
     };
     let said = refused(&scenario, &bounds);
     assert!(
@@ -229,7 +233,10 @@ fn the_cli_refuses_an_unusable_checkpoint_with_exit_3_and_resumes_a_good_one() {
     let done = explore(&[]);
     assert_eq!(done.status.code(), Some(0));
     let said = String::from_utf8_lossy(&done.stderr);
-    assert!(said.contains("resuming the search saved in"), "{said}");
+    assert!(
+        said.contains("resuming the search saved in") && said.contains("after 300 executions"),
+        "{said}"
+    );
     let report = timeless(&done.stdout);
     assert!(report.contains(", exhaustive\""), "{report}");
     assert_eq!(report, timeless(&uninterrupted.stdout));
@@ -267,7 +274,7 @@ fn a_checkpoint_damaged_anywhere_under_a_matching_checksum_never_panics() {
         std::fs::write(&damaged_path, &damaged).unwrap();
         let overrides = saved(&dpor(300), &damaged_path, 100);
         let outcome = std::panic::catch_unwind(|| {
-            checkpoint_error(&scenario, &overrides).or_else(|| {
+            checkpoint_status(&scenario, &overrides).err().or_else(|| {
                 match run_scenario(&scenario, &file, &overrides).observed {
                     vigil_sim::Observed::Error { message } => Some(message),
                     _ => None,
