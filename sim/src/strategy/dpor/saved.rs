@@ -339,7 +339,11 @@ mod tests {
             cost,
         };
         Node {
-            enabled: vec![Actor::Task(TaskId(0)), fault.clone()],
+            enabled: vec![
+                Actor::Task(TaskId(0)),
+                Actor::Task(TaskId(5)),
+                fault.clone(),
+            ],
             current: None,
             current_yields: true,
             yielding: vec![TaskId(4)],
@@ -392,6 +396,17 @@ mod tests {
         let error = Dpor::restore(1, 1, &mut input).unwrap_err();
         assert!(
             error.contains("saved with 2 preemptions and 1 faults"),
+            "{error}"
+        );
+
+        // A node that would run an actor that could not run there is refused.
+        let last = dpor.nodes.last_mut().unwrap();
+        last.backtrack.push(Actor::Task(TaskId(9)));
+        let mut out = Writer::default();
+        dpor.save(&mut out);
+        let error = Dpor::restore(2, 1, &mut Reader::new(&out.bytes)).unwrap_err();
+        assert!(
+            error.contains("runs Task(TaskId(9)), which could not run there"),
             "{error}"
         );
     }
