@@ -138,13 +138,7 @@ pub(crate) fn run_checkpointed(
     progress: Box<dyn FnMut(u64)>,
 ) -> Result<Log, String> {
     let path = saved.path;
-    let StrategyKind::Dpor {
-        preemptions_max,
-        faults_max,
-    } = kind
-    else {
-        return Err("a checkpoint is only kept for the dpor strategy".into());
-    };
+    let (preemptions_max, faults_max) = bounds(kind)?;
     let identity = Identity::of(run.scenario, run.config.seed, preemptions_max, faults_max)?;
     let settings = Settings::of(&run.config, kind, shrink);
     let shown = path.display();
@@ -152,16 +146,11 @@ pub(crate) fn run_checkpointed(
         mut next,
         mut log,
         mut dpor,
-    } = match std::fs::read(path) {
-        Ok(bytes) => load(&bytes, &identity, preemptions_max, faults_max)
-            .map_err(|error| format!("checkpoint {shown} cannot be resumed: {error}"))?,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Resumed {
-            next: 0,
-            log: Log::default(),
-            dpor: Dpor::new(preemptions_max, faults_max),
-        },
-        Err(error) => return Err(format!("checkpoint {shown} cannot be read: {error}")),
-    };
+    } = read(path, &identity)?.unwrap_or_else(|| Resumed {
+        next: 0,
+        log: Log::default(),
+        dpor: Dpor::new(preemptions_max, faults_max),
+    });
     let progress = Rc::new(RefCell::new(progress));
     let budget = run.config.executions;
     while !finished(&log) && next < budget {
@@ -211,18 +200,29 @@ pub(crate) fn status(
     seed: u64,
     kind: StrategyKind,
 ) -> Result<Option<u64>, String> {
-    let StrategyKind::Dpor {
-        preemptions_max,
-        faults_max,
-    } = kind
-    else {
-        return Err("a checkpoint is only kept for the dpor strategy".into());
-    };
+    let (preemptions_max, faults_max) = bounds(kind)?;
+    let identity = Identity::of(scenario, seed, preemptions_max, faults_max)?;
+    Ok(read(path, &identity)?.map(|resumed| resumed.next))
+}
+
+/// The preemption and fault bounds of a dpor search (the only one a checkpoint is kept for).
+fn bounds(kind: StrategyKind) -> Result<(u32, u32), String> {
+    match kind {
+        StrategyKind::Dpor {
+            preemptions_max,
+            faults_max,
+        } => Ok((preemptions_max, faults_max)),
+        _ => Err("a checkpoint is only kept for the dpor strategy".into()),
+    }
+}
+
+/// The search saved at `path` for `identity`, `None` when there is no file yet, or why it
+/// cannot be read or resumed.
+fn read(path: &Path, identity: &Identity) -> Result<Option<Resumed>, String> {
     let shown = path.display();
     match std::fs::read(path) {
-        Ok(bytes) => Identity::of(scenario, seed, preemptions_max, faults_max)
-            .and_then(|identity| load(&bytes, &identity, preemptions_max, faults_max))
-            .map(|resumed| Some(resumed.next))
+        Ok(bytes) => load(&bytes, identity)
+            .map(Some)
             .map_err(|error| format!("checkpoint {shown} cannot be resumed: {error}")),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(error) => Err(format!("checkpoint {shown} cannot be read: {error}")),
@@ -274,12 +274,7 @@ fn save(
     std::fs::rename(&partial, path)
 }
 
-fn load(
-    bytes: &[u8],
-    identity: &Identity,
-    preemptions_max: u32,
-    faults_max: u32,
-) -> Result<Resumed, String> {
+fn load(bytes: &[u8], identity: &Identity) -> Result<Resumed, String> {
     let Some(body) = bytes.strip_prefix(MAGIC) else {
         return Err("it does not start as a vigil search checkpoint (format 1) does".into());
     };
@@ -314,7 +309,7 @@ fn load(
         schedules.note(item, key);
     }
     log.schedules = schedules;
-    let dpor = Dpor::restore(preemptions_max, faults_max, &mut input)?;
+    let dpor = Dpor::restore(identity.preemptions_max, identity.faults_max, &mut input)?;
     if !input.at_end() {
         return Err("it has bytes after the search's state".into());
     }
