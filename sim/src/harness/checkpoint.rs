@@ -3,7 +3,9 @@
 //! A DPOR search that certifies a large scenario can take hours. With a checkpoint file it
 //! runs in chunks of [`CHUNK`] executions and, after each chunk (and when it stops for any
 //! reason, Ctrl-C included), saves what it has learnt: the search's own state between two
-//! executions and the log of everything it ran. Run again with the same file, it goes on
+//! executions and the log of everything it ran, its per-execution rows folded into totals
+//! (`Log::fold`), so the file stays the size of the search's stack and can be committed and
+//! resumed on another machine by a build of the same sources (`sim/build.rs`). Run again with the same file, it goes on
 //! from the first execution it had not run, with the same execution indices, so the
 //! resumed run reports exactly what one uninterrupted run would have (the same executions,
 //! schedules, states, failure and certificate).
@@ -21,7 +23,8 @@ use std::cell::RefCell;
 use std::path::Path;
 use std::rc::Rc;
 
-use super::explore::{Log, PartRun, run_part};
+use super::dispatch_stats::{DISPATCH_FIELDS, DispatchTally};
+use super::explore::{Folded, Log, PartRun, run_part};
 use super::rows::{FirstSeen, Rows};
 use super::shard::{Settings, ShardLog, ShardMode};
 use crate::part::Shard;
@@ -30,6 +33,12 @@ use crate::scenario::{Scenario, StrategyKind};
 use crate::strategy::Dpor;
 use crate::trace::{FNV_OFFSET_BASIS, fnv1a64_extend};
 use crate::wire::{Reader, Writer};
+
+/// The digest `sim/build.rs` takes of the sources, the lock file and the compiler.
+const SOURCE_DIGEST: u64 = match u64::from_str_radix(env!("VIGIL_SOURCE_DIGEST"), 16) {
+    Ok(digest) => digest,
+    Err(_) => panic!("sim/build.rs writes the digest in hexadecimal"),
+};
 
 /// Executions between two saves by default: about four minutes of a large scenario's search.
 pub(crate) const CHUNK: u64 = 1_000_000;
@@ -41,13 +50,14 @@ pub(crate) struct Saved<'a> {
     pub(crate) every: u64,
 }
 
-const MAGIC: &[u8] = b"vigil search checkpoint, format 1\n";
+const MAGIC: &[u8] = b"vigil search checkpoint, format 2\n";
 
 /// What a checkpoint must have been saved for to be resumed here.
 struct Identity {
     version: String,
-    /// A digest of the running executable: the search is a function of the code, so a
-    /// checkpoint resumes only with the build that saved it.
+    /// A digest of the sources this build was compiled from (`sim/build.rs`): the search
+    /// is a function of the code, so a checkpoint resumes only with a build of the same
+    /// sources, on any machine and from any folder.
     build: u64,
     scenario: u64,
     seed: u64,
@@ -56,23 +66,15 @@ struct Identity {
 }
 
 impl Identity {
-    fn of(
-        scenario: &Scenario,
-        seed: u64,
-        preemptions_max: u32,
-        faults_max: u32,
-    ) -> Result<Self, String> {
-        let exe = std::env::current_exe()
-            .and_then(std::fs::read)
-            .map_err(|error| format!("this build cannot be identified (reading it: {error})"))?;
-        Ok(Identity {
+    fn of(scenario: &Scenario, seed: u64, preemptions_max: u32, faults_max: u32) -> Self {
+        Identity {
             version: env!("CARGO_PKG_VERSION").to_owned(),
-            build: fnv1a64_extend(FNV_OFFSET_BASIS, &exe),
+            build: SOURCE_DIGEST,
             scenario: fnv1a64_extend(FNV_OFFSET_BASIS, format!("{scenario:?}").as_bytes()),
             seed,
             preemptions_max,
             faults_max,
-        })
+        }
     }
 
     fn write(&self, out: &mut Writer) {
@@ -96,8 +98,8 @@ impl Identity {
         }
         if input.u64("build digest")? != self.build {
             return Err(
-                "it was saved by another build of vigil: resume it with the build that \
-                        saved it (the search is a function of the code)"
+                "it was saved by a build of other sources: resume it with a build of the \
+                 commit that saved it (the search is a function of the code)"
                     .into(),
             );
         }
@@ -139,7 +141,7 @@ pub(crate) fn run_checkpointed(
 ) -> Result<Log, String> {
     let path = saved.path;
     let (preemptions_max, faults_max) = bounds(kind)?;
-    let identity = Identity::of(run.scenario, run.config.seed, preemptions_max, faults_max)?;
+    let identity = Identity::of(run.scenario, run.config.seed, preemptions_max, faults_max);
     let settings = Settings::of(&run.config, kind, shrink);
     let shown = path.display();
     let Resumed {
@@ -201,7 +203,7 @@ pub(crate) fn status(
     kind: StrategyKind,
 ) -> Result<Option<u64>, String> {
     let (preemptions_max, faults_max) = bounds(kind)?;
-    let identity = Identity::of(scenario, seed, preemptions_max, faults_max)?;
+    let identity = Identity::of(scenario, seed, preemptions_max, faults_max);
     Ok(read(path, &identity)?.map(|resumed| resumed.next))
 }
 
@@ -241,8 +243,20 @@ fn save(
     out.bytes.extend_from_slice(MAGIC);
     identity.write(&mut out);
     out.u64(next);
-    // The two per-execution tables go in binary; the rest of the log in the JSON a shard
-    // report uses (without them), which `vigil merge` already reads back.
+    // Rows are folded into totals, so the file stays the size of the search's stack. The
+    // totals and what is left of the per-execution tables (a failing chunk's) go in binary;
+    // the rest of the log in the JSON a shard report uses (without them), which `vigil
+    // merge` already reads back.
+    log.fold();
+    let folded = log.folded;
+    out.u64(folded.executions);
+    out.u64(folded.distinct_schedules);
+    out.u64(folded.checks.0);
+    out.u64(folded.checks.1);
+    out.bool(folded.dispatch.is_some());
+    for count in folded.dispatch.unwrap_or_default().to_row() {
+        out.u64(count);
+    }
     let executions = std::mem::take(&mut log.executions);
     let schedules = std::mem::take(&mut log.schedules);
     let shard = ShardLog {
@@ -276,7 +290,7 @@ fn save(
 
 fn load(bytes: &[u8], identity: &Identity) -> Result<Resumed, String> {
     let Some(body) = bytes.strip_prefix(MAGIC) else {
-        return Err("it does not start as a vigil search checkpoint (format 1) does".into());
+        return Err("it does not start as a vigil search checkpoint (format 2) does".into());
     };
     let Some(split) = bytes.len().checked_sub(8).filter(|&at| at >= MAGIC.len()) else {
         return Err("it is truncated".into());
@@ -289,6 +303,18 @@ fn load(bytes: &[u8], identity: &Identity) -> Result<Resumed, String> {
     let mut input = Reader::new(&body[..body.len() - 8]);
     identity.check(&mut input)?;
     let next = input.u64("next execution")?;
+    let mut folded = Folded {
+        executions: input.u64("folded executions")?,
+        distinct_schedules: input.u64("folded schedules")?,
+        checks: (input.u64("folded checks")?, input.u64("folded checks")?),
+        dispatch: None,
+    };
+    let dispatched = input.bool("folded dispatch flag")?;
+    let mut row = [0; DISPATCH_FIELDS];
+    for count in &mut row {
+        *count = input.u64("folded dispatch tally")?;
+    }
+    folded.dispatch = dispatched.then(|| DispatchTally::from_row(row));
     let json = input.str("log")?;
     let value: serde_json::Value =
         serde_json::from_str(&json).map_err(|error| format!("its log: {error}"))?;
@@ -309,14 +335,17 @@ fn load(bytes: &[u8], identity: &Identity) -> Result<Resumed, String> {
         schedules.note(item, key);
     }
     log.schedules = schedules;
+    log.folded = folded;
     let dpor = Dpor::restore(identity.preemptions_max, identity.faults_max, &mut input)?;
     if !input.at_end() {
         return Err("it has bytes after the search's state".into());
     }
-    if log.executions.len() as u64 != next {
+    let logged = folded.executions.checked_add(log.executions.len() as u64);
+    if logged != Some(next) {
         return Err(format!(
-            "it logs {} executions but says {next} ran",
-            log.executions.len()
+            "it logs {} executions and {} more in totals but says {next} ran",
+            log.executions.len(),
+            folded.executions,
         ));
     }
     Ok(Resumed { next, log, dpor })

@@ -42,7 +42,8 @@ pub struct DispatchTally {
 }
 
 /// The fields in a fixed order: for JSON rows, and for adding tallies up.
-const FIELDS: usize = 11;
+pub(crate) const DISPATCH_FIELDS: usize = 11;
+const FIELDS: usize = DISPATCH_FIELDS;
 
 impl DispatchTally {
     /// The tally of one dispatch as the harness's seam wrappers saw it.
@@ -72,7 +73,7 @@ impl DispatchTally {
         tally
     }
 
-    fn to_row(self) -> [u64; FIELDS] {
+    pub(crate) fn to_row(self) -> [u64; FIELDS] {
         [
             self.dispatches,
             self.with_candidates,
@@ -88,7 +89,7 @@ impl DispatchTally {
         ]
     }
 
-    fn from_row(row: [u64; FIELDS]) -> DispatchTally {
+    pub(crate) fn from_row(row: [u64; FIELDS]) -> DispatchTally {
         let [
             dispatches,
             with_candidates,

@@ -48,6 +48,39 @@ pub struct Log {
     /// A split systematic search's units (see [`super::units`]); its indices are then unit
     /// keys, turned into the global order by [`super::units::settle`].
     pub(crate) units: Option<super::units::Units>,
+    /// Executions whose rows were folded into totals ([`Log::fold`]); all of them come
+    /// before every execution still held in the rows.
+    pub(crate) folded: Folded,
+}
+
+/// The totals of executions folded out of a [`Log`]'s rows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Folded {
+    pub(crate) executions: u64,
+    pub(crate) distinct_schedules: u64,
+    /// Lock-dependent checks `(read, skipped)`.
+    pub(crate) checks: (u64, u64),
+    pub(crate) dispatch: Option<DispatchTally>,
+}
+
+impl Folded {
+    fn absorb(&mut self, other: Folded) {
+        self.executions += other.executions;
+        self.distinct_schedules += other.distinct_schedules;
+        self.checks.0 += other.checks.0;
+        self.checks.1 += other.checks.1;
+        self.dispatch = add_tallies(self.dispatch, other.dispatch);
+    }
+}
+
+fn add_tallies(a: Option<DispatchTally>, b: Option<DispatchTally>) -> Option<DispatchTally> {
+    match (a, b) {
+        (Some(mut a), Some(b)) => {
+            a.absorb(&b);
+            Some(a)
+        }
+        (a, b) => a.or(b),
+    }
 }
 
 /// The figures of a search up to its first failure (or of all of it).
@@ -85,25 +118,62 @@ impl Log {
             }
             (a, b) => a.or(b),
         };
+        self.folded.absorb(other.folded);
+    }
+
+    /// Folds every execution's row, schedule and dispatch tally into [`Log::folded`], so a
+    /// long search's log stays small (a checkpoint saves it after every chunk). Only for a
+    /// log that has found nothing, whose figures are then those of every execution; and it
+    /// counts distinct schedules by adding the distinct schedules of each fold, which is
+    /// exact only when no schedule recurs across folds. That holds for the one search that
+    /// folds, a whole DPOR search: each of its executions branches from every earlier one at
+    /// a choice point where it takes an actor not taken there before.
+    pub(crate) fn fold(&mut self) {
+        if self.found.is_some() {
+            return;
+        }
+        let checks = self
+            .executions
+            .iter()
+            .fold((0, 0), |(read, skipped), (_, (r, s))| {
+                (read + r, skipped + s)
+            });
+        let dispatch = self
+            .dispatch
+            .iter()
+            .fold(None, |total, (_, tally)| add_tallies(total, Some(*tally)));
+        self.folded.absorb(Folded {
+            executions: self.executions.len() as u64,
+            distinct_schedules: self.schedules.count_up_to(u64::MAX),
+            checks,
+            dispatch,
+        });
+        self.executions = Rows::default();
+        self.schedules = FirstSeen::default();
+        self.dispatch = Rows::default();
     }
 
     /// The figures counting only the executions up to and including the first failure.
     pub(crate) fn cut(&self) -> Cut {
         let limit = self.found.as_ref().map_or(u64::MAX, |(idx, _)| *idx);
         let ran = self.executions.up_to(limit);
-        let checks = ran.clone().fold((0, 0), |(read, skipped), (_, (r, s))| {
-            (read + r, skipped + s)
-        });
-        let executions = ran.count() as u64;
+        let folded = self.folded;
+        let checks = ran
+            .clone()
+            .fold(folded.checks, |(read, skipped), (_, (r, s))| {
+                (read + r, skipped + s)
+            });
+        let executions = folded.executions + ran.count() as u64;
         let firsts = self.states.firsts_up_to(limit);
-        let dispatch = self.dispatch.up_to(limit).fold(None, |total, (_, tally)| {
-            let mut total: DispatchTally = total.unwrap_or_default();
-            total.absorb(tally);
-            Some(total)
-        });
+        let dispatch = self
+            .dispatch
+            .up_to(limit)
+            .fold(folded.dispatch, |total, (_, tally)| {
+                add_tallies(total, Some(*tally))
+            });
         Cut {
             executions,
-            distinct_schedules: self.schedules.count_up_to(limit),
+            distinct_schedules: folded.distinct_schedules + self.schedules.count_up_to(limit),
             checks,
             reach: Reach::new(firsts, executions),
             dispatch,

@@ -89,6 +89,31 @@ fn a_failing_search_resumed_before_its_failure_finds_and_shrinks_the_same_one() 
 }
 
 #[test]
+fn a_checkpoint_keeps_totals_so_it_does_not_grow_with_the_executions_run() {
+    let (scenario, file) = load("scenarios/faults/d3-02-dies-after-link-before-notify.toml");
+    let path = scratch("checkpoint-size").join("search.ckpt");
+    let size_after = |executions: u64| {
+        let run = run_scenario(
+            &scenario,
+            &file,
+            &Overrides {
+                executions: Some(executions),
+                ..saved(&dpor(100_000), &path, 100)
+            },
+        );
+        assert_eq!(run.executions, executions);
+        std::fs::metadata(&path).unwrap().len()
+    };
+    let early = size_after(100);
+    let late = size_after(1_300);
+    // Rows kept per execution (16 bytes or more each) would add 19 kB over these 1,200.
+    assert!(
+        late < early + 4_000,
+        "{early} bytes after 100 executions, {late} after 1,300"
+    );
+}
+
+#[test]
 fn a_finished_search_resumed_again_reports_the_same_without_running() {
     let (scenario, file) = load("scenarios/faults/d3-02-dies-after-link-before-notify.toml");
     let path = scratch("checkpoint-finished").join("search.ckpt");
