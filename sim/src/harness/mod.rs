@@ -479,14 +479,25 @@ fn replay_config(config: &Config, schedule: &Schedule) -> Config {
 pub fn replay_scenario(scenario: &Scenario, file: &str, schedule: Schedule) -> ScenarioRun {
     let scenario = Arc::new(scenario.clone());
     let config = replay_config(&config_of(&scenario, &Overrides::default()), &schedule);
-    run_with(
+    let mut run = run_with(
         &scenario,
         file,
-        config,
-        &mut Replay::new(schedule),
+        config.clone(),
+        &mut Replay::new(schedule.clone()),
         &RunOptions::default(),
         Box::new(|_| {}),
-    )
+    );
+    if run.failure.is_none() {
+        // A failure comes with its trace; a pass is run once more to take its trace too
+        // (`vigil replay --trace` shows what a passing schedule did).
+        let tally = Rc::new(RefCell::new(FaultTally::default()));
+        let mut runner = runner_for(&scenario, file, config, &tally);
+        let model_scenario = scenario.clone();
+        let report = runner.reproduce(move || workload::run(&model_scenario), &schedule, 0);
+        checks::take_tally();
+        run.trace = report.trace().clone();
+    }
+    run
 }
 
 /// Replays `schedule` of `scenario` and, when it fails, shrinks the failure (the run's

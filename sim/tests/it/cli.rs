@@ -724,3 +724,26 @@ fn dispatch_outcomes_are_tallied_on_the_terminal_and_in_json() {
     let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert!(json["scenarios"][0].get("dispatch").is_none(), "{json}");
 }
+
+/// `vigil replay --trace` prints the whole trace of a passing schedule, as it does of a
+/// failing one: a pass has no failure report to take it from, so the replay takes it.
+#[test]
+fn a_passing_schedule_replays_with_its_whole_trace() {
+    let output = vigil(
+        &fixtures(),
+        &["replay", "one-task.toml", "one-task.sched", "--trace"],
+    );
+    let stdout = text(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert!(stdout.contains("one-task  pass"), "{stdout}");
+    for event in [
+        "t0 main                               -                         start",
+        "t1 owner                              -                         spawn t2 conversation-runner",
+        "t0 main                               -                         finish",
+    ] {
+        assert!(stdout.contains(event), "no `{event}` in:\n{stdout}");
+    }
+    // Without `--trace` only the outcome is printed.
+    let quiet = vigil(&fixtures(), &["replay", "one-task.toml", "one-task.sched"]);
+    assert!(!text(&quiet.stdout).contains("conversation-runner"));
+}
