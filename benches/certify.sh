@@ -11,7 +11,7 @@
 # Environment: BUDGET (executions at most per scenario, default 100000000); VIGIL (a vigil
 # binary to use instead of building this checkout's release build); CHECKPOINTS (a folder:
 # each search keeps `--checkpoint FOLDER/NAME.ckpt`, so running the script again with the same
-# binary resumes every search where it stopped instead of starting over; the times are then
+# sources resumes every search where it stopped instead of starting over; the times are then
 # those of this run alone).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
