@@ -7,8 +7,8 @@
 //! (`Log::fold`), so the file stays the size of the search's stack and can be committed and
 //! resumed on another machine by a build of the same sources (`sim/build.rs`). Run again
 //! with the same file, it goes on from the first execution it had not run, with the same
-//! execution indices, so the resumed run reports exactly what one uninterrupted run would have (the same executions,
-//! schedules, states, failure and certificate).
+//! execution indices, so the resumed run reports exactly what one uninterrupted run would
+//! have (the same executions, schedules, states, failure and certificate).
 //!
 //! The file starts with a magic line and ends with a checksum of everything before it, and
 //! it names the scenario (a digest of its parsed form), the seed and the bounds it was
