@@ -43,7 +43,6 @@ pub struct DispatchTally {
 
 /// The fields in a fixed order: for JSON rows, and for adding tallies up.
 pub(crate) const DISPATCH_FIELDS: usize = 11;
-const FIELDS: usize = DISPATCH_FIELDS;
 
 impl DispatchTally {
     /// The tally of one dispatch as the harness's seam wrappers saw it.
@@ -73,7 +72,7 @@ impl DispatchTally {
         tally
     }
 
-    pub(crate) fn to_row(self) -> [u64; FIELDS] {
+    pub(crate) fn to_row(self) -> [u64; DISPATCH_FIELDS] {
         [
             self.dispatches,
             self.with_candidates,
@@ -89,7 +88,7 @@ impl DispatchTally {
         ]
     }
 
-    pub(crate) fn from_row(row: [u64; FIELDS]) -> DispatchTally {
+    pub(crate) fn from_row(row: [u64; DISPATCH_FIELDS]) -> DispatchTally {
         let [
             dispatches,
             with_candidates,
@@ -218,12 +217,12 @@ pub(crate) fn row_json(idx: u64, tally: &DispatchTally) -> Vec<u64> {
 /// Reads a row written by [`row_json`] back.
 pub(crate) fn row_from(row: &[u64]) -> Option<(u64, DispatchTally)> {
     let (idx, counts) = row.split_first()?;
-    let counts: [u64; FIELDS] = counts.try_into().ok()?;
+    let counts: [u64; DISPATCH_FIELDS] = counts.try_into().ok()?;
     Some((*idx, DispatchTally::from_row(counts)))
 }
 
 /// The width of a row written by [`row_json`].
-pub(crate) const ROW_WIDTH: usize = FIELDS + 1;
+pub(crate) const ROW_WIDTH: usize = DISPATCH_FIELDS + 1;
 
 /// The observer that tallies each execution's returned dispatches into `tally` (the caller
 /// takes it after each execution).

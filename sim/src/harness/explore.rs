@@ -132,22 +132,14 @@ impl Log {
         if self.found.is_some() {
             return;
         }
-        let checks = self
-            .executions
-            .iter()
-            .fold((0, 0), |(read, skipped), (_, (r, s))| {
-                (read + r, skipped + s)
-            });
-        let dispatch = self
-            .dispatch
-            .iter()
-            .fold(None, |total, (_, tally)| add_tallies(total, Some(*tally)));
-        self.folded.absorb(Folded {
-            executions: self.executions.len() as u64,
-            distinct_schedules: self.schedules.count_up_to(u64::MAX),
-            checks,
-            dispatch,
-        });
+        // Nothing failed, so the cut is every execution, the folded ones included.
+        let cut = self.cut();
+        self.folded = Folded {
+            executions: cut.executions,
+            distinct_schedules: cut.distinct_schedules,
+            checks: cut.checks,
+            dispatch: cut.dispatch,
+        };
         self.executions = Rows::default();
         self.schedules = FirstSeen::default();
         self.dispatch = Rows::default();
