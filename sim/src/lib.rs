@@ -77,10 +77,10 @@ pub use executor::{Execution, Executor, INJECTED_FAULT_MARKER, Model, Outcome, S
 pub use failure::{BlockedTask, Failure, FailureKind, REPLAY_ENV, TRACE_TAIL_LINES};
 pub use fault::{FaultAction, FaultView, Faults, NoFaults};
 pub use harness::{
-    DispatchTally, Log, Observed, Overrides, Reach, ScenarioRun, ShardLog, ShardMode, Workload,
-    checkpoint_status, expect_label, invariant_of, merge_scenario, pinned_regression,
+    DispatchTally, Log, Observed, Overrides, Reach, ScenarioRun, ShardLog, ShardMode, SplitReport,
+    Workload, checkpoint_status, expect_label, invariant_of, merge_scenario, pinned_regression,
     regression_scenario, replay_scenario, run_scenario, run_scenario_with_progress,
-    shrink_scenario,
+    shrink_scenario, split_checkpoint,
 };
 pub use observer::{Observer, StepView};
 pub use part::{Part, Shard};

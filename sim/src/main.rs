@@ -118,6 +118,18 @@ enum Command {
         #[command(flatten)]
         to: Destinations,
     },
+    /// Split a dpor search saved with `explore --checkpoint` in two, to run on two cores or
+    /// machines: NEW takes the shallowest alternative the search had scheduled and FILE keeps
+    /// the rest. Resume each with the command that saved FILE (`--checkpoint NEW` for the
+    /// new part); the bound is exhausted when both searches are, and the whole search ran
+    /// both counts of executions less the count at the split. Split either part again for
+    /// more.
+    SplitCheckpoint {
+        /// The checkpoint to split (rewritten in place).
+        file: PathBuf,
+        /// The new part's checkpoint; must not exist.
+        new: PathBuf,
+    },
     /// Replay one schedule (a `v1:` string or a schedule file) of a scenario.
     Replay {
         /// The scenario file the schedule was recorded for.
@@ -365,6 +377,20 @@ fn run(cli: Cli) -> Result<u8> {
             save,
             trace,
         } => shrink(&file, &schedule, save.as_deref(), trace),
+        Command::SplitCheckpoint { file, new } => {
+            let split = vigil_sim::split_checkpoint(&file, &new).map_err(anyhow::Error::msg)?;
+            println!(
+                "split after {} executions at choice point {}: {} runs {} there, {} keeps the \
+                 rest; the whole search ran both counts of executions less {}",
+                split.executions,
+                split.depth,
+                new.display(),
+                split.actor,
+                file.display(),
+                split.executions
+            );
+            Ok(EXIT_OK)
+        }
         Command::Merge { files, to } => {
             // The shards recorded whether they shrink; the merge follows them.
             let output = Output {

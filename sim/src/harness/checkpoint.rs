@@ -27,6 +27,7 @@ use super::dispatch_stats::{DISPATCH_FIELDS, DispatchTally};
 use super::explore::{Folded, Log, PartRun, run_part};
 use super::rows::{FirstSeen, Rows};
 use super::shard::{Settings, ShardLog, ShardMode};
+use crate::dependency::Actor;
 use crate::part::Shard;
 use crate::runner::StopReason;
 use crate::scenario::{Scenario, StrategyKind};
@@ -86,33 +87,45 @@ impl Identity {
         out.u32(self.faults_max);
     }
 
-    /// Reads the saved identity and says how it differs from `self`, if it does.
-    fn check(&self, input: &mut Reader<'_>) -> Result<(), String> {
-        let version = input.str("vigil version")?;
-        if version != self.version {
+    fn read(input: &mut Reader<'_>) -> Result<Identity, String> {
+        Ok(Identity {
+            version: input.str("vigil version")?,
+            build: input.u64("build digest")?,
+            scenario: input.u64("scenario digest")?,
+            seed: input.u64("seed")?,
+            preemptions_max: input.u32("preemption bound")?,
+            faults_max: input.u32("fault bound")?,
+        })
+    }
+
+    /// How the identity a file was saved with differs from `self`, if it does.
+    fn check(&self, saved: &Identity) -> Result<(), String> {
+        if saved.version != self.version {
             return Err(format!(
-                "it was saved by vigil {version}, and this is vigil {}: searches of different \
+                "it was saved by vigil {}, and this is vigil {}: searches of different \
                  versions may differ",
-                self.version
+                saved.version, self.version
             ));
         }
-        if input.u64("build digest")? != self.build {
+        if saved.build != self.build {
             return Err(
                 "it was saved by a build of other sources: resume it with a build of the \
                  commit that saved it (the search is a function of the code)"
                     .into(),
             );
         }
-        if input.u64("scenario digest")? != self.scenario {
+        if saved.scenario != self.scenario {
             return Err(
                 "it was saved for another scenario (or this file has changed since)".into(),
             );
         }
-        let seed = input.u64("seed")?;
-        if seed != self.seed {
-            return Err(format!("it was saved for seed {seed}, not {}", self.seed));
+        if saved.seed != self.seed {
+            return Err(format!(
+                "it was saved for seed {}, not {}",
+                saved.seed, self.seed
+            ));
         }
-        let bounds = (input.u32("preemption bound")?, input.u32("fault bound")?);
+        let bounds = (saved.preemptions_max, saved.faults_max);
         if bounds != (self.preemptions_max, self.faults_max) {
             return Err(format!(
                 "it was saved for {} preemptions and {} faults, not {} and {}",
@@ -128,6 +141,8 @@ struct Resumed {
     next: u64,
     log: Log,
     dpor: Dpor,
+    /// The settings the search was saved with (as a shard report has them).
+    settings: Settings,
 }
 
 /// Runs the whole systematic search `run` with checkpoints in `path`, resuming from it when
@@ -148,10 +163,12 @@ pub(crate) fn run_checkpointed(
         mut next,
         mut log,
         mut dpor,
+        ..
     } = read(path, &identity)?.unwrap_or_else(|| Resumed {
         next: 0,
         log: Log::default(),
         dpor: Dpor::new(preemptions_max, faults_max),
+        settings,
     });
     let progress = Rc::new(RefCell::new(progress));
     let budget = run.config.executions;
@@ -186,6 +203,74 @@ pub(crate) fn run_checkpointed(
         }
     }
     Ok(log)
+}
+
+/// What [`split`] did, for the command to say.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SplitReport {
+    /// Executions both parts had run when the search was split: each part's count includes
+    /// them, so the whole search ran both counts added, less this.
+    pub executions: u64,
+    /// The depth (choice point) where the new part's alternative was scheduled.
+    pub depth: usize,
+    /// The actor the new part runs there: `task N` or a fault's description.
+    pub actor: String,
+}
+
+/// Splits the search saved at `path` in two (see `Dpor::split_off`): the file at `into`
+/// (which must not exist) explores the shallowest alternative the search had scheduled
+/// and `path` everything else, each resumed like any checkpoint by a build of the sources
+/// that saved it, on any core or machine. Both files keep the identity `path` was saved
+/// with, so any build can split a file that only its own build can resume. The new part
+/// is written first: if `path` then cannot be rewritten, the alternative is explored twice
+/// rather than lost.
+pub(crate) fn split(path: &Path, into: &Path) -> Result<SplitReport, String> {
+    let shown = path.display();
+    let bytes = std::fs::read(path)
+        .map_err(|error| format!("checkpoint {shown} cannot be read: {error}"))?;
+    let (identity, mut resumed) = load(&bytes, None)
+        .map_err(|error| format!("checkpoint {shown} cannot be split: {error}"))?;
+    if finished(&resumed.log) {
+        return Err(format!(
+            "checkpoint {shown} cannot be split: its search has ended ({})",
+            if resumed.log.found.is_some() {
+                "it failed"
+            } else {
+                "it exhausted its bounds"
+            }
+        ));
+    }
+    if into.exists() {
+        return Err(format!(
+            "{} exists already: a split writes a new file and never replaces one",
+            into.display()
+        ));
+    }
+    let (other, hand_over) = resumed
+        .dpor
+        .split_off()
+        .map_err(|error| format!("checkpoint {shown} cannot be split: {error}"))?;
+    let settings = resumed.settings;
+    let mut log = resumed.log.clone();
+    save(into, &identity, settings, resumed.next, &mut log, &other)
+        .map_err(|error| format!("{} cannot be written: {error}", into.display()))?;
+    save(
+        path,
+        &identity,
+        settings,
+        resumed.next,
+        &mut resumed.log,
+        &resumed.dpor,
+    )
+    .map_err(|error| format!("checkpoint {shown} cannot be written: {error}"))?;
+    Ok(SplitReport {
+        executions: resumed.next,
+        depth: hand_over.node,
+        actor: match hand_over.actor {
+            Actor::Task(task) => format!("task {}", task.0),
+            Actor::Fault(name) => name,
+        },
+    })
 }
 
 /// Whether the logged search has ended for good (it failed, or exhausted its bounds).
@@ -223,8 +308,8 @@ fn bounds(kind: StrategyKind) -> Result<(u32, u32), String> {
 fn read(path: &Path, identity: &Identity) -> Result<Option<Resumed>, String> {
     let shown = path.display();
     match std::fs::read(path) {
-        Ok(bytes) => load(&bytes, identity)
-            .map(Some)
+        Ok(bytes) => load(&bytes, Some(identity))
+            .map(|(_, resumed)| Some(resumed))
             .map_err(|error| format!("checkpoint {shown} cannot be resumed: {error}")),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(error) => Err(format!("checkpoint {shown} cannot be read: {error}")),
@@ -288,7 +373,9 @@ fn save(
     std::fs::rename(&partial, path)
 }
 
-fn load(bytes: &[u8], identity: &Identity) -> Result<Resumed, String> {
+/// The search saved in `bytes`, and the identity it was saved with: checked against
+/// `identity` when one is given, else any (a split keeps the file's own).
+fn load(bytes: &[u8], identity: Option<&Identity>) -> Result<(Identity, Resumed), String> {
     let Some(body) = bytes.strip_prefix(MAGIC) else {
         return Err("it does not start as a vigil search checkpoint (format 2) does".into());
     };
@@ -301,7 +388,10 @@ fn load(bytes: &[u8], identity: &Identity) -> Result<Resumed, String> {
         return Err("its checksum does not match: it is truncated or corrupt".into());
     }
     let mut input = Reader::new(&body[..body.len() - 8]);
-    identity.check(&mut input)?;
+    let saved = Identity::read(&mut input)?;
+    if let Some(identity) = identity {
+        identity.check(&saved)?;
+    }
     let next = input.u64("next execution")?;
     let mut folded = Folded {
         executions: input.u64("folded executions")?,
@@ -318,9 +408,8 @@ fn load(bytes: &[u8], identity: &Identity) -> Result<Resumed, String> {
     let json = input.str("log")?;
     let value: serde_json::Value =
         serde_json::from_str(&json).map_err(|error| format!("its log: {error}"))?;
-    let mut log = ShardLog::from_json(&value)
-        .map_err(|error| format!("its log: {error}"))?
-        .log;
+    let shard = ShardLog::from_json(&value).map_err(|error| format!("its log: {error}"))?;
+    let (settings, mut log) = (shard.settings, shard.log);
     let rows = input.seq("execution rows", |input| {
         Ok((
             input.u64("execution")?,
@@ -336,7 +425,7 @@ fn load(bytes: &[u8], identity: &Identity) -> Result<Resumed, String> {
     }
     log.schedules = schedules;
     log.folded = folded;
-    let dpor = Dpor::restore(identity.preemptions_max, identity.faults_max, &mut input)?;
+    let dpor = Dpor::restore(saved.preemptions_max, saved.faults_max, &mut input)?;
     if !input.at_end() {
         return Err("it has bytes after the search's state".into());
     }
@@ -348,5 +437,13 @@ fn load(bytes: &[u8], identity: &Identity) -> Result<Resumed, String> {
             folded.executions,
         ));
     }
-    Ok(Resumed { next, log, dpor })
+    Ok((
+        saved,
+        Resumed {
+            next,
+            log,
+            dpor,
+            settings,
+        },
+    ))
 }

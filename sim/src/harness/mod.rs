@@ -2,6 +2,7 @@
 //! the invariants as observers, and the expected outcome compared with what happened.
 
 mod checkpoint;
+pub use checkpoint::SplitReport;
 mod checks;
 mod coverage;
 mod dispatch;
@@ -739,6 +740,17 @@ pub fn checkpoint_status(
     }
     let seed = overrides.seed.unwrap_or(scenario.seed);
     checkpoint::status(path, scenario, seed, kind)
+}
+
+/// Splits the dpor search saved at `path` in two: `into` (a new file) takes the shallowest
+/// alternative the search had scheduled, `path` keeps the rest, and each is resumed with
+/// `vigil explore --checkpoint` by a build of the sources that saved it, so the two run on
+/// two cores or machines. The bound is exhausted when both searches are.
+pub fn split_checkpoint(
+    path: &std::path::Path,
+    into: &std::path::Path,
+) -> Result<checkpoint::SplitReport, String> {
+    checkpoint::split(path, into)
 }
 
 /// A failure of a generated workload, as the exploration found it.

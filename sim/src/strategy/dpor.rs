@@ -84,10 +84,16 @@ struct Sleeper {
     /// copy their sleepers, which then costs a count rather than an allocation.
     accesses: Rc<[Access]>,
     /// In `Node::done`: the preemptions its exploration at the node spent on the way in and
-    /// out (0 to 2). In `Node::sleep`: whether covering it may cost more preemptions than
-    /// running it later does, so it cannot sleep under a preemption bound.
+    /// out (0 to 2), or [`GIVEN_AWAY`]. In `Node::sleep`: whether covering it may cost more
+    /// preemptions than running it later does, so it cannot sleep under a preemption bound.
     cost: u32,
 }
+
+/// The cost of an explored actor that another part of a split search explores
+/// ([`Dpor::split_off`]): it counts as explored at its node, so it is never scheduled there
+/// again, and its accesses are not known, so under the preemption bound it never sleeps
+/// (every cost above the one spent keeps a sleeper awake).
+const GIVEN_AWAY: u32 = u32::MAX;
 
 /// One event of the current execution and the choices at the state before it.
 #[derive(Debug, Default)]

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::Command;
 
 use vigil_sim::scenario::{Scenario, StrategyKind};
-use vigil_sim::{Overrides, ScenarioRun, checkpoint_status, run_scenario};
+use vigil_sim::{Overrides, ScenarioRun, checkpoint_status, run_scenario, split_checkpoint};
 
 use crate::spread::{load, outputs, scratch, timeless};
 
@@ -314,4 +314,193 @@ fn a_checkpoint_damaged_anywhere_under_a_matching_checksum_never_panics() {
     }
     // Most damage is caught; some (a count, a flag, a cost) leaves a search that still runs.
     assert!(refused > 0, "{refused} refused, {resumed} resumed");
+}
+
+/// The abstract states a checkpointed search reached, read from its file: the log it saves
+/// is a shard report's JSON, whose `states` lists each state's hash and first execution.
+fn states_in(path: &Path) -> std::collections::BTreeSet<u64> {
+    let bytes = std::fs::read(path).unwrap();
+    let start = bytes.windows(2).position(|pair| pair == b"{\"").unwrap();
+    let log: serde_json::Value = serde_json::Deserializer::from_slice(&bytes[start..])
+        .into_iter()
+        .next()
+        .unwrap()
+        .unwrap();
+    let pairs = log["states"].as_array().expect("the log lists its states");
+    pairs.iter().map(|pair| pair[0].as_u64().unwrap()).collect()
+}
+
+/// Runs `overrides`' search to `cut` executions with a checkpoint in `dir`, splits the file
+/// in two, and resumes both parts to their end.
+fn split_at(
+    scenario: &Scenario,
+    file: &str,
+    overrides: &Overrides,
+    dir: &Path,
+    cut: u64,
+) -> [(ScenarioRun, std::path::PathBuf); 2] {
+    let kept = dir.join(format!("kept-{cut}.ckpt"));
+    let new = dir.join(format!("new-{cut}.ckpt"));
+    let first = Overrides {
+        executions: Some(cut),
+        ..saved(overrides, &kept, 97)
+    };
+    assert_eq!(run_scenario(scenario, file, &first).executions, cut);
+    let split = split_checkpoint(&kept, &new).expect("a search cut short can be split");
+    assert_eq!(split.executions, cut);
+    [kept, new].map(|path| {
+        (
+            run_scenario(scenario, file, &saved(overrides, &path, 97)),
+            path,
+        )
+    })
+}
+
+#[test]
+fn a_search_split_anywhere_is_certified_by_its_two_parts_reaching_the_same_states() {
+    let (scenario, file) = load("scenarios/faults/d3-07-drop-races-listener.toml");
+    let dir = scratch("checkpoint-split");
+    let whole_path = dir.join("whole.ckpt");
+    let overrides = dpor(100_000);
+    let whole = run_scenario(&scenario, &file, &saved(&overrides, &whole_path, 1000));
+    assert!(whole.certified());
+    let reached = states_in(&whole_path);
+    for cut in [1, 97, 2_000, whole.executions / 2] {
+        let [(kept, kept_path), (new, new_path)] =
+            split_at(&scenario, &file, &overrides, &dir, cut);
+        assert!(
+            kept.certified() && new.certified(),
+            "cut at {cut}: both parts exhaust"
+        );
+        assert!(
+            new.executions > cut,
+            "cut at {cut}: the new part has work of its own"
+        );
+        let mut union = states_in(&kept_path);
+        union.extend(states_in(&new_path));
+        assert_eq!(
+            union, reached,
+            "cut at {cut}: together they reach every state"
+        );
+        // Each part counts the executions before the split; none is lost in the hand-over.
+        assert!(
+            kept.executions + new.executions - cut >= whole.executions,
+            "cut at {cut}: {} + {} - {cut} against {}",
+            kept.executions,
+            new.executions,
+            whole.executions
+        );
+    }
+}
+
+#[test]
+fn a_failing_search_split_before_its_failure_still_finds_it() {
+    let (scenario, file) = load("sim/tests/fixtures/dpor-step-limit.toml");
+    let dir = scratch("checkpoint-split-failing");
+    let overrides = dpor(5000);
+    let whole = run_scenario(&scenario, &file, &overrides);
+    let kind = whole
+        .failure
+        .as_ref()
+        .expect("the planted livelock is found")
+        .kind
+        .clone();
+    let at = whole.executions - 1;
+    for cut in [1, at / 2, at] {
+        let parts = split_at(&scenario, &file, &overrides, &dir, cut);
+        let found: Vec<_> = parts
+            .iter()
+            .filter_map(|(run, _)| run.failure.as_ref().map(|failure| failure.kind.clone()))
+            .collect();
+        assert!(found.contains(&kind), "cut at {cut}: {found:?}");
+    }
+}
+
+#[test]
+fn a_split_is_refused_saying_why_and_changes_nothing() {
+    let (scenario, file) = load("scenarios/faults/d3-02-dies-after-link-before-notify.toml");
+    let dir = scratch("checkpoint-split-refused");
+    let path = dir.join("search.ckpt");
+    let new = dir.join("new.ckpt");
+    let refused = |into: &Path, says: &str| {
+        let before = std::fs::read(&path).ok();
+        let error = split_checkpoint(&path, into).expect_err("the split is refused");
+        assert!(error.contains(says), "{error}");
+        assert_eq!(
+            std::fs::read(&path).ok(),
+            before,
+            "the file is left as it was"
+        );
+    };
+    refused(&new, "cannot be read");
+    let cut = Overrides {
+        executions: Some(300),
+        ..saved(&dpor(100_000), &path, 100)
+    };
+    run_scenario(&scenario, &file, &cut);
+    std::fs::write(&new, b"mine").unwrap();
+    refused(&new, "exists already");
+    assert_eq!(
+        std::fs::read(&new).unwrap(),
+        b"mine",
+        "an existing file is kept"
+    );
+    std::fs::remove_file(&new).unwrap();
+    let mut damaged = std::fs::read(&path).unwrap();
+    let last = damaged.len() - 1;
+    damaged[last] ^= 1;
+    let damaged_path = dir.join("damaged.ckpt");
+    std::fs::write(&damaged_path, &damaged).unwrap();
+    let error = split_checkpoint(&damaged_path, &new).expect_err("a damaged file is refused");
+    assert!(error.contains("checksum"), "{error}");
+    assert!(!new.exists(), "nothing is written");
+    run_scenario(&scenario, &file, &saved(&dpor(100_000), &path, 100));
+    refused(&new, "has ended");
+    assert!(!new.exists(), "nothing is written");
+}
+
+#[test]
+fn the_cli_splits_a_checkpoint_and_says_how_to_count_the_parts() {
+    let dir = scratch("checkpoint-split-cli");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let (kept, new) = (dir.join("kept.ckpt"), dir.join("new.ckpt"));
+    let vigil = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_vigil"))
+            .args(args)
+            .current_dir(&root)
+            .output()
+            .expect("the vigil binary runs")
+    };
+    let file = "scenarios/faults/d3-02-dies-after-link-before-notify.toml";
+    let (kept, new) = (kept.to_str().unwrap(), new.to_str().unwrap());
+    let explore = |path: &str, executions: &str| {
+        vigil(&[
+            "explore",
+            file,
+            "--strategy",
+            "dpor",
+            "--no-reports",
+            "--executions",
+            executions,
+            "--checkpoint",
+            path,
+        ])
+    };
+    explore(kept, "300");
+    let split = vigil(&["split-checkpoint", kept, new]);
+    assert_eq!(split.status.code(), Some(0));
+    let said = String::from_utf8_lossy(&split.stdout);
+    assert!(
+        said.contains("split after 300 executions") && said.contains("less 300"),
+        "{said}"
+    );
+    let again = vigil(&["split-checkpoint", kept, new]);
+    assert_eq!(again.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("exists already"));
+    for path in [kept, new] {
+        let done = explore(path, "100000");
+        assert_eq!(done.status.code(), Some(0), "{path} exhausts its part");
+        let said = String::from_utf8_lossy(&done.stdout);
+        assert!(said.contains(", exhaustive"), "{said}");
+    }
 }

@@ -94,6 +94,82 @@ impl Dpor {
     }
 }
 
+/// Where [`Dpor::split_off`] split a search: the node and the alternative handed over.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct HandOver {
+    pub(crate) node: usize,
+    pub(crate) actor: Actor,
+}
+
+impl Dpor {
+    /// Splits the search's remaining work in two, between executions: the returned search
+    /// explores the shallowest alternative still scheduled (of its node's, the one this
+    /// search would have taken last) and everything its own executions schedule, and this
+    /// one everything else. Neither reaches the other's scheduled alternatives again: each
+    /// marks the other's as explored ([`GIVEN_AWAY`]), so they never sleep in its sleep sets.
+    /// Alternatives both schedule later are explored twice, which costs executions but
+    /// loses none; the bound is exhausted when both searches are.
+    ///
+    /// Refused without a preemption bound (a marked actor would sleep for ever) and while
+    /// data choices are left to try (each part would search them all again).
+    pub(crate) fn split_off(&mut self) -> Result<(Dpor, HandOver), String> {
+        if self.preemptions_max == u32::MAX {
+            return Err("a search without a preemption bound cannot be split".into());
+        }
+        if self.data.open() > 0 {
+            return Err(format!(
+                "the search has {} data choices left to try, and each part would search them all",
+                self.data.open()
+            ));
+        }
+        // An alternative asleep or explored at its node is dropped when the search reaches
+        // it, so handing it over would hand over nothing.
+        let live = |node: &Node, actor: &Actor| {
+            !node
+                .sleep
+                .iter()
+                .chain(&node.done)
+                .any(|known| known.actor == *actor)
+        };
+        let (node, actor) = (self.nodes.iter().enumerate())
+            .filter(|_| !self.exhausted)
+            .find_map(|(idx, node)| {
+                let actor = node.backtrack.iter().find(|actor| live(node, actor))?;
+                Some((idx, actor.clone()))
+            })
+            .ok_or("no alternative is left to hand over: the search is on its last branch")?;
+        let mut out = Writer::default();
+        self.save(&mut out);
+        let mut other = Dpor::restore(
+            self.preemptions_max,
+            self.faults_max,
+            &mut Reader::new(&out.bytes),
+        )?;
+        let given_away = |actor: Actor| Sleeper {
+            actor,
+            accesses: Rc::from([]),
+            cost: super::GIVEN_AWAY,
+        };
+        for (idx, theirs) in other.nodes.iter_mut().enumerate() {
+            let kept = if idx == node {
+                Some(actor.clone())
+            } else {
+                None
+            };
+            for scheduled in std::mem::take(&mut theirs.backtrack) {
+                if Some(&scheduled) != kept.as_ref() {
+                    theirs.done.push(given_away(scheduled));
+                }
+            }
+            theirs.backtrack.extend(kept);
+        }
+        let ours = &mut self.nodes[node];
+        ours.backtrack.retain(|scheduled| *scheduled != actor);
+        ours.done.push(given_away(actor.clone()));
+        Ok((other, HandOver { node, actor }))
+    }
+}
+
 fn task(out: &mut Writer, task: &TaskId) {
     out.u32(task.0);
 }

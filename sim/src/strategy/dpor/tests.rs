@@ -195,3 +195,76 @@ fn only_a_lock_attempt_ended_by_an_unlock_of_its_mutex_is_a_wait() {
     assert!(!ends_wait(&[Access::write(mutex), parked], &unlock));
     assert!(!ends_wait(&unlock, &attempt));
 }
+
+/// One execution of `tasks`, each with one event, in the order the search picks them.
+fn execute_each(dpor: &mut Dpor, tasks: &[(TaskId, &[Access])]) -> Vec<TaskId> {
+    let mut left: Vec<TaskId> = tasks.iter().map(|(task, _)| *task).collect();
+    let mut order = Vec::new();
+    while !left.is_empty() {
+        let Ok(Choice::Task(task)) = dpor.pick(&view(&left, &[])) else {
+            panic!("a task is picked");
+        };
+        left.retain(|other| *other != task);
+        let (_, accesses) = tasks.iter().find(|(id, _)| *id == task).unwrap();
+        event(dpor, task.0, accesses);
+        order.push(task);
+    }
+    order
+}
+
+#[test]
+fn a_split_hands_over_one_alternative_that_never_sleeps_in_the_part_that_kept_the_rest() {
+    // t0 writes two objects, t1 and t2 one each: both race with t0 at the first node.
+    let both = [
+        Access::write(ObjectKey::Shared(0)),
+        Access::write(ObjectKey::Shared(1)),
+    ];
+    let one = [Access::write(ObjectKey::Shared(0))];
+    let other = [Access::write(ObjectKey::Shared(1))];
+    let tasks: [(TaskId, &[Access]); 3] =
+        [(TaskId(0), &both), (TaskId(1), &one), (TaskId(2), &other)];
+    let mut dpor = Dpor::new(2, 0);
+    dpor.start(0).unwrap();
+    assert_eq!(
+        execute_each(&mut dpor, &tasks),
+        [TaskId(0), TaskId(1), TaskId(2)]
+    );
+    let scheduled = dpor.nodes[0].backtrack.clone();
+    assert_eq!(scheduled.len(), 2, "{scheduled:?}");
+    let (mut new, handed) = dpor.split_off().unwrap();
+    assert_eq!(handed.node, 0);
+    let kept = scheduled
+        .iter()
+        .find(|actor| **actor != handed.actor)
+        .unwrap()
+        .clone();
+    // The new part runs the handed-over alternative first, and the kept one nowhere.
+    new.start(1).unwrap();
+    let Actor::Task(first) = handed.actor.clone() else {
+        panic!("a task")
+    };
+    assert_eq!(execute_each(&mut new, &tasks)[0], first);
+    assert!(new.nodes[0].done.iter().any(|done| done.actor == kept));
+    // The kept part runs its own alternative, and the handed-over one stays awake in it
+    // (its accesses there are unknown, so nothing could wake it).
+    dpor.start(1).unwrap();
+    let Actor::Task(own) = kept.clone() else {
+        panic!("a task")
+    };
+    assert_eq!(execute_each(&mut dpor, &tasks)[0], own);
+    assert!(
+        !dpor.nodes[1]
+            .sleep
+            .iter()
+            .any(|asleep| asleep.actor == handed.actor)
+    );
+    assert!(!dpor.nodes[0].backtrack.contains(&handed.actor));
+}
+
+#[test]
+fn a_search_without_a_preemption_bound_or_with_nothing_left_is_not_split() {
+    let error = Dpor::new(u32::MAX, 0).split_off().err().unwrap();
+    assert!(error.contains("preemption bound"), "{error}");
+    let error = Dpor::new(2, 0).split_off().err().unwrap();
+    assert!(error.contains("no alternative is left"), "{error}");
+}
