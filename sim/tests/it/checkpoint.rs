@@ -22,6 +22,15 @@ fn dpor(executions: u64) -> Overrides {
     }
 }
 
+/// Runs the `vigil` binary from the repository's root.
+fn vigil(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_vigil"))
+        .args(args)
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
+        .output()
+        .expect("the vigil binary runs")
+}
+
 fn saved(overrides: &Overrides, path: &Path, every: u64) -> Overrides {
     Overrides {
         checkpoint: Some(path.to_owned()),
@@ -210,16 +219,8 @@ fn a_checkpoint_of_another_search_or_a_damaged_one_is_refused_saying_why() {
 #[test]
 fn the_cli_refuses_an_unusable_checkpoint_with_exit_3_and_resumes_a_good_one() {
     let dir = scratch("checkpoint-cli");
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let path = dir.join("search.ckpt").display().to_string();
     let file = "scenarios/faults/d3-02-dies-after-link-before-notify.toml";
-    let vigil = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_vigil"))
-            .args(args)
-            .current_dir(&root)
-            .output()
-            .expect("the vigil binary runs")
-    };
     let plain = [
         "explore",
         file,
@@ -462,15 +463,7 @@ fn a_split_is_refused_saying_why_and_changes_nothing() {
 #[test]
 fn the_cli_splits_a_checkpoint_and_says_how_to_count_the_parts() {
     let dir = scratch("checkpoint-split-cli");
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let (kept, new) = (dir.join("kept.ckpt"), dir.join("new.ckpt"));
-    let vigil = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_vigil"))
-            .args(args)
-            .current_dir(&root)
-            .output()
-            .expect("the vigil binary runs")
-    };
     let file = "scenarios/faults/d3-02-dies-after-link-before-notify.toml";
     let (kept, new) = (kept.to_str().unwrap(), new.to_str().unwrap());
     let explore = |path: &str, executions: &str| {
