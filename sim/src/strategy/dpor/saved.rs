@@ -131,13 +131,16 @@ impl Dpor {
                 .chain(&node.done)
                 .any(|known| known.actor == *actor)
         };
+        let nothing_left = "no alternative is left to hand over: the search is on its last branch";
+        if self.exhausted {
+            return Err(nothing_left.into());
+        }
         let (node, actor) = (self.nodes.iter().enumerate())
-            .filter(|_| !self.exhausted)
             .find_map(|(idx, node)| {
                 let actor = node.backtrack.iter().find(|actor| live(node, actor))?;
                 Some((idx, actor.clone()))
             })
-            .ok_or("no alternative is left to hand over: the search is on its last branch")?;
+            .ok_or(nothing_left)?;
         let mut out = Writer::default();
         self.save(&mut out);
         let mut other = Dpor::restore(
@@ -151,11 +154,7 @@ impl Dpor {
             cost: super::GIVEN_AWAY,
         };
         for (idx, theirs) in other.nodes.iter_mut().enumerate() {
-            let kept = if idx == node {
-                Some(actor.clone())
-            } else {
-                None
-            };
+            let kept = (idx == node).then(|| actor.clone());
             for scheduled in std::mem::take(&mut theirs.backtrack) {
                 if Some(&scheduled) != kept.as_ref() {
                     theirs.done.push(given_away(scheduled));
