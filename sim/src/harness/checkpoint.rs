@@ -250,21 +250,19 @@ pub(crate) fn split(path: &Path, into: &Path) -> Result<SplitReport, String> {
         .dpor
         .split_off()
         .map_err(|error| format!("checkpoint {shown} cannot be split: {error}"))?;
-    let settings = resumed.settings;
-    let mut log = resumed.log.clone();
-    save(into, &identity, settings, resumed.next, &mut log, &other)
-        .map_err(|error| format!("{} cannot be written: {error}", into.display()))?;
-    save(
-        path,
-        &identity,
+    // Both parts save the same log: `save` folds it in place and hands it back whole.
+    let Resumed {
+        next,
+        mut log,
+        dpor,
         settings,
-        resumed.next,
-        &mut resumed.log,
-        &resumed.dpor,
-    )
-    .map_err(|error| format!("checkpoint {shown} cannot be written: {error}"))?;
+    } = resumed;
+    save(into, &identity, settings, next, &mut log, &other)
+        .map_err(|error| format!("{} cannot be written: {error}", into.display()))?;
+    save(path, &identity, settings, next, &mut log, &dpor)
+        .map_err(|error| format!("checkpoint {shown} cannot be written: {error}"))?;
     Ok(SplitReport {
-        executions: resumed.next,
+        executions: next,
         depth: hand_over.node,
         actor: match hand_over.actor {
             Actor::Task(task) => format!("task {}", task.0),
